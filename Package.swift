@@ -1,0 +1,96 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Swift 6 settings every target shares: strict concurrency comes with the language mode,
+/// plus the upcoming features that make dependencies and existentials explicit.
+let strictSettings: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+  name: "Ganglion",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "ganglion", targets: ["ganglion"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+  ],
+  targets: [
+    // C libraries from Debian, found with pkg-config.
+    .systemLibrary(
+      name: "CYAML", pkgConfig: "yaml-0.1",
+      providers: [.apt(["libyaml-dev"])]),
+    .systemLibrary(
+      name: "CMosquitto", pkgConfig: "libmosquitto",
+      providers: [.apt(["libmosquitto-dev"])]),
+    .systemLibrary(
+      name: "CGPIOD", pkgConfig: "libgpiod",
+      providers: [.apt(["libgpiod-dev"])]),
+
+    // Pure Swift, no I/O: values, events, diagnostics, clock, YAML and config model.
+    .target(name: "GanglionCore", dependencies: ["CYAML"], swiftSettings: strictSettings),
+    // Expressions, rules, the engine and the rule-test runner. No I/O.
+    .target(name: "GanglionRules", dependencies: ["GanglionCore"], swiftSettings: strictSettings),
+    // The event log on disk. Files only.
+    .target(name: "GanglionLog", dependencies: ["GanglionCore"], swiftSettings: strictSettings),
+    // The only code that calls mosquitto_*.
+    .target(
+      name: "GanglionMQTT", dependencies: ["GanglionCore", "CMosquitto"],
+      swiftSettings: strictSettings),
+    // The only code that calls gpiod_*, plus the in-process simulated chip.
+    .target(
+      name: "GanglionGPIO", dependencies: ["GanglionCore", "CGPIOD"],
+      swiftSettings: strictSettings),
+    // Wiring: inputs -> engine -> log, outputs, publisher; HTTP listener.
+    .target(
+      name: "GanglionDaemon",
+      dependencies: [
+        "GanglionCore", "GanglionRules", "GanglionLog", "GanglionMQTT", "GanglionGPIO",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strictSettings),
+    .executableTarget(
+      name: "ganglion",
+      dependencies: [
+        "GanglionDaemon",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strictSettings),
+    .executableTarget(
+      name: "ganglion-bench",
+      dependencies: ["GanglionCore", "GanglionRules", "GanglionLog"],
+      path: "Benchmarks",
+      swiftSettings: strictSettings),
+
+    .target(
+      name: "GanglionTestSupport",
+      dependencies: ["GanglionCore"],
+      swiftSettings: strictSettings),
+    .testTarget(
+      name: "GanglionCoreTests", dependencies: ["GanglionCore", "GanglionTestSupport"],
+      swiftSettings: strictSettings),
+    .testTarget(
+      name: "GanglionRulesTests",
+      dependencies: ["GanglionRules", "GanglionCore", "GanglionTestSupport"],
+      swiftSettings: strictSettings),
+    .testTarget(
+      name: "GanglionLogTests",
+      dependencies: ["GanglionLog", "GanglionCore", "GanglionTestSupport"],
+      swiftSettings: strictSettings),
+    .testTarget(
+      name: "GanglionMQTTTests",
+      dependencies: ["GanglionMQTT", "GanglionCore", "GanglionTestSupport"],
+      swiftSettings: strictSettings),
+    .testTarget(
+      name: "GanglionGPIOTests",
+      dependencies: ["GanglionGPIO", "GanglionCore", "GanglionTestSupport"],
+      swiftSettings: strictSettings),
+    .testTarget(
+      name: "GanglionDaemonTests",
+      dependencies: ["GanglionDaemon", "GanglionCore", "GanglionTestSupport"],
+      swiftSettings: strictSettings),
+  ]
+)

@@ -1,0 +1,139 @@
+/// What an event records (events.md `kind`).
+public enum EventKind: String, Sendable, Hashable, CaseIterable {
+  /// A signal changed or was updated.
+  case signal
+  /// A rule fired: `rule` names it, `cause` the event that triggered it.
+  case fired
+  /// A rule's `publish` action; `value` is `{"topic", "payload", "qos", "retain"}`.
+  case publish
+  /// A rule's `log` action; `value` is the message.
+  case log
+  /// Start, stop, reload, rule loop...; `value` is `{"event": ..., ...}`.
+  case system
+  /// Rejected input; `value` is `{"topic", "payload", "reason"}`.
+  case deadLetter = "dead_letter"
+}
+
+/// Where an event came from (events.md `source`).
+public enum EventSource: String, Sendable, Hashable, CaseIterable {
+  case gpio, mqtt, rule, command, simulator, system
+}
+
+/// One event: the unit of the log, the engine, and MQTT output.
+///
+/// `seq` is assigned by the event log when the event is appended; an event that has not
+/// been appended yet has `seq == 0`.
+public struct Event: Hashable, Sendable {
+  public var seq: UInt64
+  public var time: Timestamp
+  public var kind: EventKind
+  public var signal: String?
+  public var value: Value
+  public var previous: Value
+  public var source: EventSource
+  public var cause: UInt64?
+  public var rule: String?
+  /// On `fired` events: the timer that fired it was due while the daemon was down.
+  public var late: Bool
+
+  public init(
+    seq: UInt64 = 0, time: Timestamp, kind: EventKind = .signal, signal: String? = nil,
+    value: Value = .null, previous: Value = .null, source: EventSource, cause: UInt64? = nil,
+    rule: String? = nil, late: Bool = false
+  ) {
+    self.seq = seq
+    self.time = time
+    self.kind = kind
+    self.signal = signal
+    self.value = value
+    self.previous = previous
+    self.source = source
+    self.cause = cause
+    self.rule = rule
+    self.late = late
+  }
+
+  /// `<device>:<seq>`, the globally unique id subscribers deduplicate by.
+  public func id(device: String) -> String { "\(device):\(seq)" }
+
+  /// The JSON of events.md, keys in the documented order.
+  public func json(device: String) -> String {
+    var out = "{\"seq\":\(seq),\"id\":"
+    JSON.writeString(id(device: device), to: &out)
+    out += ",\"time\":\"\(time.iso8601)\",\"kind\":\"\(kind.rawValue)\",\"signal\":"
+    if let signal { JSON.writeString(signal, to: &out) } else { out += "null" }
+    out += ",\"value\":"
+    JSON.write(value, to: &out)
+    out += ",\"previous\":"
+    JSON.write(previous, to: &out)
+    out += ",\"source\":\"\(source.rawValue)\",\"cause\":"
+    out += cause.map { String($0) } ?? "null"
+    out += ",\"rule\":"
+    if let rule { JSON.writeString(rule, to: &out) } else { out += "null" }
+    if late { out += ",\"late\":true" }
+    out += "}"
+    return out
+  }
+
+  /// Reads the JSON that `json(device:)` writes.
+  /// - Throws: `JSON.ParseError` for bad JSON, `EventDecodingError` for a bad record.
+  public init(json text: String) throws {
+    let value = try JSON.parse(text)
+    try self.init(jsonValue: value)
+  }
+
+  public init(jsonValue value: Value) throws(EventDecodingError) {
+    guard case .object(let o) = value else { throw EventDecodingError(reason: "not an object") }
+    guard let seq = o["seq"]?.numberValue, seq >= 0 else { throw EventDecodingError(reason: "missing seq") }
+    guard let timeText = o["time"]?.stringValue, let time = Timestamp(iso8601: timeText) else {
+      throw EventDecodingError(reason: "missing or bad time")
+    }
+    guard let kindText = o["kind"]?.stringValue, let kind = EventKind(rawValue: kindText) else {
+      throw EventDecodingError(reason: "missing or bad kind")
+    }
+    guard let sourceText = o["source"]?.stringValue, let source = EventSource(rawValue: sourceText) else {
+      throw EventDecodingError(reason: "missing or bad source")
+    }
+    self.init(
+      seq: UInt64(seq), time: time, kind: kind, signal: o["signal"]?.stringValue,
+      value: o["value"] ?? .null, previous: o["previous"] ?? .null, source: source,
+      cause: o["cause"]?.numberValue.map { UInt64($0) }, rule: o["rule"]?.stringValue,
+      late: o["late"]?.boolValue ?? false)
+  }
+}
+
+public struct EventDecodingError: Error, Sendable, CustomStringConvertible {
+  public var reason: String
+  public init(reason: String) { self.reason = reason }
+  public var description: String { "bad event record: \(reason)" }
+}
+
+/// Signal names: lower-case dotted segments of `[a-z0-9_-]`, 1 to 128 characters.
+public enum SignalName {
+  public static func isValid(_ name: String) -> Bool {
+    guard (1...128).contains(name.utf8.count) else { return false }
+    var segmentLength = 0
+    for byte in name.utf8 {
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+        UInt8(ascii: "_"), UInt8(ascii: "-"):
+        segmentLength += 1
+      case UInt8(ascii: "."):
+        if segmentLength == 0 { return false }
+        segmentLength = 0
+      default:
+        return false
+      }
+    }
+    return segmentLength > 0
+  }
+
+  /// Device and rule names: `[a-z0-9_-]+`.
+  public static func isValidIdentifier(_ name: String) -> Bool {
+    !name.isEmpty && name.utf8.count <= 128
+      && name.utf8.allSatisfy {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+          || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+      }
+  }
+}
