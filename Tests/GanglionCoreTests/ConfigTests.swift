@@ -255,7 +255,9 @@ private func at(_ line: Int, _ column: Int, file: String = "ganglion.yaml") -> G
       """
     let (_, diagnostics) = decodeConfig(text)
     #expect(diagnostics.map(\.position) == ["4:5"])
-    #expect(diagnostics.first?.message.contains("`pin` belongs under `gpio:` or `mqtt:`") == true)
+    #expect(
+      diagnostics.first?.message.hasSuffix("unknown key 'pin' in signal 'door.contact'; `pin` belongs under `gpio:`")
+        == true)
   }
 
   @Test func wrongNodeKindsAreErrors() {
@@ -375,6 +377,9 @@ private func at(_ line: Int, _ column: Int, file: String = "ganglion.yaml") -> G
     ("mqtt: { url: 'mqtt://host/path' }", 1, "mqtt://", "no path"),
     ("mqtt: { url: 'mqtt://' }", 1, "mqtt://", "needs a host"),
     ("mqtt: { url: broker:1883 }", 1, "broker", "expects mqtt://host[:port]"),
+    ("mqtt: { url: 'mqtt://host:+80' }", 1, "mqtt://", "expects a port from 1 to 65535"),
+    ("mqtt: { url: 'mqtt://::1' }", 1, "mqtt://", "IPv6 addresses go in brackets"),
+    ("signals:\n  a.b:\n    topic: a/b", 3, "topic", "`topic` belongs under `mqtt:`"),
     ("mqtt: { qos: 1 }", 1, "mqtt", "`mqtt` needs `url:`"),
     ("mqtt: { url: 'mqtt://h', qos: one }", 1, "one", "`qos` expects a whole number from 0 to 1"),
     ("mqtt: { url: 'mqtt://h', keepalive: 2s }", 1, "2s", "`keepalive` expects whole seconds from 5s"),
@@ -400,6 +405,20 @@ private func at(_ line: Int, _ column: Int, file: String = "ganglion.yaml") -> G
     let (_, diagnostics) = decodeConfig("device: d\n" + snippet + "\n")
     #expect(diagnostics.map(\.position) == ["\(line + 1):\(column)"], "\(diagnostics)")
     #expect(diagnostics.first?.message.contains(fragment) == true, "\(diagnostics)")
+  }
+}
+
+@Suite struct ConfigReloadComparisonTests {
+  @Test func movedSignalKeepsItsSettingsButAChangedOneDoesNot() throws {
+    let before = try #require(
+      decodeConfig("device: d\nsignals:\n  a.b: { gpio: { pin: GPIO4, debounce: 10ms } }\n").0)
+    let moved = try #require(
+      decodeConfig("device: d\n\nsignals:\n\n  a.b:\n    gpio: { pin: GPIO4, debounce: 10ms }\n").0)
+    let changed = try #require(
+      decodeConfig("device: d\nsignals:\n  a.b: { gpio: { pin: GPIO4, debounce: 20ms } }\n").0)
+    #expect(before.signals[0] != moved.signals[0])
+    #expect(before.signals[0].hasSameSettings(as: moved.signals[0]))
+    #expect(!before.signals[0].hasSameSettings(as: changed.signals[0]))
   }
 }
 
@@ -535,5 +554,7 @@ private func at(_ line: Int, _ column: Int, file: String = "ganglion.yaml") -> G
     #expect(profile.pins["GPIO17"]?.header == 11)
     #expect(profile.pins["GPIO27"]?.header == 13)
     #expect(Set(profile.pins.values.compactMap(\.header)).count == 28)
+    #expect(profile.lineCounts == ["gpiochip0": 28])
+    #expect(profile.pinNamesByLine == (0..<28).map { "GPIO\($0)" })
   }
 }

@@ -95,6 +95,31 @@ public struct SignalConfig: Sendable, Equatable {
     self.initial = initial
   }
 
+  /// Whether `other` declares the same signal with the same settings, wherever either is
+  /// written in its file: what a reload compares to keep a signal (and its hardware) as is.
+  public func hasSameSettings(as other: SignalConfig) -> Bool {
+    withoutLocations() == other.withoutLocations()
+  }
+
+  private func withoutLocations() -> SignalConfig {
+    let nowhere = SourceLocation(file: "", line: 0, column: 0)
+    var copy = self
+    copy.location = nowhere
+    switch source {
+    case .gpio(var gpio):
+      gpio.location = nowhere
+      gpio.lineLocation = nowhere
+      if case .pin(let pin) = gpio.line { gpio.line = .pin(Located(pin.value, at: nowhere)) }
+      copy.source = .gpio(gpio)
+    case .mqtt(var mqtt):
+      mqtt.location = nowhere
+      copy.source = .mqtt(mqtt)
+    case .virtual:
+      break
+    }
+    return copy
+  }
+
   public var role: SignalRole {
     switch source {
     case .gpio(let gpio): gpio.isOutput ? .output : .input

@@ -32,6 +32,19 @@ public struct HardwareProfile: Sendable, Equatable {
     self.pins = pins
   }
 
+  /// For each chip the profile names, how many lines it needs: one more than the highest
+  /// offset of its pins. The simulated board serves this many lines per chip.
+  public var lineCounts: [String: Int] {
+    var counts: [String: Int] = [:]
+    for pin in pins.values { counts[pin.chip] = max(counts[pin.chip] ?? 0, pin.line + 1) }
+    return counts
+  }
+
+  /// The pin names ordered by chip, then line offset.
+  public var pinNamesByLine: [String] {
+    pins.sorted { ($0.value.chip, $0.value.line) < ($1.value.chip, $1.value.line) }.map(\.key)
+  }
+
   static let rootKeys = ["board", "pins"]
   static let pinKeys = ["chip", "line", "header"]
 
@@ -133,7 +146,7 @@ extension Config {
   /// - Returns: the diagnostics, in source order; empty when everything resolved.
   public mutating func resolvePins(with profile: HardwareProfile?) -> [Diagnostic] {
     var diagnostics = DiagnosticCollector()
-    var claimed: [String: (signal: String, location: SourceLocation)] = [:]
+    var claimed: [ClaimedLine: (signal: String, location: SourceLocation)] = [:]
     for index in signals.indices {
       guard case .gpio(var gpio) = signals[index].source else { continue }
       if case .pin(let pin) = gpio.line {
@@ -156,12 +169,7 @@ extension Config {
         signals[index].source = .gpio(gpio)
       }
       guard case .chipLine(let chip, let line) = gpio.line else { continue }
-      let chipKey = chip.hasPrefix("/dev/") ? String(chip.dropFirst(5)) : chip
-      let key: String
-      switch line {
-      case .offset(let offset): key = "\(chipKey)\u{0}#\(offset)"
-      case .name(let name): key = "\(chipKey)\u{0}\(name)"
-      }
+      let key = ClaimedLine(chip: chip.hasPrefix("/dev/") ? String(chip.dropFirst(5)) : chip, line: line)
       let name = signals[index].name
       if let first = claimed[key] {
         diagnostics.error(
@@ -174,4 +182,10 @@ extension Config {
     }
     return DiagnosticsError(diagnostics.diagnostics).diagnostics
   }
+}
+
+/// A chip line as signals claim it: chip name without `/dev/`, and the line selector.
+private struct ClaimedLine: Hashable {
+  var chip: String
+  var line: GPIOLineSelector
 }
