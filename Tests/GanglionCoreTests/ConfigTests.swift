@@ -542,6 +542,23 @@ private func at(_ line: Int, _ column: Int, file: String = "ganglion.yaml") -> G
     }
   }
 
+  /// The Pi profiles and the simulator name the same header pins the same way, so a
+  /// config moves between them unchanged.
+  @Test(arguments: ["raspberry-pi-5.yaml", "raspberry-pi-4.yaml", "raspberry-pi-zero-2w.yaml"])
+  func piProfilesShareTheHeaderMap(file: String) throws {
+    let folder = repositoryRoot() + "/Hardware/"
+    let simulatedText = try #require(readTextFile(folder + "simulated.yaml"))
+    let simulated = try #require(HardwareProfile.decode(text: simulatedText, file: "simulated.yaml").0)
+    let text = try #require(readTextFile(folder + file))
+    let profile = try #require(HardwareProfile.decode(text: text, file: file).0)
+    #expect(profile.board.hasPrefix("Raspberry Pi"))
+    #expect(profile.pinNamesByLine == simulated.pinNamesByLine)
+    for (name, pin) in profile.pins {
+      #expect(pin.line == simulated.pins[name]?.line && pin.header == simulated.pins[name]?.header, "\(name)")
+    }
+    #expect(profile.lineCounts == ["gpiochip0": 28])
+  }
+
   @Test func simulatedBoardMirrorsThePiHeader() throws {
     let text = try #require(readTextFile(repositoryRoot() + "/Hardware/simulated.yaml"))
     let profile = try #require(HardwareProfile.decode(text: text, file: "simulated.yaml").0)
