@@ -473,6 +473,12 @@ private func at(_ line: Int, _ column: Int, file: String = "ganglion.yaml") -> G
     let diagnostics = config.resolvePins(with: nil)
     #expect(diagnostics.map(\.position) == ["3:23"])
     #expect(diagnostics.first?.message.contains("needs a `hardware:` profile") == true)
+
+    var named = try #require(
+      decodeConfig("device: d\nhardware: board.yaml\nsignals:\n  a.b: { gpio: { pin: GPIO17 } }\n").0)
+    let unloaded = named.resolvePins(with: nil)
+    #expect(unloaded.map(\.position) == ["4:23"])
+    #expect(unloaded.first?.message.contains("the hardware profile 'board.yaml' did not load") == true)
   }
 
   @Test func twoSignalsOnOneChipLineIsAnErrorAtTheSecond() throws {

@@ -138,8 +138,8 @@ extension Config {
   /// that no two GPIO signals claim the same chip line.
   ///
   /// - An unknown pin is an error at the pin's name, with a did-you-mean; a `pin` with no
-  ///   profile (nil) is an error saying it needs a `hardware:` profile. Such references
-  ///   stay `.pin`.
+  ///   profile (nil) is an error saying it needs a `hardware:` profile, or, when the config
+  ///   names one, that the profile did not load. Such references stay `.pin`.
   /// - A second claim on a line is an error at the second signal naming the first. Chips
   ///   compare by name with a leading `/dev/` ignored; a line offset and a line name are
   ///   not compared (telling them apart needs the chip).
@@ -151,10 +151,16 @@ extension Config {
       guard case .gpio(var gpio) = signals[index].source else { continue }
       if case .pin(let pin) = gpio.line {
         guard let profile else {
-          diagnostics.error(
-            "`pin: \(pin.value)` needs a `hardware:` profile that names the board's pins; "
-              + "add `hardware:` to the config or give `chip:` + `line:`",
-            at: pin.location)
+          if let hardware {
+            diagnostics.error(
+              "`pin: \(pin.value)` cannot be resolved: the hardware profile '\(hardware.value)' did not load",
+              at: pin.location)
+          } else {
+            diagnostics.error(
+              "`pin: \(pin.value)` needs a `hardware:` profile that names the board's pins; "
+                + "add `hardware:` to the config or give `chip:` + `line:`",
+              at: pin.location)
+          }
           continue
         }
         guard let resolved = profile.pins[pin.value] else {
