@@ -306,6 +306,29 @@ private func at(_ line: Int, _ column: Int, file: String = "ganglion.yaml") -> G
     #expect(broken == nil && syntax.count == 1 && syntax[0].message.hasPrefix("YAML syntax"))
   }
 
+  @Test func mergeKeysShareSettingsAndExplicitKeysWin() throws {
+    let text = """
+      device: d
+      signals:
+        hall.motion:
+          gpio: &pir { pin: GPIO17, bias: pull-down, debounce: 50ms }
+        stairs.motion:
+          gpio: { <<: *pir, pin: GPIO18 }
+        porch.motion:
+          gpio: { pin: GPIO19, <<: [*pir] , debounse: 1s }
+      """
+    let (decoded, diagnostics) = decodeConfig(text)
+    #expect(diagnostics.map(\.position) == ["8:39"])
+    #expect(diagnostics.first?.message.contains("did you mean 'debounce'?") == true)
+    let config = try #require(decoded)
+    guard case .gpio(let stairs) = config.signal(named: "stairs.motion")?.source else {
+      Issue.record("stairs.motion is not GPIO")
+      return
+    }
+    #expect(stairs.line == .pin(Located("GPIO18", at: at(6, 28))))
+    #expect(stairs.bias == .pullDown && stairs.debounce == .milliseconds(50))
+  }
+
   @Test func rulesTakeAFileAFolderOrAList() throws {
     let config = try #require(decodeConfig("device: d\nrules: [rules/, extra.yaml]\n").0)
     #expect(config.rules == [Located("rules/", at: at(2, 9)), Located("extra.yaml", at: at(2, 17))])

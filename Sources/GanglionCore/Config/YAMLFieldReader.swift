@@ -23,7 +23,9 @@ struct YAMLFieldReader {
   }
 
   /// Checks that `node` is a mapping with scalar keys from `allowed`; reports the others
-  /// (with a did-you-mean), duplicates, and a wrong node kind.
+  /// (with a did-you-mean), duplicates, and a wrong node kind. YAML merge keys
+  /// (`<<: *anchor`, or a list of anchors) are expanded first; keys written in the mapping
+  /// itself win over merged ones.
   /// - Parameters:
   ///   - what: how messages name the mapping, e.g. "`gpio`" or "signal 'hallway.motion'".
   ///   - owner: where to report keys that are missing later (defaults to the node).
@@ -38,7 +40,7 @@ struct YAMLFieldReader {
     }
     var fields = YAMLFields(pairs: [:], owner: owner ?? node.location)
     var seen: [String: SourceLocation] = [:]
-    for pair in pairs {
+    for pair in expandingMerges(pairs, what) {
       guard let key = pair.key.scalar else {
         error("\(what): keys must be plain names; found \(pair.key.kindDescription)", at: pair.key.location)
         continue
@@ -65,6 +67,32 @@ struct YAMLFieldReader {
       fields.pairs[key] = pair
     }
     return fields
+  }
+
+  /// The pairs with each `<<` merge key replaced by the pairs of the mapping(s) it names,
+  /// minus keys the mapping gives itself or an earlier merged mapping already gave.
+  mutating func expandingMerges(_ pairs: [YAMLNode.Pair], _ what: String) -> [YAMLNode.Pair] {
+    func isMergeKey(_ key: YAMLNode) -> Bool { key.scalar == "<<" && key.scalarStyle == .plain }
+    guard pairs.contains(where: { isMergeKey($0.key) }) else { return pairs }
+    var explicit = pairs.filter { !isMergeKey($0.key) }
+    var present = Set(explicit.compactMap(\.key.scalar))
+    for pair in pairs where isMergeKey(pair.key) {
+      let sources = pair.value.sequence ?? [pair.value]
+      for source in sources {
+        guard let merged = source.mapping else {
+          error(
+            "`<<` in \(what) merges a mapping (`<<: *name`) or a list of them; found \(describe(source))",
+            at: source.textLocation)
+          continue
+        }
+        for item in merged where !isMergeKey(item.key) {
+          guard let key = item.key.scalar, !present.contains(key) else { continue }
+          present.insert(key)
+          explicit.append(item)
+        }
+      }
+    }
+    return explicit
   }
 
   /// A non-empty scalar's text.
