@@ -52,20 +52,45 @@ enum Posix {
     return names.sorted { Int($0.dropFirst(8))! < Int($1.dropFirst(8))! }
   }
 
-  /// Waits until one of `fds` is ready or `timeoutMilliseconds` pass (-1: no limit).
-  /// Returns the number of ready descriptors; 0 on timeout or when a signal interrupted the
-  /// wait (EINTR). The corresponding C function is `poll`.
-  static func poll(_ fds: inout [pollfd], timeoutMilliseconds: Int32) throws(SystemError) -> Int {
+}
+
+/// A fixed set of descriptors to wait on for input, allocated once (the event loops reuse it
+/// on every turn).
+struct PollSet {
+  private var fds: [pollfd]
+
+  init(descriptors: [Int32]) {
+    fds = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+  }
+
+  var count: Int { fds.count }
+
+  /// Waits until a descriptor is readable (or in error) or `timeoutMilliseconds` pass (-1:
+  /// no limit). Returns the number of ready descriptors; 0 on timeout or when a signal
+  /// interrupted the wait (EINTR). The corresponding C function is `poll`.
+  mutating func wait(timeoutMilliseconds: Int32) throws(SystemError) -> Int {
     let result = fds.withUnsafeMutableBufferPointer { buffer in
       Glibc.poll(buffer.baseAddress, nfds_t(buffer.count), timeoutMilliseconds)
     }
     if result < 0 {
       let error = SystemError.current()
-      if error.code == EINTR { return 0 }
+      if error.code == EINTR {
+        for index in fds.indices { fds[index].revents = 0 }
+        return 0
+      }
       throw error
     }
     return Int(result)
   }
+
+  /// After `wait`: descriptor `index` has data to read.
+  func isReadable(_ index: Int) -> Bool { fds[index].revents & Int16(POLLIN) != 0 }
+
+  /// After `wait`: descriptor `index` is in error, hung up or not open.
+  func isBroken(_ index: Int) -> Bool { fds[index].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 }
+
+  /// Stops watching descriptor `index` (a negative descriptor is ignored by `poll`).
+  mutating func ignore(_ index: Int) { fds[index].fd = -1 }
 }
 
 /// A self-pipe that wakes a thread blocked in `poll`: the thread polls `readDescriptor`,
