@@ -2,7 +2,7 @@
 /// line before throwing, so a configuration with three bad lines reports all three at once.
 public struct GPIOError: Error, Sendable, CustomStringConvertible {
   /// One failure, with the signal and line it concerns.
-  public struct Problem: Sendable, Hashable, CustomStringConvertible {
+  public struct Problem: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {
       /// The chip does not exist (or could not be opened: see `errno`).
       case unknownChip

@@ -11,6 +11,16 @@ struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
   /// `No such file or directory (errno 2)`.
   var description: String { "\(Posix.errnoText(code)) (errno \(code))" }
 
+  /// ENOENT: no such file, chip or line.
+  var isNoSuchEntry: Bool { code == ENOENT }
+  /// EBUSY: someone else holds it.
+  var isBusy: Bool { code == EBUSY }
+  /// EINVAL: the kernel rejects the arguments (e.g. flags it does not support).
+  var isInvalidArgument: Bool { code == EINVAL }
+
+  /// EINTR or EAGAIN: nothing wrong, try again later.
+  var isInterruptedOrWouldBlock: Bool { code == EINTR || code == EAGAIN || code == EWOULDBLOCK }
+
   /// The errno of the call that just failed.
   static func current() -> SystemError { SystemError(code: errno) }
 }
