@@ -97,10 +97,9 @@ public final class HardwareGPIO: GPIOBackend {
       var problems: [GPIOError.Problem] = []
       for input in state.inputs {
         do throws(SystemError) {
-          let fd = try LibGPIOD.eventDescriptor(of: input.line)
           watched.append(
             EdgeLoop.WatchedLine(
-              signal: input.signal, line: input.line, descriptor: fd, resolved: input.resolved,
+              signal: input.signal, line: input.resolved.description, source: try GPIODEdgeSource(line: input.line),
               debouncer: EdgeDebouncer(period: input.debounce, initial: input.initialValue)))
         } catch {
           problems.append(

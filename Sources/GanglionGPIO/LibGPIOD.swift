@@ -130,24 +130,27 @@ enum LibGPIOD {
   static func setValue(of line: GPIODLine, to value: Bool) throws(SystemError) {
     guard gpiod_line_set_value(line.pointer, value ? 1 : 0) == 0 else { throw SystemError.current() }
   }
-
-  /// The descriptor that becomes readable when the line has events (for `poll`).
-  /// The corresponding C function is `gpiod_line_event_get_fd`.
-  static func eventDescriptor(of line: GPIODLine) throws(SystemError) -> Int32 {
-    let fd = gpiod_line_event_get_fd(line.pointer)
-    guard fd >= 0 else { throw SystemError.current() }
-    return fd
-  }
 }
 
-/// A preallocated buffer for edge events, filled by `read(from:)` without allocating.
-/// Owned by one thread (the event thread); not Sendable.
-final class GPIODEventBuffer {
+/// A requested edge line as the edge thread reads it: its event descriptor and a buffer for
+/// `capacity` events, allocated once. `@unchecked Sendable`: after `HardwareGPIO.start` hands
+/// it to the edge thread, only that thread uses it.
+final class GPIODEdgeSource: EdgeSource, @unchecked Sendable {
+  /// The kernel's v1 event queue holds 16 events per line: read as many at once.
+  static let defaultCapacity = 16
+
+  let descriptor: Int32
   let capacity: Int
+  private let line: GPIODLine
   private let events: UnsafeMutablePointer<gpiod_line_event>
 
-  init(capacity: Int) {
+  /// The corresponding C function is `gpiod_line_event_get_fd`.
+  init(line: GPIODLine, capacity: Int = GPIODEdgeSource.defaultCapacity) throws(SystemError) {
     precondition(capacity > 0)
+    let fd = gpiod_line_event_get_fd(line.pointer)
+    guard fd >= 0 else { throw SystemError.current() }
+    self.line = line
+    self.descriptor = fd
     self.capacity = capacity
     events = .allocate(capacity: capacity)
     events.initialize(repeating: gpiod_line_event(), count: capacity)
@@ -155,23 +158,18 @@ final class GPIODEventBuffer {
 
   deinit { events.deallocate() }
 
-  /// Reads the events waiting on a line requested for edges, at most `capacity`. Blocks if
-  /// none is waiting: call it only when `poll` reported the line's descriptor readable.
-  /// Returns how many were read. The corresponding C function is
-  /// `gpiod_line_event_read_multiple`.
-  func read(from line: GPIODLine) throws(SystemError) -> Int {
+  /// The corresponding C function is `gpiod_line_event_read_multiple`.
+  func readEdges(_ body: (_ rising: Bool, _ kernelMicroseconds: Int64) -> Void) throws(SystemError) -> Int {
     let count = gpiod_line_event_read_multiple(line.pointer, events, UInt32(capacity))
     guard count >= 0 else { throw SystemError.current() }
+    for index in 0..<Int(count) {
+      let event = events[index]
+      let micros = Int64(event.ts.tv_sec) * 1_000_000 + Int64(event.ts.tv_nsec) / 1000
+      body(Int(event.event_type) == GPIOD_LINE_EVENT_RISING_EDGE, micros)
+    }
     return Int(count)
   }
 
-  /// Event `index` of the last `read`: whether the line became (logically) high, and the
-  /// kernel's timestamp in microseconds (CLOCK_MONOTONIC or CLOCK_REALTIME depending on the
-  /// kernel: see `KernelEventTime`).
-  subscript(index: Int) -> (rising: Bool, kernelMicroseconds: Int64) {
-    precondition(index >= 0 && index < capacity)
-    let event = events[index]
-    let micros = Int64(event.ts.tv_sec) * 1_000_000 + Int64(event.ts.tv_nsec) / 1000
-    return (Int(event.event_type) == GPIOD_LINE_EVENT_RISING_EDGE, micros)
-  }
+  /// The corresponding C function is `gpiod_line_get_value`.
+  func currentValue() throws(SystemError) -> Bool { try LibGPIOD.value(of: line) }
 }

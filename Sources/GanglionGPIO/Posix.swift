@@ -40,7 +40,7 @@ enum Posix {
   static func realtimeMicroseconds() -> Int64 { clockMicroseconds(CLOCK_REALTIME) }
 
   private static func clockMicroseconds(_ clock: clockid_t) -> Int64 {
-    var spec = timespec()
+    var spec = Glibc.timespec()
     // clock_gettime cannot fail for these two clocks with a valid pointer.
     let result = clock_gettime(clock, &spec)
     precondition(result == 0, "clock_gettime: \(SystemError.current())")
