@@ -119,8 +119,8 @@ final class EdgeLoop: Sendable {
             if count == 0 {
               // Readable but end of file: the descriptor is gone.
               drop(slot, lines[index], "its event descriptor was closed", &pollSet, &watching)
-            } else if count >= source.capacity {
-              let value = try source.currentValue()
+            } else if count >= source.capacity, let value = try? source.currentValue() {
+              // A failed read of the level only loses the resync; the events keep coming.
               if let change = lines[index].debouncer.edge(to: value, at: Timestamp(microseconds: monotonicNow)) {
                 ready.append((signal, change.value, change.time.microseconds))
               }

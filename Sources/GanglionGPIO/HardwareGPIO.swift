@@ -188,8 +188,11 @@ public final class HardwareGPIO: GPIOBackend {
       switch chips[chipDescription]! {
       case .failure(let error):
         let existing = Posix.gpioChipNames()
-        let known =
+        var known =
           existing.isEmpty ? "this system has no GPIO chips" : "chips here: \(existing.joined(separator: ", "))"
+        if error.isPermissionDenied {
+          known += "; the daemon's user needs read and write access to the chip (e.g. the 'gpio' group)"
+        }
         problems.append(
           .init(
             .unknownChip, signal: request.signal, address: request.address, errno: error.code,

@@ -13,6 +13,8 @@ struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
 
   /// ENOENT: no such file, chip or line.
   var isNoSuchEntry: Bool { code == ENOENT }
+  /// EACCES or EPERM: this process may not use it.
+  var isPermissionDenied: Bool { code == EACCES || code == EPERM }
   /// EBUSY: someone else holds it.
   var isBusy: Bool { code == EBUSY }
   /// EINVAL: the kernel rejects the arguments (e.g. flags it does not support).
@@ -104,11 +106,11 @@ struct PollSet {
 }
 
 /// A self-pipe that wakes a thread blocked in `poll`: the thread polls `readDescriptor`,
-/// others call `wake()`. Both ends are non-blocking and close-on-exec.
+/// others call `wake()`. Both ends are non-blocking and close-on-exec, and closed when the
+/// last reference goes (so `wake` on a live object never writes to a reused descriptor).
 final class WakePipe: Sendable {
   let readDescriptor: Int32
   private let writeDescriptor: Int32
-  private let closed = Atomic<Bool>(false)
 
   init() throws(SystemError) {
     var ends: [Int32] = [-1, -1]
@@ -129,7 +131,6 @@ final class WakePipe: Sendable {
 
   /// Makes the read end readable. Never blocks: a full pipe already means "wake up".
   func wake() {
-    guard !closed.load(ordering: .acquiring) else { return }
     var byte: UInt8 = 1
     while write(writeDescriptor, &byte, 1) < 0, errno == EINTR {}
   }
@@ -145,14 +146,10 @@ final class WakePipe: Sendable {
     }
   }
 
-  /// Closes both ends; idempotent.
-  func close() {
-    guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+  deinit {
     _ = Glibc.close(readDescriptor)
     _ = Glibc.close(writeDescriptor)
   }
-
-  deinit { close() }
 }
 
 /// A dedicated OS thread (never Swift's cooperative pool) for loops that block in `poll`.

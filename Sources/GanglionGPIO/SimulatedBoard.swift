@@ -39,7 +39,6 @@ public final class SimulatedBoard: GPIOBackend {
   private let lineNames: [String: [Int: String]]
   private let debounceTimer: DebounceTimer
   private let state = Mutex(State())
-  private let timerLoop = Mutex<TimerLoop?>(nil)
 
   /// - Parameters:
   ///   - chips: chip name -> number of lines. A chip is also found by `/dev/<name>` and, for
@@ -55,6 +54,8 @@ public final class SimulatedBoard: GPIOBackend {
     self.lineNames = lineNames
     self.debounceTimer = debounceTimer
   }
+
+  deinit { stop() }
 
   // MARK: GPIOBackend
 
@@ -127,33 +128,33 @@ public final class SimulatedBoard: GPIOBackend {
             .wrongState,
             state.phase == .idle ? "no GPIO lines are claimed; claim before start" : "GPIO edges are already started"))
       }
+      if debounceTimer == .thread {
+        do throws(SystemError) {
+          state.timer = try startTimerThread()
+        } catch {
+          throw GPIOError(
+            .init(.system, errno: error.code, "cannot start the simulated board's timer thread: \(error)"))
+        }
+      }
       state.phase = .started
       state.onEdge = onEdge
-    }
-    if debounceTimer == .thread {
-      do {
-        try startTimerThread()
-      } catch {
-        stop()
-        throw GPIOError(.init(.system, errno: error.code, "cannot start the simulated board's timer thread: \(error)"))
-      }
     }
     flush()
   }
 
   public func stop() {
-    state.withLock { state in
-      state.phase = .idle
-      state.claims = [:]
-      state.lineOfSignal = [:]
-      state.outbox = []
-      state.onEdge = nil
+    let timer = state.withLock { state in
+      defer {
+        state.phase = .idle
+        state.claims = [:]
+        state.lineOfSignal = [:]
+        state.outbox = []
+        state.onEdge = nil
+        state.timer = nil
+      }
+      return state.timer
     }
-    let loop = timerLoop.withLock { loop in
-      defer { loop = nil }
-      return loop
-    }
-    loop?.stop()
+    timer?.stop()
   }
 
   // MARK: Driving and observing
@@ -260,6 +261,8 @@ public final class SimulatedBoard: GPIOBackend {
     /// kernel's event queue is bounded too).
     var outbox: [GPIOEdge] = []
     var delivering = false
+    /// The `.thread` timer while started.
+    var timer: TimerLoop?
 
     static let outboxLimit = 4096
 
@@ -353,10 +356,11 @@ public final class SimulatedBoard: GPIOBackend {
 
   private func afterDrive() {
     flush()
-    timerLoop.withLock { $0?.waker.wake() }
+    state.withLock { $0.timer }?.waker.wake()
   }
 
-  private func startTimerThread() throws(SystemError) {
+  /// Called with the state locked: the thread's first look at `nextDeadline` waits for it.
+  private func startTimerThread() throws(SystemError) -> TimerLoop {
     let loop = try TimerLoop()
     let clock = self.clock
     try loop.run { [weak self] () -> Int32 in
@@ -366,13 +370,13 @@ public final class SimulatedBoard: GPIOBackend {
     } onWake: { [weak self] in
       self?.pump()
     }
-    timerLoop.withLock { $0 = loop }
+    return loop
   }
 }
 
 /// The simulated board's `.thread` timer: a thread that polls a wake pipe with the timeout
 /// its owner computes, then calls `onWake`, until stopped.
-private final class TimerLoop: Sendable {
+final class TimerLoop: Sendable {
   let waker: WakePipe
   private let stopRequested = Atomic<Bool>(false)
   private let thread = Mutex<PosixThread?>(nil)
@@ -398,7 +402,7 @@ private final class TimerLoop: Sendable {
 
   private var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
 
-  /// Ends the thread (joins it, unless called from it) and closes the pipe.
+  /// Ends the thread: joins it, unless called from it (then it ends after `onWake` returns).
   func stop() {
     guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
     waker.wake()
@@ -407,7 +411,6 @@ private final class TimerLoop: Sendable {
       spawned.detach()
     } else {
       spawned.join()
-      waker.close()
     }
   }
 }

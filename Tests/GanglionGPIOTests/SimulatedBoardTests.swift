@@ -169,6 +169,30 @@ private func line(_ offset: Int, chip: String = "gpiochip0") -> GPIOLineAddress 
     #expect(throws: GPIOError.self) { try board.drive(address: line(30), level: true) }
   }
 
+  @Test func onEdgeMayCallBackIntoTheBoard() throws {
+    let board = SimulatedBoard(clock: clock)
+    let recorder = EdgeRecorder()
+    try board.claim(
+      inputs: [
+        GPIOInputRequest(signal: "a", address: line(1)),
+        GPIOInputRequest(signal: "b", address: line(2)),
+      ],
+      outputs: [GPIOOutputRequest(signal: "out", address: line(3))])
+    // A rule-like reaction: an edge of `a` drives `b` and the output, then stops the board.
+    try board.start { edge in
+      recorder.handler(edge)
+      if edge.signal == "a" {
+        try? board.drive(signal: "b", value: true)
+        try? board.set(signal: "out", value: true)
+      } else {
+        board.stop()
+      }
+    }
+    try board.drive(signal: "a", value: true)
+    #expect(recorder.all.map(\.signal) == ["a", "b"])
+    #expect(throws: GPIOError.self) { try board.readInputs() }  // stopped from inside onEdge
+  }
+
   // MARK: Debounce
 
   @Test func bounceShorterThanThePeriodIsSuppressed() throws {
