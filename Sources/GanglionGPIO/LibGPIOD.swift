@@ -35,6 +35,8 @@ enum LibGPIOD {
   /// The corresponding C functions are `gpiod_chip_open`, `gpiod_chip_open_by_number`,
   /// `gpiod_chip_open_by_name` and `gpiod_chip_open_by_label`.
   static func openChip(_ description: String) throws(SystemError) -> GPIODChip {
+    // An empty name would become the path "/dev/" (EISDIR): say "no such chip" instead.
+    guard !description.isEmpty else { throw SystemError(code: ENOENT) }
     if description.hasPrefix("/") {
       guard let chip = gpiod_chip_open(description) else { throw SystemError.current() }
       return GPIODChip(pointer: chip)

@@ -1,5 +1,4 @@
 import Glibc
-import Synchronization
 
 // The one place in GanglionGPIO that makes POSIX calls (clocks, pipe, poll, threads, /dev
 // listing). Every call checks its result and reads errno right away.
