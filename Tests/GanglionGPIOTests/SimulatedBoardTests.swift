@@ -193,6 +193,29 @@ private func line(_ offset: Int, chip: String = "gpiochip0") -> GPIOLineAddress 
     #expect(throws: GPIOError.self) { try board.readInputs() }  // stopped from inside onEdge
   }
 
+  @Test func concurrentDriversKeepEveryEdgeInOrderPerLine() async throws {
+    let board = SimulatedBoard(clock: clock)
+    let recorder = EdgeRecorder()
+    let signals = (0..<4).map { "s\($0)" }
+    try board.claim(
+      inputs: signals.enumerated().map { GPIOInputRequest(signal: $1, address: line($0)) }, outputs: [])
+    try board.start(onEdge: recorder.handler)
+    let toggles = 200
+    await withTaskGroup(of: Void.self) { group in
+      for signal in signals {
+        group.addTask {
+          for index in 0..<toggles { try? board.drive(signal: signal, value: index % 2 == 0) }
+        }
+      }
+    }
+    let edges = recorder.all
+    #expect(edges.count == signals.count * toggles)
+    for signal in signals {
+      let values = edges.filter { $0.signal == signal }.map(\.value)
+      #expect(values == (0..<toggles).map { $0 % 2 == 0 })
+    }
+  }
+
   // MARK: Debounce
 
   @Test func bounceShorterThanThePeriodIsSuppressed() throws {
