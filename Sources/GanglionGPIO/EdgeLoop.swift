@@ -1,0 +1,174 @@
+import GanglionCore
+import Synchronization
+
+/// Where the edge thread reads one input line's edges from: the libgpiod line for hardware
+/// (`GPIODEdgeSource`), a pipe in tests.
+///
+/// Used only by the edge thread once handed to it (hence `Sendable` without locks).
+protocol EdgeSource: AnyObject, Sendable {
+  /// Becomes readable (for `poll`) when edges are waiting.
+  var descriptor: Int32 { get }
+  /// How many edges one `readEdges` call can return at most.
+  var capacity: Int { get }
+  /// Reads the waiting edges, at most `capacity`, into a preallocated buffer and passes each,
+  /// oldest first, to `body`: whether the line became (logically) high and the kernel's
+  /// timestamp in microseconds. Returns how many were read. Call only when `descriptor` is
+  /// readable (it may block otherwise).
+  func readEdges(_ body: (_ rising: Bool, _ kernelMicroseconds: Int64) -> Void) throws(SystemError) -> Int
+  /// The line's current logical value, to resynchronize after the kernel may have dropped
+  /// events.
+  func currentValue() throws(SystemError) -> Bool
+}
+
+/// The hardware backend's edge thread: `poll`s the sources' descriptors and a wake pipe,
+/// reads ready sources, debounces on CLOCK_MONOTONIC with the nearest deadline as the poll
+/// timeout, and delivers edges in wall-clock time on that thread.
+///
+/// Event loss: the v1 kernel queue holds 16 events per line and drops newer ones when full.
+/// A read that fills the buffer may mean losses, so the loop then reads the line's current
+/// value and feeds it as an edge (at read time) if it differs from what the events said:
+/// the reported value always ends up right even if some bounces are lost.
+final class EdgeLoop: Sendable {
+  /// An input line the loop watches.
+  struct WatchedLine: Sendable {
+    var signal: String
+    /// For messages: `gpiochip0 line 17`.
+    var line: String
+    var source: any EdgeSource
+    var debouncer: EdgeDebouncer
+  }
+
+  private let waker: WakePipe
+  private let stopRequested = Atomic<Bool>(false)
+  private let thread = Mutex<PosixThread?>(nil)
+  private let failures = Mutex<GPIOError?>(nil)
+
+  private init(waker: WakePipe) { self.waker = waker }
+
+  /// Spawns the thread. `onEdge` is called on it.
+  static func start(
+    lines: [WatchedLine], onEdge: @escaping @Sendable (GPIOEdge) -> Void
+  ) throws(SystemError) -> EdgeLoop {
+    let loop = EdgeLoop(waker: try WakePipe())
+    let spawned = try PosixThread { loop.run(lines: lines, onEdge: onEdge) }
+    loop.thread.withLock { $0 = spawned }
+    return loop
+  }
+
+  /// What went wrong on the thread so far (lines dropped, poll failing), if anything.
+  var failure: GPIOError? { failures.withLock { $0 } }
+
+  private var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
+
+  /// Ends the thread: after this returns `onEdge` is not called again. Called from `onEdge`
+  /// itself it cannot wait: the thread then ends as soon as that call returns and touches no
+  /// source after it. Idempotent.
+  func stop() {
+    guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    waker.wake()
+    // `start` stores the thread before it returns the loop, so it is there.
+    guard let spawned = thread.withLock({ $0 }) else { return }
+    if spawned.isCurrent {
+      spawned.detach()
+    } else {
+      spawned.join()
+    }
+  }
+
+  private func record(_ problem: GPIOError.Problem) {
+    failures.withLock { failure in
+      if failure == nil { failure = GPIOError(problem) } else { failure!.problems.append(problem) }
+    }
+  }
+
+  private func run(lines: [WatchedLine], onEdge: @Sendable (GPIOEdge) -> Void) {
+    var lines = lines
+    // Slot 0 is the wake pipe; slot i + 1 is lines[i].
+    var pollSet = PollSet(descriptors: [waker.readDescriptor] + lines.map(\.source.descriptor))
+    var watching = lines.count
+    var ready: [(signal: String, value: Bool, monotonic: Int64)] = []
+    ready.reserveCapacity(lines.reduce(0) { $0 + $1.source.capacity } + lines.count)
+
+    while !isStopping, watching > 0 {
+      let timeout = Self.timeoutMilliseconds(
+        until: lines.compactMap(\.debouncer.deadline).min(), now: Posix.monotonicMicroseconds())
+      do {
+        _ = try pollSet.wait(timeoutMilliseconds: timeout)
+      } catch {
+        record(.init(.system, errno: error.code, "GPIO edge thread: poll failed: \(error); edges stopped"))
+        return
+      }
+      if pollSet.isReadable(0) { waker.drain() }
+      if isStopping { return }
+
+      let monotonicNow = Posix.monotonicMicroseconds()
+      let realtimeNow = Posix.realtimeMicroseconds()
+      for index in lines.indices {
+        let slot = index + 1
+        if pollSet.isReadable(slot) {
+          let source = lines[index].source
+          let signal = lines[index].signal
+          do {
+            let count = try source.readEdges { rising, kernelMicroseconds in
+              let instant = KernelEventTime.monotonic(
+                kernelMicroseconds: kernelMicroseconds, monotonicNow: monotonicNow, realtimeNow: realtimeNow)
+              if let change = lines[index].debouncer.edge(to: rising, at: Timestamp(microseconds: instant)) {
+                ready.append((signal, change.value, change.time.microseconds))
+              }
+            }
+            if count == 0 {
+              // Readable but end of file: the descriptor is gone.
+              drop(slot, lines[index], "its event descriptor was closed", &pollSet, &watching)
+            } else if count >= source.capacity, let value = try? source.currentValue() {
+              // A failed read of the level only loses the resync; the events keep coming.
+              if let change = lines[index].debouncer.edge(to: value, at: Timestamp(microseconds: monotonicNow)) {
+                ready.append((signal, change.value, change.time.microseconds))
+              }
+            }
+          } catch {
+            if !error.isInterruptedOrWouldBlock {
+              drop(slot, lines[index], "reading edge events failed: \(error)", &pollSet, &watching)
+            }
+          }
+        } else if pollSet.isBroken(slot) {
+          drop(slot, lines[index], "its event descriptor reports an error", &pollSet, &watching)
+        }
+      }
+      let settleTime = Timestamp(microseconds: Posix.monotonicMicroseconds())
+      for index in lines.indices {
+        if let change = lines[index].debouncer.due(now: settleTime) {
+          ready.append((lines[index].signal, change.value, change.time.microseconds))
+        }
+      }
+      guard !ready.isEmpty else { continue }
+      // Changes of several lines settle together: deliver them in the order they happened.
+      ready.sort { $0.monotonic < $1.monotonic }
+      let (offsetMonotonic, offsetRealtime) = (Posix.monotonicMicroseconds(), Posix.realtimeMicroseconds())
+      for change in ready {
+        if isStopping { return }
+        let wall = KernelEventTime.wallClock(
+          monotonicMicroseconds: change.monotonic, monotonicNow: offsetMonotonic, realtimeNow: offsetRealtime)
+        onEdge(GPIOEdge(signal: change.signal, value: change.value, time: Timestamp(microseconds: wall)))
+      }
+      ready.removeAll(keepingCapacity: true)
+    }
+  }
+
+  private func drop(_ slot: Int, _ line: WatchedLine, _ reason: String, _ pollSet: inout PollSet, _ watching: inout Int)
+  {
+    pollSet.ignore(slot)
+    watching -= 1
+    record(
+      .init(
+        .ioFailed, signal: line.signal, "signal '\(line.signal)': \(line.line): \(reason); no more edges from this line"
+      ))
+  }
+
+  /// The poll timeout for the nearest debounce deadline: -1 (none), 0 (due), or the
+  /// milliseconds to wait, rounded up so the deadline has passed when poll returns.
+  static func timeoutMilliseconds(until deadline: Timestamp?, now: Int64) -> Int32 {
+    guard let deadline else { return -1 }
+    let wait = deadline.microseconds - now
+    return wait <= 0 ? 0 : Int32(clamping: (wait + 999) / 1000)
+  }
+}
