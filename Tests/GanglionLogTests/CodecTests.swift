@@ -60,7 +60,8 @@ import Testing
     let tree: Value = .object([
       "a": .array([1, 2.5, -3, "x", nil, true, false, .object(["nested": .array([.array([]), .object([:])])])]),
       "": "empty key", "ünï": "çødé 🎉",
-      "big": .number(9_007_199_254_740_994), "neg": .number(-9_007_199_254_740_992), "tiny": .number(.leastNonzeroMagnitude),
+      "big": .number(9_007_199_254_740_994), "neg": .number(-9_007_199_254_740_992),
+      "tiny": .number(.leastNonzeroMagnitude),
       "inf": .number(.infinity), "max": .number(.greatestFiniteMagnitude),
     ])
     let events = [
