@@ -115,6 +115,9 @@ public final class EventLog {
 
   private static func recover(directory: String, options: LogOptions, lockFD: Int32) throws(LogError) -> EventLog {
     var meta = try SeqMeta.open(directory: directory)
+    for name in try Sys.listDirectory(directory) where name.hasSuffix(SegmentFormat.fileSuffix + ".tmp") {
+      try Sys.unlink(directory + "/" + name)  // a segment that was being created
+    }
     var segments = try listSegments(directory: directory)
     let segmentsFound = segments.count
     var cuts: [RecoveryReport.Cut] = []
@@ -421,23 +424,28 @@ public final class EventLog {
     writeFailure = nil
   }
 
-  /// Creates a segment file with its header, durable (file and folder entry) unless `.never`.
+  /// Creates a segment file with its header: written to `<name>.tmp`, made durable (unless
+  /// `.never`), then renamed, so a `.seg` file always starts with a whole header.
   private func startSegment(baseSeq: UInt64, generation: UInt32) throws(LogError) {
     applyRetention(roomFor: options.segmentSize)
     let name = SegmentFormat.fileName(baseSeq: baseSeq)
     let path = directory + "/" + name
-    let fd = try Sys.open(path, .createExclusive)
+    let tmpPath = path + ".tmp"
+    try Sys.unlink(tmpPath)
+    let fd = try Sys.open(tmpPath, .createExclusive)
     do throws(LogError) {
       try SegmentFormat.encodeHeader(baseSeq: baseSeq, generation: generation).withBytes {
-        (raw) throws(LogError) in try Sys.pwriteAll(fd, raw, offset: 0, path: path)
+        (raw) throws(LogError) in try Sys.pwriteAll(fd, raw, offset: 0, path: tmpPath)
       }
-      if options.sync != .never {
-        try Sys.fdatasync(fd, path: path)
-        try Sys.syncDirectory(directory)
+      if options.sync != .never { try Sys.fdatasync(fd, path: tmpPath) }
+      if try Sys.fileSize(path: path) != nil {
+        throw LogError(code: .corrupt, operation: "create", path: path, detail: "segment file exists already")
       }
+      try Sys.rename(tmpPath, to: path)
+      if options.sync != .never { try Sys.syncDirectory(directory) }
     } catch {
       _ = try? Sys.close(fd, path: path)
-      try? Sys.unlink(path)
+      try? Sys.unlink(tmpPath)
       throw error
     }
     active = ActiveSegment(
