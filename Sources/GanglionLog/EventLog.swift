@@ -269,40 +269,42 @@ public final class EventLog {
   public func sync() throws(LogError) {
     if let unusable { throw unusable }
     try writeBuffer()
-    guard options.sync != .never, let segment = active, segment.unsynced else { return }
-    do {
-      try Sys.fdatasync(segment.fd, path: segment.path)
-    } catch {
-      unusable = error
-      throw error
+    guard let segment = active, segment.unsynced else { return }
+    if options.sync != .never {
+      do {
+        try Sys.fdatasync(segment.fd, path: segment.path)
+      } catch {
+        unusable = error
+        throw error
+      }
     }
     active?.unsynced = false
   }
 
-  /// For the pipeline's loop: syncs when due, given the monotonic time in microseconds
-  /// (`.always`: whenever records are pending; `.interval(d)`: when records are pending and
-  /// the last sync by this method is `d` ago; `.never`: writes pending records, no sync).
+  /// For the pipeline's loop: syncs when due, given the monotonic time in microseconds.
+  /// `.always`: whenever records are pending. `.interval(d)`: when records are pending and
+  /// the last sync by this method is `d` ago. `.never`: like `.interval(1 s)`, writing
+  /// without fdatasync.
   /// - Returns: when to call again (monotonic µs) for records still pending, nil if none are.
   /// - Throws: like `sync()`.
   @discardableResult
   public func syncIfDue(nowMicroseconds: Int64) throws(LogError) -> Int64? {
     if let unusable { throw unusable }
     let pending = !buffer.isEmpty || active?.unsynced == true
+    guard pending else { return nil }
+    let interval: Duration
     switch options.sync {
-    case .never:
-      try writeBuffer()
-      return nil
     case .always:
-      if pending { try sync() }
-      return nil
-    case .interval(let interval):
-      guard pending else { return nil }
-      let due = (lastIntervalSync ?? .min / 2) + interval.microseconds
-      if nowMicroseconds < due { return due }
       try sync()
-      lastIntervalSync = nowMicroseconds
       return nil
+    case .interval(let d): interval = d
+    case .never: interval = .seconds(1)
     }
+    let due = (lastIntervalSync ?? .min / 2) + interval.microseconds
+    if nowMicroseconds < due { return due }
+    try sync()
+    lastIntervalSync = nowMicroseconds
+    return nil
   }
 
   /// Writes and syncs what is buffered, records the exact next seq (so a clean restart has

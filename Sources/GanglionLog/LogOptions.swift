@@ -5,8 +5,9 @@ public enum LogSync: Sendable, Equatable {
   case always
   /// Group commit: `syncIfDue` fdatasyncs at most once per interval (default 1 s).
   case interval(Duration)
-  /// Records are written to the file (page cache) but never fdatasynced: they survive a
-  /// crash of the daemon, not a power cut.
+  /// Records are written to the file (page cache) by `sync()`, and by `syncIfDue` once a
+  /// second, but never fdatasynced: written records survive a crash of the daemon, not a
+  /// power cut.
   case never
 }
 

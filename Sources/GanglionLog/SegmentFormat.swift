@@ -76,14 +76,14 @@ enum SegmentFormat {
 
   /// Appends one framed record: header with CRC, then `payload` (an EventCodec encoding).
   static func appendRecord(seq: UInt64, generation: UInt32, payload: [UInt8], into out: inout [UInt8]) {
-    var head = [UInt8]()
-    head.reserveCapacity(recordHeaderSize)
-    appendU32(UInt32(payload.count), into: &head)
-    appendU32(generation, into: &head)
-    EventCodec.appendFixed(seq, into: &head)
-    let crc = CRC32C.checksum(payload, continuing: CRC32C.checksum(head))
-    appendU32(crc, into: &head)
-    out.append(contentsOf: head)
+    let start = out.count
+    appendU32(UInt32(payload.count), into: &out)
+    appendU32(generation, into: &out)
+    EventCodec.appendFixed(seq, into: &out)
+    let crc = out.withUnsafeBytes { raw in
+      CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[start..<start + 16]))
+    }
+    appendU32(CRC32C.checksum(payload, continuing: crc), into: &out)
     out.append(contentsOf: payload)
   }
 

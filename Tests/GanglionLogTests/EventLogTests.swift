@@ -265,3 +265,59 @@ import Testing
     try checkRing()
   }
 }
+
+@Suite struct SyncModeTests {
+  /// Reads what is on file now (the writer's buffer excluded).
+  func onFile(_ dir: LogTestDirectory) throws -> [UInt64] { try LogReader(directory: dir.log).events().map(\.seq) }
+
+  @Test func intervalModeSyncsAtMostOncePerInterval() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(sync: .interval(.seconds(1))))
+    #expect(try log.syncIfDue(nowMicroseconds: 0) == nil, "nothing pending")
+    try appendSamples(log, count: 3)
+    #expect(try onFile(dir).isEmpty, "appends are buffered")
+    #expect(try log.syncIfDue(nowMicroseconds: 5_000_000) == nil, "first sync happens at once")
+    #expect(try onFile(dir) == [1, 2, 3])
+    try appendSamples(log, count: 2, start: 3)
+    #expect(try log.syncIfDue(nowMicroseconds: 5_400_000) == 6_000_000, "next one is due a second later")
+    #expect(try onFile(dir) == [1, 2, 3])
+    #expect(try log.syncIfDue(nowMicroseconds: 6_000_000) == nil)
+    #expect(try onFile(dir) == [1, 2, 3, 4, 5])
+    try log.close()
+  }
+
+  @Test func alwaysModeSyncsWheneverRecordsArePending() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(sync: .always))
+    try appendSamples(log, count: 2)
+    #expect(try log.syncIfDue(nowMicroseconds: 1) == nil)
+    #expect(try onFile(dir) == [1, 2])
+    try appendSamples(log, count: 1, start: 2)
+    try log.syncIfDue(nowMicroseconds: 2)
+    #expect(try onFile(dir) == [1, 2, 3])
+    try log.close()
+  }
+
+  @Test func neverModeWritesOncePerSecondAndOnSync() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(sync: .never))
+    try appendSamples(log, count: 2)
+    try log.syncIfDue(nowMicroseconds: 10_000_000)
+    #expect(try onFile(dir) == [1, 2])
+    try appendSamples(log, count: 1, start: 2)
+    #expect(try log.syncIfDue(nowMicroseconds: 10_500_000) == 11_000_000)
+    #expect(try onFile(dir) == [1, 2])
+    try log.sync()
+    #expect(try onFile(dir) == [1, 2, 3])
+    try log.close()
+  }
+
+  @Test func aFullBufferIsWrittenWithoutWaitingForSync() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(sync: .interval(.seconds(60))))
+    try appendSamples(log, count: 3000)  // about 150 KiB of records
+    #expect(try onFile(dir).count > 1000)
+    try log.close()
+    #expect(try onFile(dir).count == 3000)
+  }
+}
