@@ -1,0 +1,334 @@
+import GanglionCore
+import Synchronization
+
+/// An MQTT client on libmosquitto with its own network thread, automatic reconnection
+/// (exponential backoff with jitter) and re-subscription after every reconnect.
+///
+/// Thread safety: all methods may be called from any thread. `onMessage` and `onStateChange`
+/// run on the client's network thread, one at a time: keep them short and non-blocking.
+///
+/// Lifetime: after `start()` the network thread keeps the client alive until `stop()`.
+public final class MQTTClient: Sendable {
+  public let options: MQTTClientOptions
+  private let handle: MosquittoHandle
+  private let keepaliveSeconds: Int
+  private let onMessage: @Sendable (MQTTMessage) -> Void
+  private let onStateChange: @Sendable (MQTTConnectionState) -> Void
+  private let status = Mutex(Status())
+  /// Message ids awaiting acknowledgement. Held across `mosquitto_publish` so that an
+  /// acknowledgement can't arrive before its id is recorded.
+  private let acknowledgements = Mutex(Acknowledgements())
+  /// `Phase` raw value: read by the network thread, written by `stop()`.
+  private let phase = Atomic<UInt8>(Phase.running.rawValue)
+
+  private enum Lifecycle { case idle, running, stopping, stopped }
+
+  private enum Phase: UInt8 {
+    /// Connect and reconnect.
+    case running
+    /// `stop()` is publishing its final message: keep serving the connection, don't reconnect.
+    case flushing
+    /// Disconnect and let the network thread end.
+    case disconnecting
+  }
+
+  private struct Status {
+    var lifecycle = Lifecycle.idle
+    var connection = MQTTConnectionState.disconnected(reason: "not started")
+    var networkThread: ThreadID?
+    var networkThreadExited = false
+    var failedAttempts = 0
+    /// Message id of the SUBSCRIBE sent after the current connection's CONNACK.
+    var pendingSubscription: Int32?
+  }
+
+  private struct Acknowledgements {
+    var pending = Set<Int32>()
+    var awaited: Int32?
+    var awaitedAcknowledged = false
+  }
+
+  /// Validates `options` and sets up libmosquitto (will, credentials, TLS); does not connect.
+  /// Throws `invalidOptions`, `tls` (unreadable files) or `library`.
+  public init(
+    options: MQTTClientOptions, onMessage: @escaping @Sendable (MQTTMessage) -> Void,
+    onStateChange: @escaping @Sendable (MQTTConnectionState) -> Void
+  ) throws(MQTTError) {
+    keepaliveSeconds = try Self.validate(options)
+    self.options = options
+    self.onMessage = onMessage
+    self.onStateChange = onStateChange
+    handle = try MosquittoHandle(options: options)
+    handle.setHandler(self)
+  }
+
+  deinit {
+    // Reached only when the network thread is gone (it holds a reference while it runs).
+    handle.destroy()
+  }
+
+  /// Starts connecting on a new network thread and returns at once. An unreachable broker is
+  /// not an error: the client keeps retrying with backoff and reports `.disconnected(reason:)`.
+  /// Calling it again while running does nothing. Throws `stopped` after `stop()`, `library`
+  /// if the thread can't be created.
+  public func start() throws(MQTTError) {
+    let shouldStart = try status.withLock { status throws(MQTTError) -> Bool in
+      switch status.lifecycle {
+      case .idle:
+        status.lifecycle = .running
+        return true
+      case .running: return false
+      case .stopping, .stopped: throw .stopped(broker: options.brokerAddress)
+      }
+    }
+    guard shouldStart else { return }
+    do {
+      try startDetachedThread(name: "ganglion-mqtt", context: self) { $0.runNetworkThread() }
+    } catch {
+      status.withLock { $0.lifecycle = .stopped }
+      throw error
+    }
+  }
+
+  /// Queues `message` and returns its message id without blocking.
+  ///
+  /// QoS 1/2 messages are queued while disconnected and sent after reconnecting, up to
+  /// `maxPendingMessages` unacknowledged ones (then `queueFull`). QoS 0 messages are only sent
+  /// while connected (`notConnected` otherwise). Throws `stopped` once `stop()` was called,
+  /// `library` for invalid topics or QoS.
+  @discardableResult
+  public func publish(_ message: MQTTMessage) throws(MQTTError) -> Int32 {
+    let stopped = status.withLock { $0.lifecycle == .stopping || $0.lifecycle == .stopped }
+    if stopped { throw .stopped(broker: options.brokerAddress) }
+    if message.qos == 0 { return try handle.publish(message) }
+    return try acknowledgements.withLock { acknowledgements throws(MQTTError) -> Int32 in
+      guard acknowledgements.pending.count < options.maxPendingMessages else {
+        throw .queueFull(broker: options.brokerAddress, topic: message.topic, limit: options.maxPendingMessages)
+      }
+      let messageID = try handle.publish(message)
+      acknowledgements.pending.insert(messageID)
+      return messageID
+    }
+  }
+
+  /// True while connected and subscribed.
+  public var isConnected: Bool { state == .connected }
+
+  /// The current connection state (the last one reported to `onStateChange`).
+  public var state: MQTTConnectionState { status.withLock { $0.connection } }
+
+  /// QoS 1/2 messages published and not yet acknowledged by the broker.
+  public var pendingMessageCount: Int { acknowledgements.withLock { $0.pending.count } }
+
+  /// If connected, publishes `finalMessage` (with QoS 1; e.g. a retained "offline") and waits
+  /// up to 1 s for the broker's acknowledgement; then disconnects cleanly (so the will is not
+  /// published) and ends the network thread. Blocks the calling thread for up to about 3 s;
+  /// from a callback it doesn't wait. Idempotent; after it, `publish` and `start` throw `stopped`.
+  public func stop(finalMessage: MQTTMessage?) {
+    enum Role { case notStarted, stopper, bystander }
+    let (role, networkThread) = status.withLock { status -> (Role, ThreadID?) in
+      switch status.lifecycle {
+      case .idle:
+        status.lifecycle = .stopped
+        status.connection = .disconnected(reason: "stopped")
+        return (.notStarted, nil)
+      case .running:
+        status.lifecycle = .stopping
+        return (.stopper, status.networkThread)
+      case .stopping, .stopped:
+        return (.bystander, status.networkThread)
+      }
+    }
+    let onNetworkThread = networkThread?.isCurrent ?? false
+    switch role {
+    case .notStarted: return
+    case .bystander:
+      if !onNetworkThread { waitUntilNetworkThreadExits(timeout: .seconds(5)) }
+      return
+    case .stopper: break
+    }
+
+    phase.store(Phase.flushing.rawValue, ordering: .sequentiallyConsistent)
+    if var finalMessage, isConnected {
+      finalMessage.qos = 1
+      let queued = acknowledgements.withLock { acknowledgements -> Bool in
+        guard let messageID = try? handle.publish(finalMessage) else { return false }
+        acknowledgements.awaited = messageID
+        return true
+      }
+      if queued, !onNetworkThread {
+        waitOnThisThread(timeout: .seconds(1)) {
+          acknowledgements.withLock { $0.awaitedAcknowledged } || status.withLock { $0.networkThreadExited }
+        }
+      }
+    }
+    phase.store(Phase.disconnecting.rawValue, ordering: .sequentiallyConsistent)
+    handle.disconnect()
+    if !onNetworkThread { waitUntilNetworkThreadExits(timeout: .seconds(5)) }
+  }
+
+  // MARK: - Network thread
+
+  private func runNetworkThread() {
+    status.withLock { $0.networkThread = .current }
+    report(.connecting)
+    var connectionInitiated = false
+    while currentPhase == .running {
+      do throws(MQTTError) {
+        if connectionInitiated {
+          try handle.reconnectAsync()
+        } else {
+          try handle.connectAsync(host: options.host, port: options.port, keepaliveSeconds: keepaliveSeconds)
+        }
+        connectionInitiated = true
+        serveConnection()
+      } catch {
+        // connect_async stores host and port before it tries the network, so later attempts
+        // can use reconnect_async; only argument errors (validated in init) stop that.
+        if case .library(_, let code, _, _) = error, MosquittoHandle.isArgumentError(code) {
+          report(.disconnected(reason: error.description))
+          break
+        }
+        connectionInitiated = true
+        report(.disconnected(reason: "\(options.brokerAddress): \(Self.reasonText(error))"))
+      }
+      guard currentPhase == .running else { break }
+      backOff()
+    }
+    status.withLock {
+      $0.networkThreadExited = true
+      $0.lifecycle = .stopped
+    }
+    report(.disconnected(reason: "stopped"))
+  }
+
+  private var currentPhase: Phase { Phase(rawValue: phase.load(ordering: .sequentiallyConsistent))! }
+
+  /// Runs the connection until it ends; during `stop()` disconnects it, and gives up on a
+  /// clean disconnect after 2 s.
+  private func serveConnection() {
+    var disconnectDeadline: ContinuousClock.Instant?
+    while handle.loop(timeoutMilliseconds: 1000) {
+      guard currentPhase == .disconnecting else { continue }
+      if let disconnectDeadline {
+        if ContinuousClock.now >= disconnectDeadline { return }
+      } else {
+        // stop() may have disconnected before this connection attempt began.
+        handle.disconnect()
+        disconnectDeadline = ContinuousClock.now + .seconds(2)
+      }
+    }
+  }
+
+  /// Sleeps the next backoff delay, waking early when `stop()` begins.
+  private func backOff() {
+    let attempt = status.withLock { status in
+      defer { status.failedAttempts += 1 }
+      return status.failedAttempts
+    }
+    let (minimum, maximum) = options.reconnectDelay
+    let step = minimum * (1 << min(attempt, 30))
+    let delay = min(step, maximum) * Double.random(in: 0.5...1.0)
+    let deadline = ContinuousClock.now + delay
+    while currentPhase == .running, ContinuousClock.now < deadline {
+      sleepOnThisThread(min(.milliseconds(20), deadline - ContinuousClock.now))
+    }
+  }
+
+  private func waitUntilNetworkThreadExits(timeout: Duration) {
+    waitOnThisThread(timeout: timeout) { status.withLock { $0.networkThreadExited } }
+  }
+
+  private func waitOnThisThread(timeout: Duration, until condition: () -> Bool) {
+    let deadline = ContinuousClock.now + timeout
+    while !condition(), ContinuousClock.now < deadline { sleepOnThisThread(.milliseconds(1)) }
+  }
+
+  /// Notifies `onStateChange` if `state` differs from the current state.
+  private func report(_ state: MQTTConnectionState, unlessDisconnected: Bool = false) {
+    let changed = status.withLock { status -> Bool in
+      if status.connection == state { return false }
+      if unlessDisconnected, case .disconnected = status.connection { return false }
+      status.connection = state
+      return true
+    }
+    if changed { onStateChange(state) }
+  }
+
+  private static func reasonText(_ error: MQTTError) -> String {
+    if case .library(_, _, let message, _) = error { return message }
+    return error.description
+  }
+
+  private static func validate(_ options: MQTTClientOptions) throws(MQTTError) -> Int {
+    guard !options.host.isEmpty else { throw .invalidOptions("the broker host is empty") }
+    guard (1...65535).contains(options.port) else { throw .invalidOptions("port \(options.port) is not 1-65535") }
+    guard !options.clientID.isEmpty, options.clientID.utf8.count <= 65535 else {
+      throw .invalidOptions("the client id must be 1-65535 bytes")
+    }
+    let keepaliveMicroseconds = options.keepalive.microseconds
+    let keepalive = Int((keepaliveMicroseconds + 999_999) / 1_000_000)
+    guard (5...65535).contains(keepalive) else {
+      throw .invalidOptions("keepalive \(options.keepalive) is not 5 s to 18 h")
+    }
+    for filter in options.subscriptions where !MQTTTopic.isValidFilter(filter) {
+      throw .invalidOptions("'\(filter)' is not a valid topic filter")
+    }
+    if let will = options.will {
+      guard MQTTTopic.isValidTopicName(will.topic) else {
+        throw .invalidOptions("will topic '\(will.topic)' is not a valid topic name")
+      }
+      guard (0...2).contains(will.qos) else { throw .invalidOptions("will QoS \(will.qos) is not 0-2") }
+    }
+    let (minimum, maximum) = options.reconnectDelay
+    guard minimum > .zero, maximum >= minimum else {
+      throw .invalidOptions("reconnect delay needs 0 < minimum <= maximum")
+    }
+    guard options.maxPendingMessages >= 1 else { throw .invalidOptions("maxPendingMessages must be at least 1") }
+    return keepalive
+  }
+}
+
+extension MQTTClient: MosquittoEventHandler {
+  func handle(_ event: MosquittoEvent) {
+    switch event {
+    case .connected:
+      status.withLock { $0.failedAttempts = 0 }
+      if options.subscriptions.isEmpty {
+        report(.connected)
+      } else {
+        do {
+          let messageID = try handle.subscribe(options.subscriptions, qos: 1)
+          status.withLock { $0.pendingSubscription = messageID }
+        } catch {
+          // The connection is going away under us; the disconnect callback follows.
+          report(.disconnected(reason: error.description))
+        }
+      }
+    case .subscribed(let messageID, _):
+      let ours = status.withLock { status -> Bool in
+        guard status.pendingSubscription == messageID else { return false }
+        status.pendingSubscription = nil
+        return true
+      }
+      if ours { report(.connected) }
+    case .connectRefused(let reason):
+      report(.disconnected(reason: "\(options.brokerAddress): connection refused: \(reason)"))
+    case .disconnected(let reason, let requested):
+      status.withLock { $0.pendingSubscription = nil }
+      if requested {
+        report(.disconnected(reason: "stopped"))
+      } else {
+        // Keep a more specific reason (a refused CONNACK) reported just before.
+        report(.disconnected(reason: "\(options.brokerAddress): \(reason)"), unlessDisconnected: true)
+      }
+    case .published(let messageID):
+      acknowledgements.withLock { acknowledgements in
+        acknowledgements.pending.remove(messageID)
+        if acknowledgements.awaited == messageID { acknowledgements.awaitedAcknowledged = true }
+      }
+    case .message(let message):
+      onMessage(message)
+    }
+  }
+}
