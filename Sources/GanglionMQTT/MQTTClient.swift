@@ -40,12 +40,24 @@ public final class MQTTClient: Sendable {
     var failedAttempts = 0
     /// Message id of the SUBSCRIBE sent after the current connection's CONNACK.
     var pendingSubscription: Int32?
+    /// Until when the network thread waits for the final message's acknowledgement.
+    var flushDeadline: ContinuousClock.Instant?
   }
 
   private struct Acknowledgements {
     var pending = Set<Int32>()
+    /// QoS 1/2 messages published before the network thread's first connect call, in order.
+    /// libmosquitto 2.0.11 clears the retain flag of messages published before that call
+    /// (its `retain_available` starts false), so they wait here and are handed over right
+    /// after it.
+    var early: [MQTTMessage] = []
+    /// True once the first connect call was made: publish straight to libmosquitto.
+    var handedOver = false
+    /// The final message of `stop()`.
     var awaited: Int32?
     var awaitedAcknowledged = false
+
+    var count: Int { pending.count + early.count }
   }
 
   /// Validates `options` and sets up libmosquitto (will, credentials, TLS); does not connect.
@@ -76,6 +88,7 @@ public final class MQTTClient: Sendable {
       switch status.lifecycle {
       case .idle:
         status.lifecycle = .running
+        status.connection = .connecting
         return true
       case .running: return false
       case .stopping, .stopped: throw .stopped(broker: options.brokerAddress)
@@ -90,20 +103,28 @@ public final class MQTTClient: Sendable {
     }
   }
 
-  /// Queues `message` and returns its message id without blocking.
+  /// Queues `message` and returns its message id without blocking (0 for a QoS 1/2 message
+  /// queued before the first connection attempt, which has no id yet).
   ///
-  /// QoS 1/2 messages are queued while disconnected and sent after reconnecting, up to
-  /// `maxPendingMessages` unacknowledged ones (then `queueFull`). QoS 0 messages are only sent
-  /// while connected (`notConnected` otherwise). Throws `stopped` once `stop()` was called,
-  /// `library` for invalid topics or QoS.
+  /// QoS 1/2 messages are queued while disconnected (also before `start()`) and sent in order
+  /// after connecting, up to `maxPendingMessages` unacknowledged ones (then `queueFull`).
+  /// QoS 0 messages are only sent while connected (`notConnected` otherwise). Throws `stopped`
+  /// once `stop()` was called, `library` for invalid topics or QoS.
   @discardableResult
   public func publish(_ message: MQTTMessage) throws(MQTTError) -> Int32 {
     let stopped = status.withLock { $0.lifecycle == .stopping || $0.lifecycle == .stopped }
     if stopped { throw .stopped(broker: options.brokerAddress) }
     if message.qos == 0 { return try handle.publish(message) }
     return try acknowledgements.withLock { acknowledgements throws(MQTTError) -> Int32 in
-      guard acknowledgements.pending.count < options.maxPendingMessages else {
+      guard acknowledgements.count < options.maxPendingMessages else {
         throw .queueFull(broker: options.brokerAddress, topic: message.topic, limit: options.maxPendingMessages)
+      }
+      guard acknowledgements.handedOver else {
+        guard MQTTTopic.isValidTopicName(message.topic), (1...2).contains(message.qos) else {
+          throw .invalidOptions("cannot publish to '\(message.topic)' with QoS \(message.qos)")
+        }
+        acknowledgements.early.append(message)
+        return 0
       }
       let messageID = try handle.publish(message)
       acknowledgements.pending.insert(messageID)
@@ -118,12 +139,13 @@ public final class MQTTClient: Sendable {
   public var state: MQTTConnectionState { status.withLock { $0.connection } }
 
   /// QoS 1/2 messages published and not yet acknowledged by the broker.
-  public var pendingMessageCount: Int { acknowledgements.withLock { $0.pending.count } }
+  public var pendingMessageCount: Int { acknowledgements.withLock { $0.count } }
 
   /// If connected, publishes `finalMessage` (with QoS 1; e.g. a retained "offline") and waits
   /// up to 1 s for the broker's acknowledgement; then disconnects cleanly (so the will is not
-  /// published) and ends the network thread. Blocks the calling thread for up to about 3 s;
-  /// from a callback it doesn't wait. Idempotent; after it, `publish` and `start` throw `stopped`.
+  /// published) and ends the network thread. Blocks the calling thread for up to about 3 s.
+  /// From a callback it returns at once and the network thread does the same before it ends.
+  /// Idempotent; after it, `publish` and `start` throw `stopped`.
   public func stop(finalMessage: MQTTMessage?) {
     enum Role { case notStarted, stopper, bystander }
     let (role, networkThread) = status.withLock { status -> (Role, ThreadID?) in
@@ -162,16 +184,21 @@ public final class MQTTClient: Sendable {
         }
       }
     }
+    status.withLock { $0.flushDeadline = ContinuousClock.now + .seconds(1) }
     phase.store(Phase.disconnecting.rawValue, ordering: .sequentiallyConsistent)
-    handle.disconnect()
-    if !onNetworkThread { waitUntilNetworkThreadExits(timeout: .seconds(5)) }
+    if !onNetworkThread {
+      // Wakes the network thread; from a callback, serveConnection disconnects after the flush
+      // (a packet arriving after mosquitto_disconnect makes libmosquitto drop the socket).
+      handle.disconnect()
+      waitUntilNetworkThreadExits(timeout: .seconds(5))
+    }
   }
 
   // MARK: - Network thread
 
   private func runNetworkThread() {
     status.withLock { $0.networkThread = .current }
-    report(.connecting)
+    onStateChange(.connecting)
     var connectionInitiated = false
     while currentPhase == .running {
       do throws(MQTTError) {
@@ -181,6 +208,7 @@ public final class MQTTClient: Sendable {
           try handle.connectAsync(host: options.host, port: options.port, keepaliveSeconds: keepaliveSeconds)
         }
         connectionInitiated = true
+        handOverEarlyMessages()
         serveConnection()
       } catch {
         // connect_async stores host and port before it tries the network, so later attempts
@@ -190,6 +218,7 @@ public final class MQTTClient: Sendable {
           break
         }
         connectionInitiated = true
+        handOverEarlyMessages()
         report(.disconnected(reason: "\(options.brokerAddress): \(Self.reasonText(error))"))
       }
       guard currentPhase == .running else { break }
@@ -204,18 +233,36 @@ public final class MQTTClient: Sendable {
 
   private var currentPhase: Phase { Phase(rawValue: phase.load(ordering: .sequentiallyConsistent))! }
 
-  /// Runs the connection until it ends; during `stop()` disconnects it, and gives up on a
-  /// clean disconnect after 2 s.
+  /// Passes messages published before the first connect call to libmosquitto, in order.
+  private func handOverEarlyMessages() {
+    acknowledgements.withLock { acknowledgements in
+      guard !acknowledgements.handedOver else { return }
+      acknowledgements.handedOver = true
+      for message in acknowledgements.early {
+        // Validated when queued; a failure here can only be out of memory.
+        if let messageID = try? handle.publish(message) { acknowledgements.pending.insert(messageID) }
+      }
+      acknowledgements.early = []
+    }
+  }
+
+  /// Runs the connection until it ends. During `stop()`: waits (bounded) for the final
+  /// message's acknowledgement, disconnects, and gives up on a clean disconnect after 2 s.
   private func serveConnection() {
     var disconnectDeadline: ContinuousClock.Instant?
     while handle.loop(timeoutMilliseconds: 1000) {
       guard currentPhase == .disconnecting else { continue }
+      let now = ContinuousClock.now
       if let disconnectDeadline {
-        if ContinuousClock.now >= disconnectDeadline { return }
-      } else {
-        // stop() may have disconnected before this connection attempt began.
+        if now >= disconnectDeadline { return }
+        continue
+      }
+      let flushed = acknowledgements.withLock { $0.awaited == nil || $0.awaitedAcknowledged }
+      let flushDeadline = status.withLock { $0.flushDeadline } ?? now
+      if flushed || now >= flushDeadline {
+        // Also covers a stop() whose disconnect came before this connection attempt began.
         handle.disconnect()
-        disconnectDeadline = ContinuousClock.now + .seconds(2)
+        disconnectDeadline = now + .seconds(2)
       }
     }
   }
@@ -226,9 +273,8 @@ public final class MQTTClient: Sendable {
       defer { status.failedAttempts += 1 }
       return status.failedAttempts
     }
-    let (minimum, maximum) = options.reconnectDelay
-    let step = minimum * (1 << min(attempt, 30))
-    let delay = min(step, maximum) * Double.random(in: 0.5...1.0)
+    let backoff = ReconnectBackoff(minimum: options.reconnectDelay.minimum, maximum: options.reconnectDelay.maximum)
+    let delay = backoff.delay(afterFailures: attempt, random: Double.random(in: 0...1))
     let deadline = ContinuousClock.now + delay
     while currentPhase == .running, ContinuousClock.now < deadline {
       sleepOnThisThread(min(.milliseconds(20), deadline - ContinuousClock.now))
@@ -330,5 +376,19 @@ extension MQTTClient: MosquittoEventHandler {
     case .message(let message):
       onMessage(message)
     }
+  }
+}
+
+/// Reconnect delays: the step doubles from `minimum` with each failed attempt up to
+/// `maximum`, and the delay is drawn from the upper half of the step, so clients that lost
+/// the broker together don't return together.
+struct ReconnectBackoff {
+  var minimum: Duration
+  var maximum: Duration
+
+  /// The delay before the next attempt after `failures` failed ones; `random` in 0...1.
+  func delay(afterFailures failures: Int, random: Double) -> Duration {
+    let step = failures >= 30 ? maximum : min(minimum * (1 << failures), maximum)
+    return step * (0.5 + 0.5 * min(max(random, 0), 1))
   }
 }

@@ -86,6 +86,27 @@ public final class ChildProcess: Sendable {
     pid = childPID
   }
 
+  /// Runs `executable` to completion and returns its output (stdout and stderr together).
+  /// Throws `TestSupportError` with the output if it can't start, exits non-zero, or runs longer
+  /// than `timeout` (then it is killed).
+  @discardableResult
+  public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(30))
+    async throws(TestSupportError) -> String
+  {
+    let directory = try TemporaryDirectory(prefix: "ganglion-run")
+    let outputPath = directory.path("output")
+    let child = try ChildProcess(
+      executable: executable, arguments: arguments, stdout: .file(outputPath), stderr: .file(outputPath))
+    let status = await child.waitForExit(timeout: timeout)
+    let output = readTextFile(outputPath) ?? ""
+    guard let status else {
+      child.kill()
+      throw TestSupportError("\(child.commandLine) still running after \(timeout):\n\(output)")
+    }
+    guard status == .exited(code: 0) else { throw TestSupportError("\(child.commandLine) \(status):\n\(output)") }
+    return output
+  }
+
   private static func redirect(_ fd: Int32, to output: Output, actions: inout posix_spawn_file_actions_t) {
     switch output {
     case .inherit:

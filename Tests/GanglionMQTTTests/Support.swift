@@ -27,13 +27,14 @@ func uniqueClientID(_ label: String) -> String {
 /// A client for `broker` with fast reconnects, recording into a new `Recorder`.
 func makeClient(
   _ broker: MosquittoBroker, label: String, subscriptions: [String] = [], will: MQTTMessage? = nil,
-  clientID: String? = nil, port: Int? = nil, protocolVersion: MQTTProtocolVersion = .v311
+  clientID: String? = nil, port: Int? = nil, protocolVersion: MQTTProtocolVersion = .v311,
+  maxPendingMessages: Int = 100_000
 ) throws -> (MQTTClient, Recorder) {
   let recorder = Recorder()
   let options = MQTTClientOptions(
     host: broker.host, port: port ?? broker.port, clientID: clientID ?? uniqueClientID(label),
     keepalive: .seconds(10), will: will, subscriptions: subscriptions, protocolVersion: protocolVersion,
-    reconnectDelay: (.milliseconds(20), .milliseconds(200)))
+    reconnectDelay: (.milliseconds(20), .milliseconds(200)), maxPendingMessages: maxPendingMessages)
   let client = try MQTTClient(
     options: options, onMessage: { recorder.record($0) }, onStateChange: { recorder.record($0) })
   return (client, recorder)
