@@ -200,6 +200,7 @@ public final class MQTTClient: Sendable {
     status.withLock { $0.networkThread = .current }
     onStateChange(.connecting)
     var connectionInitiated = false
+    var fatalError = false
     while currentPhase == .running {
       do throws(MQTTError) {
         if connectionInitiated {
@@ -215,6 +216,7 @@ public final class MQTTClient: Sendable {
         // can use reconnect_async; only argument errors (validated in init) stop that.
         if case .library(_, let code, _, _) = error, MosquittoHandle.isArgumentError(code) {
           report(.disconnected(reason: error.description))
+          fatalError = true
           break
         }
         connectionInitiated = true
@@ -228,7 +230,7 @@ public final class MQTTClient: Sendable {
       $0.networkThreadExited = true
       $0.lifecycle = .stopped
     }
-    report(.disconnected(reason: "stopped"))
+    if !fatalError { report(.disconnected(reason: "stopped")) }
   }
 
   private var currentPhase: Phase { Phase(rawValue: phase.load(ordering: .sequentiallyConsistent))! }

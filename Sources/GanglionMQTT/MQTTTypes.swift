@@ -59,7 +59,8 @@ public struct MQTTClientOptions: Sendable {
   /// drawn at random from the upper half of the current step (jitter).
   public var reconnectDelay: (minimum: Duration, maximum: Duration)
   /// At most this many QoS 1/2 messages may await the broker's acknowledgement, including
-  /// those queued while disconnected; `publish` throws `queueFull` beyond it.
+  /// those queued while disconnected; `publish` throws `queueFull` beyond it. Each costs its
+  /// topic and payload plus about 100 bytes of memory in libmosquitto.
   public var maxPendingMessages: Int
 
   public init(
@@ -67,7 +68,7 @@ public struct MQTTClientOptions: Sendable {
     username: String? = nil, password: String? = nil, tls: TLSOptions? = nil, will: MQTTMessage? = nil,
     subscriptions: [String] = [], protocolVersion: MQTTProtocolVersion = .v311,
     reconnectDelay: (minimum: Duration, maximum: Duration) = (.milliseconds(100), .seconds(30)),
-    maxPendingMessages: Int = 100_000
+    maxPendingMessages: Int = 10_000
   ) {
     self.host = host
     self.port = port
@@ -85,6 +86,50 @@ public struct MQTTClientOptions: Sendable {
 
   /// `host:port`, for messages.
   public var brokerAddress: String { "\(host):\(port)" }
+
+  /// Parses a broker URL `mqtt://host[:port]` or `mqtts://host[:port]` (TLS); an IPv6 host
+  /// goes in brackets (`mqtt://[::1]:1883`). The port defaults to 1883 (mqtt) or 8883
+  /// (mqtts); a trailing `/` is allowed. Returns nil for anything else (other schemes, user
+  /// info, paths, bad ports).
+  public static func parseBrokerURL(_ url: String) -> (host: String, port: Int, usesTLS: Bool)? {
+    let usesTLS: Bool
+    var rest: Substring
+    if url.hasPrefix("mqtt://") {
+      usesTLS = false
+      rest = url.dropFirst(7)
+    } else if url.hasPrefix("mqtts://") {
+      usesTLS = true
+      rest = url.dropFirst(8)
+    } else {
+      return nil
+    }
+    if rest.hasSuffix("/") { rest = rest.dropLast() }
+    guard !rest.isEmpty, !rest.contains("/"), !rest.contains("@"), !rest.contains("?") else { return nil }
+    let host: Substring
+    var portText: Substring?
+    if rest.hasPrefix("[") {
+      guard let close = rest.firstIndex(of: "]") else { return nil }
+      host = rest[rest.index(after: rest.startIndex)..<close]
+      let after = rest[rest.index(after: close)...]
+      if !after.isEmpty {
+        guard after.hasPrefix(":") else { return nil }
+        portText = after.dropFirst()
+      }
+    } else {
+      let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+      guard parts.count <= 2 else { return nil }
+      host = parts[0]
+      portText = parts.count == 2 ? parts[1] : nil
+    }
+    guard !host.isEmpty else { return nil }
+    var port = usesTLS ? 8883 : 1883
+    if let portText {
+      guard !portText.isEmpty, portText.allSatisfy(\.isASCII), let number = Int(portText), (1...65535).contains(number)
+      else { return nil }
+      port = number
+    }
+    return (String(host), port, usesTLS)
+  }
 }
 
 public enum MQTTConnectionState: Sendable, Equatable {
