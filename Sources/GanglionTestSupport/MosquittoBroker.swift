@@ -34,6 +34,7 @@ public final class MosquittoBroker: Sendable {
   public init(extraConfiguration: [String] = [], startupTimeout: Duration = .seconds(10))
     async throws(TestSupportError)
   {
+    _ = Self.orphansReaped
     directory = try TemporaryDirectory(prefix: "ganglion-mosquitto")
     self.startupTimeout = startupTimeout
     var lastFailure = ""
@@ -136,6 +137,7 @@ public final class MosquittoBroker: Sendable {
     let child = try ChildProcess(
       executable: mosquittoExecutable(), arguments: ["-c", directory.path("mosquitto.conf")],
       stdout: .file(runLogPath), stderr: .file(runLogPath))
+    try directory.write("\(getpid()) \(child.pid)\n", to: ownerFileName)
     let deadline = ContinuousClock.now + timeout
     while true {
       let output = readTextFile(runLogPath) ?? ""
@@ -152,6 +154,23 @@ public final class MosquittoBroker: Sendable {
       try? await Task.sleep(for: .milliseconds(2))
     }
   }
+
+  private static let ownerFileName = "owner"
+
+  /// Brokers whose test process died without cleaning up (a crash, a killed run): killed and
+  /// their folders removed, once per test process, before the first broker starts. A broker
+  /// is only killed if its command line still names its own folder (its pid wasn't reused).
+  private static let orphansReaped: Void = {
+    for entry in directoryEntries("/tmp") ?? [] where entry.isDirectory && entry.name.hasPrefix("ganglion-mosquitto-") {
+      let folder = "/tmp/\(entry.name)"
+      guard let owner = readTextFile("\(folder)/\(ownerFileName)") else { continue }
+      let pids = owner.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pid_t($0) }
+      guard pids.count == 2, Glibc.kill(pids[0], 0) != 0, errno == ESRCH else { continue }
+      let commandLine = readTextFile("/proc/\(pids[1])/cmdline") ?? ""
+      if commandLine.contains(folder) { Glibc.kill(pids[1], SIGKILL) }
+      removeTree(folder)
+    }
+  }()
 
   private static func mosquittoExecutable() -> String {
     for candidate in ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"]
