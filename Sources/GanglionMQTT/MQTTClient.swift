@@ -14,7 +14,7 @@ public final class MQTTClient: Sendable {
   private let keepaliveSeconds: Int
   private let onMessage: @Sendable (MQTTMessage) -> Void
   private let onStateChange: @Sendable (MQTTConnectionState) -> Void
-  private let status = Mutex(Status())
+  private let status: Mutex<Status>
   /// Message ids awaiting acknowledgement. Held across `mosquitto_publish` so that an
   /// acknowledgement can't arrive before its id is recorded.
   private let acknowledgements = Mutex(Acknowledgements())
@@ -33,11 +33,13 @@ public final class MQTTClient: Sendable {
   }
 
   private struct Status {
+    init(backoff: ReconnectBackoff) { self.backoff = backoff }
+
     var lifecycle = Lifecycle.idle
     var connection = MQTTConnectionState.disconnected(reason: "not started")
     var networkThread: ThreadID?
     var networkThreadExited = false
-    var failedAttempts = 0
+    var backoff: ReconnectBackoff
     /// Message id of the SUBSCRIBE sent after the current connection's CONNACK.
     var pendingSubscription: Int32?
     /// Until when the network thread waits for the final message's acknowledgement.
@@ -67,6 +69,9 @@ public final class MQTTClient: Sendable {
     onStateChange: @escaping @Sendable (MQTTConnectionState) -> Void
   ) throws(MQTTError) {
     keepaliveSeconds = try Self.validate(options)
+    status = Mutex(
+      Status(
+        backoff: ReconnectBackoff(minimum: options.reconnectDelay.minimum, maximum: options.reconnectDelay.maximum)))
     self.options = options
     self.onMessage = onMessage
     self.onStateChange = onStateChange
@@ -271,12 +276,8 @@ public final class MQTTClient: Sendable {
 
   /// Sleeps the next backoff delay, waking early when `stop()` begins.
   private func backOff() {
-    let attempt = status.withLock { status in
-      defer { status.failedAttempts += 1 }
-      return status.failedAttempts
-    }
-    let backoff = ReconnectBackoff(minimum: options.reconnectDelay.minimum, maximum: options.reconnectDelay.maximum)
-    let delay = backoff.delay(afterFailures: attempt, random: Double.random(in: 0...1))
+    let random = Double.random(in: 0...1)
+    let delay = status.withLock { $0.backoff.nextDelay(at: .now, random: random) }
     let deadline = ContinuousClock.now + delay
     while currentPhase == .running, ContinuousClock.now < deadline {
       sleepOnThisThread(min(.milliseconds(20), deadline - ContinuousClock.now))
@@ -341,7 +342,7 @@ extension MQTTClient: MosquittoEventHandler {
   func handle(_ event: MosquittoEvent) {
     switch event {
     case .connected:
-      status.withLock { $0.failedAttempts = 0 }
+      status.withLock { $0.backoff.connectionEstablished(at: .now) }
       if options.subscriptions.isEmpty {
         report(.connected)
       } else {
@@ -383,10 +384,31 @@ extension MQTTClient: MosquittoEventHandler {
 
 /// Reconnect delays: the step doubles from `minimum` with each failed attempt up to
 /// `maximum`, and the delay is drawn from the upper half of the step, so clients that lost
-/// the broker together don't return together.
+/// the broker together don't return together. Only a connection that stayed up for
+/// `healthyConnection` resets the step: a broker that accepts and then drops us at once
+/// (two devices with one client id take each other's session) is not retried at full speed.
 struct ReconnectBackoff {
   var minimum: Duration
   var maximum: Duration
+  var healthyConnection: Duration = .seconds(10)
+  /// Attempts since the last healthy connection.
+  private(set) var failures = 0
+  private var connectedAt: ContinuousClock.Instant?
+
+  init(minimum: Duration, maximum: Duration) {
+    self.minimum = minimum
+    self.maximum = maximum
+  }
+
+  mutating func connectionEstablished(at instant: ContinuousClock.Instant) { connectedAt = instant }
+
+  /// The delay before the next attempt, when an attempt failed or a connection ended at `now`.
+  mutating func nextDelay(at now: ContinuousClock.Instant, random: Double) -> Duration {
+    if let connectedAt, now - connectedAt >= healthyConnection { failures = 0 }
+    connectedAt = nil
+    defer { failures += 1 }
+    return delay(afterFailures: failures, random: random)
+  }
 
   /// The delay before the next attempt after `failures` failed ones; `random` in 0...1.
   func delay(afterFailures failures: Int, random: Double) -> Duration {

@@ -14,6 +14,19 @@ import Testing
     #expect(backoff.delay(afterFailures: 1000, random: 0.5) == .milliseconds(22_500))
   }
 
+  @Test func onlyAHealthyConnectionResetsTheBackoff() {
+    var backoff = ReconnectBackoff(minimum: .milliseconds(100), maximum: .seconds(30))
+    let start = ContinuousClock.now
+    #expect(backoff.nextDelay(at: start, random: 1) == .milliseconds(100))
+    #expect(backoff.nextDelay(at: start, random: 1) == .milliseconds(200))
+    // Connected, and dropped after one second: keep backing off.
+    backoff.connectionEstablished(at: start)
+    #expect(backoff.nextDelay(at: start + .seconds(1), random: 1) == .milliseconds(400))
+    // Connected for a minute: start over.
+    backoff.connectionEstablished(at: start + .seconds(2))
+    #expect(backoff.nextDelay(at: start + .seconds(62), random: 1) == .milliseconds(100))
+  }
+
   @Test func pendingQueueIsBoundedAndDrainsInOrderAfterReconnect() async throws {
     let broker = try await MosquittoBroker()
     await broker.stop()
