@@ -14,7 +14,7 @@ enum MosquittoEvent {
   case disconnected(reason: String, requested: Bool)
   /// QoS 0 sent, or QoS 1/2 acknowledged.
   case published(messageID: Int32)
-  /// SUBACK for a `subscribe`; `refused` lists the filters the broker refused.
+  /// SUBACK for a `subscribe`; `refusedCount` filters were refused by the broker.
   case subscribed(messageID: Int32, refusedCount: Int)
   case message(MQTTMessage)
 }
@@ -161,10 +161,17 @@ struct MosquittoHandle: @unchecked Sendable {
   /// Queues a message; returns its message id. QoS 0 fails with `notConnected` when there is
   /// no connection; QoS 1/2 are kept until acknowledged, across reconnects.
   func publish(_ message: MQTTMessage) throws(MQTTError) -> Int32 {
+    guard message.payload.count <= 268_435_455 else {  // MQTT's largest remaining length
+      throw .library(
+        call: "mosquitto_publish", code: Int32(MOSQ_ERR_PAYLOAD_SIZE.rawValue),
+        message: Self.describe(Int32(MOSQ_ERR_PAYLOAD_SIZE.rawValue), errno: 0),
+        context: "\(broker), topic '\(message.topic)'")
+    }
     var messageID: Int32 = 0
     let (rc, savedErrno) = message.payload.withUnsafeBytes { bytes in
       let rc = mosquitto_publish(
-        mosq, &messageID, message.topic, Int32(bytes.count), bytes.baseAddress, Int32(message.qos), message.retain)
+        mosq, &messageID, message.topic, Int32(bytes.count), bytes.baseAddress, Int32(clamping: message.qos),
+        message.retain)
       return (rc, errno)
     }
     if rc == MOSQ_ERR_NO_CONN.rawValue {
@@ -200,8 +207,8 @@ struct MosquittoHandle: @unchecked Sendable {
     throws(MQTTError)
   {
     guard rc != MOSQ_ERR_SUCCESS.rawValue else { return }
-    let where_ = context.map { "\(broker), \($0)" } ?? broker
-    throw .library(call: call, code: rc, message: Self.describe(rc, errno: code), context: where_)
+    let location = context.map { "\(broker), \($0)" } ?? broker
+    throw .library(call: call, code: rc, message: Self.describe(rc, errno: code), context: location)
   }
 
   /// True for codes that mean the call's arguments or the build are wrong, not the network.
