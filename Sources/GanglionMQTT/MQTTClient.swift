@@ -4,8 +4,9 @@ import Synchronization
 /// An MQTT client on libmosquitto with its own network thread, automatic reconnection
 /// (exponential backoff with jitter) and re-subscription after every reconnect.
 ///
-/// Thread safety: all methods may be called from any thread. `onMessage` and `onStateChange`
-/// run on the client's network thread, one at a time: keep them short and non-blocking.
+/// Thread safety: all methods may be called from any thread. `onMessage`, `onStateChange` and
+/// `onAcknowledged` run on the client's network thread, one at a time: keep them short and
+/// non-blocking.
 ///
 /// Lifetime: after `start()` the network thread keeps the client alive until `stop()`.
 public final class MQTTClient: Sendable {
@@ -14,9 +15,10 @@ public final class MQTTClient: Sendable {
   private let keepaliveSeconds: Int
   private let onMessage: @Sendable (MQTTMessage) -> Void
   private let onStateChange: @Sendable (MQTTConnectionState) -> Void
+  private let onAcknowledged: (@Sendable (Int32) -> Void)?
   private let status: Mutex<Status>
-  /// Message ids awaiting acknowledgement. Held across `mosquitto_publish` so that an
-  /// acknowledgement can't arrive before its id is recorded.
+  /// Messages awaiting acknowledgement. Held across `mosquitto_publish` so that an
+  /// acknowledgement can't arrive before its message id is recorded.
   private let acknowledgements = Mutex(Acknowledgements())
   /// `Phase` raw value: read by the network thread, written by `stop()`.
   private let phase = Atomic<UInt8>(Phase.running.rawValue)
@@ -47,26 +49,37 @@ public final class MQTTClient: Sendable {
   }
 
   private struct Acknowledgements {
-    var pending = Set<Int32>()
+    /// libmosquitto message id -> the id `publish` returned, for QoS 1/2 messages in flight.
+    var pending: [Int32: Int32] = [:]
     /// QoS 1/2 messages published before the network thread's first connect call, in order.
     /// libmosquitto 2.0.11 clears the retain flag of messages published before that call
     /// (its `retain_available` starts false), so they wait here and are handed over right
     /// after it.
-    var early: [MQTTMessage] = []
+    var early: [(id: Int32, message: MQTTMessage)] = []
     /// True once the first connect call was made: publish straight to libmosquitto.
     var handedOver = false
-    /// The final message of `stop()`.
+    /// libmosquitto's message id of `stop()`'s final message.
     var awaited: Int32?
     var awaitedAcknowledged = false
+    var lastPublishID: Int32 = 0
 
     var count: Int { pending.count + early.count }
+
+    /// 1, 2, ... Int32.max, then 1 again.
+    mutating func nextPublishID() -> Int32 {
+      lastPublishID = lastPublishID == .max ? 1 : lastPublishID + 1
+      return lastPublishID
+    }
   }
 
   /// Validates `options` and sets up libmosquitto (will, credentials, TLS); does not connect.
+  /// `onAcknowledged` receives the id `publish` returned for each QoS 1/2 message once the
+  /// broker has acknowledged it (not for `stop()`'s final message).
   /// Throws `invalidOptions`, `tls` (unreadable files) or `library`.
   public init(
     options: MQTTClientOptions, onMessage: @escaping @Sendable (MQTTMessage) -> Void,
-    onStateChange: @escaping @Sendable (MQTTConnectionState) -> Void
+    onStateChange: @escaping @Sendable (MQTTConnectionState) -> Void,
+    onAcknowledged: (@Sendable (Int32) -> Void)? = nil
   ) throws(MQTTError) {
     keepaliveSeconds = try Self.validate(options)
     status = Mutex(
@@ -75,6 +88,7 @@ public final class MQTTClient: Sendable {
     self.options = options
     self.onMessage = onMessage
     self.onStateChange = onStateChange
+    self.onAcknowledged = onAcknowledged
     handle = try MosquittoHandle(options: options)
     handle.setHandler(self)
   }
@@ -108,8 +122,8 @@ public final class MQTTClient: Sendable {
     }
   }
 
-  /// Queues `message` and returns its message id without blocking (0 for a QoS 1/2 message
-  /// queued before the first connection attempt, which has no id yet).
+  /// Queues `message` without blocking and returns its id: 1, 2, 3... in publish order for
+  /// this client (wrapping after Int32.max), the id `onAcknowledged` reports.
   ///
   /// QoS 1/2 messages are queued while disconnected (also before `start()`) and sent in order
   /// after connecting, up to `maxPendingMessages` unacknowledged ones (then `queueFull`).
@@ -119,7 +133,11 @@ public final class MQTTClient: Sendable {
   public func publish(_ message: MQTTMessage) throws(MQTTError) -> Int32 {
     let stopped = status.withLock { $0.lifecycle == .stopping || $0.lifecycle == .stopped }
     if stopped { throw .stopped(broker: options.brokerAddress) }
-    if message.qos == 0 { return try handle.publish(message) }
+    if message.qos == 0 {
+      let id = acknowledgements.withLock { $0.nextPublishID() }
+      _ = try handle.publish(message)
+      return id
+    }
     return try acknowledgements.withLock { acknowledgements throws(MQTTError) -> Int32 in
       guard acknowledgements.count < options.maxPendingMessages else {
         throw .queueFull(broker: options.brokerAddress, topic: message.topic, limit: options.maxPendingMessages)
@@ -128,12 +146,14 @@ public final class MQTTClient: Sendable {
         guard MQTTTopic.isValidTopicName(message.topic), (1...2).contains(message.qos) else {
           throw .invalidOptions("cannot publish to '\(message.topic)' with QoS \(message.qos)")
         }
-        acknowledgements.early.append(message)
-        return 0
+        let id = acknowledgements.nextPublishID()
+        acknowledgements.early.append((id, message))
+        return id
       }
       let messageID = try handle.publish(message)
-      acknowledgements.pending.insert(messageID)
-      return messageID
+      let id = acknowledgements.nextPublishID()
+      acknowledgements.pending[messageID] = id
+      return id
     }
   }
 
@@ -245,9 +265,9 @@ public final class MQTTClient: Sendable {
     acknowledgements.withLock { acknowledgements in
       guard !acknowledgements.handedOver else { return }
       acknowledgements.handedOver = true
-      for message in acknowledgements.early {
+      for (id, message) in acknowledgements.early {
         // Validated when queued; a failure here can only be out of memory.
-        if let messageID = try? handle.publish(message) { acknowledgements.pending.insert(messageID) }
+        if let messageID = try? handle.publish(message) { acknowledgements.pending[messageID] = id }
       }
       acknowledgements.early = []
     }
@@ -333,7 +353,10 @@ public final class MQTTClient: Sendable {
     guard minimum > .zero, maximum >= minimum else {
       throw .invalidOptions("reconnect delay needs 0 < minimum <= maximum")
     }
-    guard options.maxPendingMessages >= 1 else { throw .invalidOptions("maxPendingMessages must be at least 1") }
+    // libmosquitto's message ids are 16 bits: more in flight would reuse one.
+    guard (1...65535).contains(options.maxPendingMessages) else {
+      throw .invalidOptions("maxPendingMessages must be 1-65535")
+    }
     return keepalive
   }
 }
@@ -372,10 +395,11 @@ extension MQTTClient: MosquittoEventHandler {
         report(.disconnected(reason: "\(options.brokerAddress): \(reason)"), unlessDisconnected: true)
       }
     case .published(let messageID):
-      acknowledgements.withLock { acknowledgements in
-        acknowledgements.pending.remove(messageID)
+      let id = acknowledgements.withLock { acknowledgements -> Int32? in
         if acknowledgements.awaited == messageID { acknowledgements.awaitedAcknowledged = true }
+        return acknowledgements.pending.removeValue(forKey: messageID)
       }
+      if let id { onAcknowledged?(id) }
     case .message(let message):
       onMessage(message)
     }

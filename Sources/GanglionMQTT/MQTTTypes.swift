@@ -59,8 +59,8 @@ public struct MQTTClientOptions: Sendable {
   /// drawn at random from the upper half of the current step (jitter).
   public var reconnectDelay: (minimum: Duration, maximum: Duration)
   /// At most this many QoS 1/2 messages may await the broker's acknowledgement, including
-  /// those queued while disconnected; `publish` throws `queueFull` beyond it. Each costs its
-  /// topic and payload plus about 100 bytes of memory in libmosquitto.
+  /// those queued while disconnected; `publish` throws `queueFull` beyond it. At most 65535.
+  /// Each costs its topic and payload plus about 100 bytes of memory in libmosquitto.
   public var maxPendingMessages: Int
 
   public init(

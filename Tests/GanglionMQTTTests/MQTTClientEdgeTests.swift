@@ -54,13 +54,20 @@ import Testing
     // libmosquitto 2.0.11 drops the retain flag of messages published before its first
     // connect call; the client holds them back until then.
     let broker = try await MosquittoBroker()
-    let (client, _) = try makeClient(broker, label: "early")
+    let acknowledged = Mutex<[Int32]>([])
+    let options = MQTTClientOptions(host: broker.host, port: broker.port, clientID: uniqueClientID("early"))
+    let client = try MQTTClient(
+      options: options, onMessage: { _ in }, onStateChange: { _ in },
+      onAcknowledged: { id in acknowledged.withLock { $0.append(id) } })
     defer { client.stop(finalMessage: nil) }
-    try client.publish(MQTTMessage(topic: "ganglion/early/1", text: "a", qos: 1, retain: true))
-    try client.publish(MQTTMessage(topic: "ganglion/early/2", text: "b", qos: 1, retain: true))
+    let first = try client.publish(MQTTMessage(topic: "ganglion/early/1", text: "a", qos: 1, retain: true))
+    let second = try client.publish(MQTTMessage(topic: "ganglion/early/2", text: "b", qos: 1, retain: true))
     #expect(client.pendingMessageCount == 2)
     try await startAndWaitConnected(client)
+    let third = try client.publish(MQTTMessage(topic: "ganglion/early/3", text: "c", qos: 1))
     try await waitUntil("acknowledged") { client.pendingMessageCount == 0 }
+    #expect([first, second, third] == [1, 2, 3])
+    #expect(acknowledged.withLock { $0 } == [1, 2, 3])
 
     let (observer, recorder) = try makeClient(broker, label: "early-observer", subscriptions: ["ganglion/early/#"])
     defer { observer.stop(finalMessage: nil) }

@@ -28,7 +28,7 @@ func uniqueClientID(_ label: String) -> String {
 func makeClient(
   _ broker: MosquittoBroker, label: String, subscriptions: [String] = [], will: MQTTMessage? = nil,
   clientID: String? = nil, port: Int? = nil, protocolVersion: MQTTProtocolVersion = .v311,
-  maxPendingMessages: Int = 100_000
+  maxPendingMessages: Int = 10_000
 ) throws -> (MQTTClient, Recorder) {
   let recorder = Recorder()
   let options = MQTTClientOptions(
