@@ -9,6 +9,12 @@ import Synchronization
 /// non-blocking.
 ///
 /// Lifetime: after `start()` the network thread keeps the client alive until `stop()`.
+///
+/// Why not `mosquitto_loop_start`: with libmosquitto 2.0.11, if the first `connect_async`
+/// fails (broker down; it returns MOSQ_ERR_ERRNO/ECONNREFUSED at once) the library's thread
+/// never connects even after the broker comes up, its reconnect sleep (whole seconds, no
+/// jitter) can't be interrupted by a stop, and a disconnect can't flush a final message. The
+/// client runs `mosquitto_loop` on its own thread and schedules reconnects itself.
 public final class MQTTClient: Sendable {
   public let options: MQTTClientOptions
   private let handle: MosquittoHandle
