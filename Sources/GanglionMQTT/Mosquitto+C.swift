@@ -188,7 +188,7 @@ struct MosquittoHandle: @unchecked Sendable {
   func subscribe(_ filters: [String], qos: Int) throws(MQTTError) -> Int32 {
     var messageID: Int32 = 0
     let strings = filters.map { strdup($0) }
-    defer { strings.forEach { free($0) } }
+    defer { for string in strings { free(string) } }
     let rc = strings.withUnsafeBufferPointer { buffer in
       buffer.withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self) { pointers in
         mosquitto_subscribe_multiple(mosq, &messageID, Int32(pointers.count), pointers.baseAddress, Int32(qos), 0, nil)
