@@ -272,7 +272,9 @@ public final class Engine {
   /// Pushes heap entries for a rule's pending timers (after a reload rebuilt the heap).
   private func reschedule(_ index: Int) {
     let s = ruleStates[index]
-    if let hold = s.hold { timers.push(TimerEntry(deadline: hold.deadline, rule: index, kind: .hold, generation: hold.generation)) }
+    if let hold = s.hold {
+      timers.push(TimerEntry(deadline: hold.deadline, rule: index, kind: .hold, generation: hold.generation))
+    }
     for (id, pending) in s.afters {
       timers.push(TimerEntry(deadline: pending.deadline, rule: index, kind: .after(id), generation: pending.generation))
     }
@@ -658,7 +660,9 @@ struct RuleState {
 
 struct TimerEntry {
   enum Kind: Equatable {
-    case hold, after(Int), periodic, recheck
+    case hold
+    case after(Int)
+    case periodic, recheck
   }
 
   var deadline: Int64

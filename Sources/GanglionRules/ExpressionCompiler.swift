@@ -630,7 +630,8 @@ struct ExpressionCompiler {
     case (.add, .timestamp, .duration), (.add, .duration, .timestamp), (.subtract, .timestamp, .duration):
       return .timestamp
     case (.subtract, .timestamp, .timestamp): return .duration
-    case (.multiply, .duration, .number), (.multiply, .number, .duration), (.divide, .duration, .number): return .duration
+    case (.multiply, .duration, .number), (.multiply, .number, .duration), (.divide, .duration, .number):
+      return .duration
     case (.divide, .duration, .duration): return .number
     default: return nil
     }

@@ -95,11 +95,21 @@ struct Lexer {
       case " ", "\t", "\n", "\r":
         i += 1
         continue
-      case "(": tokens.append(Token(kind: .leftParen, offset: i)); i += 1
-      case ")": tokens.append(Token(kind: .rightParen, offset: i)); i += 1
-      case "[": tokens.append(Token(kind: .leftBracket, offset: i)); i += 1
-      case "]": tokens.append(Token(kind: .rightBracket, offset: i)); i += 1
-      case ",": tokens.append(Token(kind: .comma, offset: i)); i += 1
+      case "(":
+        tokens.append(Token(kind: .leftParen, offset: i))
+        i += 1
+      case ")":
+        tokens.append(Token(kind: .rightParen, offset: i))
+        i += 1
+      case "[":
+        tokens.append(Token(kind: .leftBracket, offset: i))
+        i += 1
+      case "]":
+        tokens.append(Token(kind: .rightBracket, offset: i))
+        i += 1
+      case ",":
+        tokens.append(Token(kind: .comma, offset: i))
+        i += 1
       case "+", "-", "*", "/", "%":
         tokens.append(Token(kind: .symbol(String(c)), offset: i))
         i += 1
@@ -159,7 +169,7 @@ struct Lexer {
             let s = scalars[i]
             if Lexer.isNameCharacter(s) {
               i += 1
-            } else if (s == "." || s == "-"), let next = peek(1), Lexer.isNameCharacter(next) {
+            } else if s == "." || s == "-", let next = peek(1), Lexer.isNameCharacter(next) {
               i += 1
             } else {
               break

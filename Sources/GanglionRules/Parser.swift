@@ -4,8 +4,17 @@ import GanglionCore
 struct Expr: Sendable {
   enum BinaryOperator: String, Sendable {
     case or, and
-    case equal = "==", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
-    case add = "+", subtract = "-", multiply = "*", divide = "/", remainder = "%"
+    case equal = "=="
+    case notEqual = "!="
+    case less = "<"
+    case lessOrEqual = "<="
+    case greater = ">"
+    case greaterOrEqual = ">="
+    case add = "+"
+    case subtract = "-"
+    case multiply = "*"
+    case divide = "/"
+    case remainder = "%"
 
     var isComparison: Bool {
       switch self {
@@ -137,7 +146,9 @@ struct Parser {
         switch next.kind {
         case .comma: continue
         case .rightBracket: return Expr(kind: .inList(left, items), offset: left.offset)
-        default: throw ExpressionError(offset: next.offset, message: "expected ',' or ']' in the list, found \(Parser.describe(next))")
+        default:
+          throw ExpressionError(
+            offset: next.offset, message: "expected ',' or ']' in the list, found \(Parser.describe(next))")
         }
       }
     }

@@ -274,7 +274,9 @@ private struct CompileContext {
 
   mutating func actionList(_ node: YAMLNode, builder: inout ActionBuilder) -> [Action]? {
     guard let items = node.sequence else {
-      error("'do' is a list of actions (each starting with '- set:', '- publish:', '- log:' or '- after:')", at: node.location)
+      error(
+        "'do' is a list of actions (each starting with '- set:', '- publish:', '- log:' or '- after:')",
+        at: node.location)
       return nil
     }
     var actions: [Action] = []
@@ -297,7 +299,9 @@ private struct CompileContext {
       let key = pair.key.scalar ?? ""
       if RuleCompiler.actionKeys.contains(key) {
         if let kind {
-          error("one action per list item: '\(kind.key.scalar ?? "")' and '\(key)'; start another with '-'", at: pair.key.location)
+          error(
+            "one action per list item: '\(kind.key.scalar ?? "")' and '\(key)'; start another with '-'",
+            at: pair.key.location)
           failed = true
         } else {
           kind = pair
@@ -366,7 +370,8 @@ private struct CompileContext {
         continue
       }
       guard info.isSettable else {
-        error("cannot set '\(signal)': it is an input (only outputs and virtual signals can be set)", at: pair.key.location)
+        error(
+          "cannot set '\(signal)': it is an input (only outputs and virtual signals can be set)", at: pair.key.location)
         failed = true
         continue
       }

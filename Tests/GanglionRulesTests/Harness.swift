@@ -1,4 +1,5 @@
 import GanglionCore
+
 @testable import GanglionRules
 
 /// The demo board's signals, as the example rules and most tests use them.
