@@ -118,8 +118,8 @@ public final class Engine {
     state.lastEventTime[slot] = time.microseconds
     guard slot < ruleSet.triggeredBySlot.count else { return }
     for index in ruleSet.triggeredBySlot[slot] {
-      guard case .when(let expr, _, _) = ruleSet.rules[index].trigger else { continue }
-      let truth = expr.eval(state) == .bool(true)
+      guard let eval = ruleSet.rules[index].whenEval else { continue }
+      let truth = isTrue(eval(state))
       ruleStates[index].whenTrue = truth
       if !truth { ruleStates[index].hold = nil }
     }
@@ -257,7 +257,7 @@ public final class Engine {
     guard rule.enabled else { return }
     switch rule.trigger {
     case .when(let expr, _, let dependencies):
-      ruleStates[index].whenTrue = expr.eval(state) == .bool(true)
+      ruleStates[index].whenTrue = isTrue(expr.eval(state))
       if dependencies.dependsOnTime { scheduleRecheck(index) }
     case .every(let interval):
       let base = fresh ? context.startTime.microseconds : state.now
@@ -281,9 +281,7 @@ public final class Engine {
     if let p = s.periodic {
       timers.push(TimerEntry(deadline: p.deadline, rule: index, kind: .periodic, generation: p.generation))
     }
-    if case .when(_, _, let dependencies) = ruleSet.rules[index].trigger, dependencies.dependsOnTime {
-      scheduleRecheck(index)
-    }
+    if ruleSet.rules[index].dependsOnTime { scheduleRecheck(index) }
   }
 
   private func setPeriodic(_ index: Int, deadline: Int64) {
@@ -325,28 +323,26 @@ public final class Engine {
     guard slot < ruleSet.triggeredBySlot.count else { return }
     for index in ruleSet.triggeredBySlot[slot] {
       if chainStopped { return }
-      switch ruleSet.rules[index].trigger {
-      case .when:
-        evaluateWhen(index, cause: seq, depth: depth, silent: silent, record: record)
-      case .on:
+      if ruleSet.rules[index].isOn {
         guard !silent else { continue }
         let firing = Firing(
           cause: seq, value: state.values[slot], previous: previous,
           signal: .string(slotNames[slot]), firedSeq: 0)
         fireIfConditionsHold(index, firing: firing, depth: depth, record: record)
-      default:
-        break
+      } else {
+        evaluateWhen(index, cause: seq, depth: depth, silent: silent, record: record)
       }
     }
   }
 
   private func evaluateWhen(_ index: Int, cause: UInt64?, depth: Int, silent: Bool, record: (inout Event) -> Void) {
-    guard case .when(let expr, let hold, let dependencies) = ruleSet.rules[index].trigger else { return }
-    let truth = expr.eval(state) == .bool(true)
+    let rule = ruleSet.rules[index]
+    guard let eval = rule.whenEval else { return }
+    let truth = isTrue(eval(state))
     let was = ruleStates[index].whenTrue
     ruleStates[index].whenTrue = truth
     if truth, !was, !silent {
-      if let hold {
+      if let hold = rule.hold {
         let generation = newGeneration()
         let deadline = state.now + hold
         ruleStates[index].hold = PendingHold(deadline: deadline, generation: generation, cause: cause)
@@ -358,7 +354,7 @@ public final class Engine {
     } else if !truth {
       ruleStates[index].hold = nil
     }
-    if dependencies.dependsOnTime { scheduleRecheck(index) }
+    if rule.dependsOnTime { scheduleRecheck(index) }
   }
 
   private func bind(_ firing: Firing, rule: Rule) {
@@ -373,7 +369,7 @@ public final class Engine {
   ) {
     let rule = ruleSet.rules[index]
     bind(firing, rule: rule)
-    for condition in rule.conditions where condition.eval(state) != .bool(true) { return }
+    for condition in rule.conditions where !isTrue(condition.eval(state)) { return }
     fire(index, firing: firing, depth: depth, late: late, record: record)
   }
 
@@ -614,6 +610,13 @@ public final class Engine {
 }
 
 // MARK: - Engine state types
+
+/// `when` and `if` treat unknown (and anything but `true`) as false.
+@inline(__always)
+func isTrue(_ value: Value) -> Bool {
+  if case .bool(true) = value { return true }
+  return false
+}
 
 struct Firing {
   /// The event that triggered the rule (nil for `every`/`at`).

@@ -78,21 +78,63 @@ indirect enum Action: Sendable {
   case after(delay: Int64, id: Int, actions: [Action])
 }
 
-/// One compiled rule.
-struct Rule: Sendable {
-  var name: String
-  var location: SourceLocation
-  var trigger: Trigger
-  var conditions: [CompiledExpr]
-  var actions: [Action]
-  var enabled: Bool
+/// One compiled rule. Immutable; a class so that the engine's hot path shares it without
+/// copying its fields.
+final class Rule: Sendable {
+  let name: String
+  let location: SourceLocation
+  let trigger: Trigger
+  let conditions: [CompiledExpr]
+  let actions: [Action]
+  let enabled: Bool
   /// A hash of the rule's text (its YAML content, not its layout): timers of a rule whose hash
   /// did not change survive a reload.
-  var textHash: UInt64
+  let textHash: UInt64
   /// Delays of the rule's `after` actions, by id.
-  var afterDelays: [Int64]
+  let afterDelays: [Int64]
   /// Windows read by the `if` conditions and the actions (they need history too).
-  var windowsOutsideTrigger: Set<WindowUse>
+  let windowsOutsideTrigger: Set<WindowUse>
+
+  // Unpacked from `trigger` for the engine's hot path.
+  /// The `when` expression.
+  let whenEval: Eval?
+  /// The `for` of a `when` rule (µs).
+  let hold: Int64?
+  /// A `when` rule whose value moves with time (windows, `age`, `time`).
+  let dependsOnTime: Bool
+  let isOn: Bool
+
+  init(
+    name: String, location: SourceLocation, trigger: Trigger, conditions: [CompiledExpr], actions: [Action],
+    enabled: Bool, textHash: UInt64, afterDelays: [Int64], windowsOutsideTrigger: Set<WindowUse>
+  ) {
+    self.name = name
+    self.location = location
+    self.trigger = trigger
+    self.conditions = conditions
+    self.actions = actions
+    self.enabled = enabled
+    self.textHash = textHash
+    self.afterDelays = afterDelays
+    self.windowsOutsideTrigger = windowsOutsideTrigger
+    switch trigger {
+    case .when(let expr, let hold, let dependencies):
+      whenEval = expr.eval
+      self.hold = hold
+      dependsOnTime = dependencies.dependsOnTime
+      isOn = false
+    case .on:
+      whenEval = nil
+      hold = nil
+      dependsOnTime = false
+      isOn = true
+    case .every, .at:
+      whenEval = nil
+      hold = nil
+      dependsOnTime = false
+      isOn = false
+    }
+  }
 }
 
 /// Compiled, checked rules, ready for an `Engine`. Immutable; share freely.
