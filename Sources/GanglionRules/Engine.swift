@@ -121,7 +121,10 @@ public final class Engine {
       guard let eval = ruleSet.rules[index].whenEval else { continue }
       let truth = isTrue(eval(state))
       ruleStates[index].whenTrue = truth
-      if !truth { ruleStates[index].hold = nil }
+      if !truth, ruleStates[index].hold != nil {
+        ruleStates[index].hold = nil
+        timerRevision &+= 1
+      }
     }
   }
 
@@ -179,7 +182,11 @@ public final class Engine {
   /// Swaps rules on reload. Signal values survive; so do the state and timers of rules whose
   /// name and text did not change. Rules that are new or changed start fresh (a `when` that
   /// is already true does not fire because of the reload).
-  public func replaceRules(_ rules: RuleSet) {
+  /// - Returns: the `for`/`after` countdowns that were cancelled because their rule changed or
+  ///   went away, for the daemon to log.
+  @discardableResult
+  public func replaceRules(_ rules: RuleSet) -> [PendingTimer] {
+    let before = pendingTimers
     // Re-slot signal state to the new rules' layout.
     var oldRoles: [String: SignalRole] = [:]
     for (i, name) in slotNames.enumerated() { oldRoles[name] = roles[i] }
@@ -217,6 +224,87 @@ public final class Engine {
         startRule(index, fresh: false)
       }
     }
+    let kept = Set(pendingTimers)
+    let cancelled = before.filter { !kept.contains($0) }
+    if !cancelled.isEmpty { timerRevision &+= 1 }
+    return cancelled
+  }
+
+  // MARK: - Timers for persistence
+
+  /// Changes whenever a `for` or `after` countdown starts, is cancelled or runs out: the
+  /// daemon compares it after each call to know when to persist `pendingTimers`.
+  public private(set) var timerRevision: UInt64 = 0
+
+  /// The running `for` and `after` countdowns, by deadline, with what is needed to resume
+  /// them after a restart.
+  public var pendingTimers: [PendingTimer] {
+    var out: [PendingTimer] = []
+    for (index, rule) in ruleSet.rules.enumerated() {
+      let s = ruleStates[index]
+      if let hold = s.hold {
+        out.append(
+          PendingTimer(
+            rule: rule.name, ruleHash: rule.textHash, kind: .for, deadline: Timestamp(microseconds: hold.deadline),
+            cause: hold.cause))
+      }
+      for (id, pending) in s.afters.sorted(by: { $0.key < $1.key }) {
+        let f = pending.firing
+        out.append(
+          PendingTimer(
+            rule: rule.name, ruleHash: rule.textHash, kind: .after(id),
+            deadline: Timestamp(microseconds: pending.deadline),
+            cause: f.firedSeq == 0 ? f.cause : f.firedSeq, value: f.value, previous: f.previous,
+            signal: f.signal.stringValue))
+      }
+    }
+    return out.sorted { $0.deadline < $1.deadline }
+  }
+
+  /// Resumes countdowns saved before a restart. Call after restoring signal values, before
+  /// the first `advance(to:)`. A countdown whose rule is gone or whose text changed is not
+  /// resumed (it is returned); one whose deadline has passed fires at the next `advance`,
+  /// with `late: true` on its `fired` event. A `for` countdown fires only if its condition
+  /// is still true then.
+  /// - Returns: the timers that were not resumed.
+  @discardableResult
+  public func restoreTimers(_ saved: [PendingTimer]) -> [PendingTimer] {
+    var dropped: [PendingTimer] = []
+    for timer in saved {
+      guard let index = ruleSet.rules.firstIndex(where: { $0.name == timer.rule }),
+        ruleSet.rules[index].textHash == timer.ruleHash, ruleSet.rules[index].enabled
+      else {
+        dropped.append(timer)
+        continue
+      }
+      let rule = ruleSet.rules[index]
+      let deadline = timer.deadline.microseconds
+      let late = deadline <= state.now
+      let generation = newGeneration()
+      switch timer.kind {
+      case .for:
+        guard rule.hold != nil else {
+          dropped.append(timer)
+          continue
+        }
+        ruleStates[index].hold = PendingHold(deadline: deadline, generation: generation, cause: timer.cause, late: late)
+        timers.push(TimerEntry(deadline: deadline, rule: index, kind: .hold, generation: generation))
+      case .after(let id):
+        guard id < rule.afterDelays.count else {
+          dropped.append(timer)
+          continue
+        }
+        let firing = Firing(
+          cause: timer.cause, value: timer.value, previous: timer.previous,
+          signal: timer.signal.map { .string($0) } ?? .null,
+          firedSeq: timer.cause ?? 0)
+        ruleStates[index].afters[id] = PendingAfter(
+          deadline: deadline, generation: generation, firing: firing, late: late)
+        timers.push(TimerEntry(deadline: deadline, rule: index, kind: .after(id), generation: generation))
+      }
+    }
+    timerRevision &+= 1
+    return dropped
   }
 
   // MARK: - Set-up
@@ -347,12 +435,14 @@ public final class Engine {
         let deadline = state.now + hold
         ruleStates[index].hold = PendingHold(deadline: deadline, generation: generation, cause: cause)
         timers.push(TimerEntry(deadline: deadline, rule: index, kind: .hold, generation: generation))
+        timerRevision &+= 1
       } else {
         let firing = Firing(cause: cause, value: .null, previous: .null, signal: .null, firedSeq: 0)
         fireIfConditionsHold(index, firing: firing, depth: depth, record: record)
       }
-    } else if !truth {
+    } else if !truth, ruleStates[index].hold != nil {
       ruleStates[index].hold = nil
+      timerRevision &+= 1
     }
     if rule.dependsOnTime { scheduleRecheck(index) }
   }
@@ -436,6 +526,7 @@ public final class Engine {
         let generation = newGeneration()
         let deadline = state.now + delay
         ruleStates[index].afters[id] = PendingAfter(deadline: deadline, generation: generation, firing: firing)
+        timerRevision &+= 1
         timers.push(TimerEntry(deadline: deadline, rule: index, kind: .after(id), generation: generation))
       }
     }
@@ -503,12 +594,16 @@ public final class Engine {
       case .hold:
         let hold = ruleStates[index].hold!
         ruleStates[index].hold = nil
+        timerRevision &+= 1
         chainRoot = hold.cause
+        // A countdown restored after a restart fires only if its condition still holds.
+        guard ruleStates[index].whenTrue else { break }
         let firing = Firing(cause: hold.cause, value: .null, previous: .null, signal: .null, firedSeq: 0)
-        fireIfConditionsHold(index, firing: firing, depth: 0, record: record)
+        fireIfConditionsHold(index, firing: firing, depth: 0, late: hold.late, record: record)
       case .after(let id):
         let pending = ruleStates[index].afters.removeValue(forKey: id)!
-        runAfter(index, id: id, firing: pending.firing, record: record)
+        timerRevision &+= 1
+        runAfter(index, id: id, firing: pending.firing, late: pending.late, record: record)
       case .periodic:
         switch rule.trigger {
         case .every(let interval):
@@ -645,12 +740,15 @@ struct PendingHold {
   var deadline: Int64
   var generation: UInt64
   var cause: UInt64?
+  /// Restored after a restart with its deadline already past.
+  var late = false
 }
 
 struct PendingAfter {
   var deadline: Int64
   var generation: UInt64
   var firing: Firing
+  var late = false
 }
 
 struct RuleState {
