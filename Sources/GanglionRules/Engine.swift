@@ -170,6 +170,9 @@ public final class Engine {
     return takeEffects()
   }
 
+  /// Entries in the timer heap, live or not (for tests of its bound).
+  var timerHeapCount: Int { timers.count }
+
   /// The earliest pending deadline, for the daemon to sleep until.
   public var nextDeadline: Timestamp? {
     while let top = timers.peek {
@@ -334,10 +337,19 @@ public final class Engine {
     }
   }
 
+  /// Also drops cancelled and restarted timers from the heap once they pile up (an `age()`
+  /// rule reschedules on every event of its signal), so the heap stays proportional to the
+  /// live timers.
   private func newGeneration() -> UInt64 {
     nextGeneration += 1
+    if timers.count >= compactionThreshold {
+      timers.filter { isValid($0) }
+      compactionThreshold = max(1024, 2 * timers.count)
+    }
     return nextGeneration
   }
+
+  private var compactionThreshold = 1024
 
   /// Initial state of a rule: `when` takes the current truth silently; periodic timers start.
   private func startRule(_ index: Int, fresh: Bool) {
@@ -782,6 +794,14 @@ struct TimerHeap {
 
   private static func less(_ a: TimerEntry, _ b: TimerEntry) -> Bool {
     a.deadline != b.deadline ? a.deadline < b.deadline : a.generation < b.generation
+  }
+
+  /// Keeps only the entries `isIncluded` accepts.
+  mutating func filter(_ isIncluded: (TimerEntry) -> Bool) {
+    let kept = items.filter(isIncluded)
+    items = []
+    items.reserveCapacity(kept.count)
+    for entry in kept { push(entry) }
   }
 
   mutating func push(_ entry: TimerEntry) {

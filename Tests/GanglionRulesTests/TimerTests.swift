@@ -279,3 +279,28 @@ extension String {
     return out + rest
   }
 }
+
+@Suite struct TimerHeapTests {
+  @Test func restartedTimersDoNotPileUp() throws {
+    let rig = try Rig(
+      """
+      rules:
+        - name: stale
+          when: age(hallway.lux) > 10m
+          do: [{ log: stale }]
+        - name: porch
+          on: doorbell.press
+          do: [{ after: 1h, do: [{ log: late }] }]
+      """)
+    for i in 0..<10_000 {
+      rig.input("hallway.lux", .number(Double(i)), source: .mqtt)
+      rig.input("doorbell.press", "single", source: .mqtt)
+      rig.clock = rig.clock + .milliseconds(10)
+    }
+    let engine = rig.engine
+    #expect(engine.pendingTimers.count == 1)
+    #expect(engine.timerHeapCount < 3000)
+    rig.wait(.seconds(601))
+    #expect(rig.fired.filter { $0 == "stale" }.count == 1)
+  }
+}
