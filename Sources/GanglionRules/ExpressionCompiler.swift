@@ -67,7 +67,7 @@ struct ExpressionCompiler {
   init(scope: Scope) { self.scope = scope }
 
   private mutating func error(_ message: String, at offset: Int) {
-    diagnostics.append(.error(message, at: origin.location(of: offset, in: scalars)))
+    diagnostics.append(.error(message, at: origin.location(of: offset)))
   }
 
   /// Parses and checks `text` (which starts at `origin`), expecting `expected` if given.
@@ -125,7 +125,7 @@ struct ExpressionCompiler {
         }
         let inner = String(String.UnicodeScalarView(scalars[(i + 2)..<j]))
         let savedScalars = scalars
-        let innerOrigin = TextOrigin(base: origin.location(of: i + 2, in: scalars), isBlock: origin.isBlock)
+        let innerOrigin = origin.shifted(by: i + 2)
         if let compiled = compile(inner, origin: innerOrigin, role: "a template part") {
           parts.append(.expression(compiled))
         } else {

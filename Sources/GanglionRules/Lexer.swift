@@ -1,44 +1,111 @@
 import GanglionCore
 
 /// Where an expression's text came from, so that a token's offset inside the text maps back
-/// to `file:line:column` in the rule file.
+/// to `file:line:column` in the rule file: also inside multi-line and quoted scalars, when the
+/// file's lines are known.
 struct TextOrigin: Sendable {
-  /// The location of the text's first character.
+  /// The location of the scalar's first character.
   var base: SourceLocation
-  /// Multi-line block scalars (`|`, `>`) start on the line after their indicator.
-  var isBlock: Bool
+  var style: YAMLNode.ScalarStyle
+  /// The scalar's text, as YAML delivered it (folded, unescaped).
+  var text: [Unicode.Scalar]
+  /// Where the expression starts inside `text` (a `${...}` part of a template).
+  var start = 0
+  /// The file's lines, to find where folded lines and escapes put each character.
+  var lines: [[Unicode.Scalar]]?
 
-  init(base: SourceLocation, isBlock: Bool = false) {
+  /// An origin with no source text: offsets count columns on `base`'s line.
+  init(base: SourceLocation) {
     self.base = base
-    self.isBlock = isBlock
+    style = .plain
+    text = []
   }
 
-  init(node: YAMLNode) {
-    switch node.scalarStyle {
-    case .literal?, .folded?:
-      self.init(base: SourceLocation(file: node.location.file, line: node.location.line + 1, column: 1), isBlock: true)
-    default:
-      self.init(base: node.textLocation)
+  init(node: YAMLNode, lines: [[Unicode.Scalar]]?) {
+    base = node.textLocation
+    style = node.scalarStyle ?? .plain
+    text = Array((node.scalar ?? "").unicodeScalars)
+    self.lines = lines
+  }
+
+  /// The origin of a part of this text that starts `offset` characters in.
+  func shifted(by offset: Int) -> TextOrigin {
+    var copy = self
+    copy.start += offset
+    return copy
+  }
+
+  static func splitLines(_ text: String) -> [[Unicode.Scalar]] {
+    var lines: [[Unicode.Scalar]] = [[]]
+    for scalar in text.unicodeScalars {
+      if scalar == "\n" { lines.append([]) } else if scalar != "\r" { lines[lines.count - 1].append(scalar) }
+    }
+    return lines
+  }
+
+  /// The location of `offset` (in Unicode scalars) into the expression.
+  func location(of offset: Int) -> SourceLocation {
+    let target = start + offset
+    guard let lines, base.line - 1 < lines.count, !text.isEmpty else {
+      return base.advanced(byColumns: target)
+    }
+    switch style {
+    case .literal, .folded: return blockLocation(of: target, lines: lines)
+    default: return flowLocation(of: target, lines: lines)
     }
   }
 
-  /// The location of `offset` (in Unicode scalars) into the text. Newlines inside the text
-  /// move to the next line (best effort for folded plain scalars, whose indentation is gone).
-  func location(of offset: Int, in scalars: [Unicode.Scalar]) -> SourceLocation {
-    var line = base.line
-    var column = base.column
-    var index = 0
-    while index < offset, index < scalars.count {
-      if scalars[index] == "\n" {
+  private static func isSpace(_ s: Unicode.Scalar) -> Bool { s == " " || s == "\t" }
+
+  /// Plain and quoted scalars: walk the source beside the text. A line break in the source
+  /// (with the indentation after it) is one space or newline in the text; an escape is
+  /// several source characters for one text character.
+  private func flowLocation(of target: Int, lines: [[Unicode.Scalar]]) -> SourceLocation {
+    var line = base.line - 1
+    var column = base.column - 1
+    var i = 0
+    while i < target, i < text.count, line < lines.count {
+      let row = lines[line]
+      let restIsBlank = row[min(column, row.count)...].allSatisfy(Self.isSpace)
+      if column >= row.count || restIsBlank {
+        // A folded line break: skip blank lines and the next line's indentation in the source,
+        // and the whitespace it became in the text.
         line += 1
-        column = isBlock ? 1 : base.column
+        while line < lines.count, lines[line].allSatisfy(Self.isSpace) { line += 1 }
+        column = line < lines.count ? (lines[line].firstIndex { !Self.isSpace($0) } ?? 0) : 0
+        while i < target, i < text.count, text[i] == " " || text[i] == "\n" || text[i] == "\t" { i += 1 }
+        continue
+      }
+      let c = row[column]
+      if style == .doubleQuoted, c == "\\" {
+        column += 2
+      } else if style == .singleQuoted, c == "'", column + 1 < row.count, row[column + 1] == "'" {
+        column += 2
       } else {
         column += 1
       }
-      index += 1
+      i += 1
     }
-    if offset > scalars.count { column += offset - scalars.count }
-    return SourceLocation(file: base.file, line: line, column: column)
+    if i < target { column += target - i }
+    return SourceLocation(file: base.file, line: line + 1, column: column + 1)
+  }
+
+  /// `|` and `>` scalars: each text line is a source line after the indicator, indented.
+  private func blockLocation(of target: Int, lines: [[Unicode.Scalar]]) -> SourceLocation {
+    var first = base.line  // 0-based index of the line after the indicator
+    while first < lines.count, lines[first].allSatisfy(Self.isSpace) { first += 1 }
+    let indent = first < lines.count ? (lines[first].firstIndex { !Self.isSpace($0) } ?? 0) : 0
+    var line = base.line
+    var column = 0
+    for i in 0..<min(target, text.count) {
+      if text[i] == "\n" {
+        line += 1
+        column = 0
+      } else {
+        column += 1
+      }
+    }
+    return SourceLocation(file: base.file, line: line + 1, column: indent + column + 1)
   }
 }
 

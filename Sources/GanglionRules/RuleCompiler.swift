@@ -25,6 +25,7 @@ public enum RuleCompiler {
         continue
       }
       guard let root else { continue }
+      context.lines = TextOrigin.splitLines(source.text)
       context.compileFile(root)
     }
     let diagnostics = DiagnosticsError(context.diagnostics).diagnostics
@@ -39,6 +40,8 @@ private struct CompileContext {
   var diagnostics: [Diagnostic] = []
   var rules: [Rule] = []
   var firstDefinition: [String: SourceLocation] = [:]
+  /// The current file's lines, for locations inside multi-line expressions.
+  var lines: [[Unicode.Scalar]] = []
 
   init(catalog: SignalCatalog) {
     self.catalog = catalog
@@ -240,7 +243,7 @@ private struct CompileContext {
       error("\(role) is an expression, found \(node.isNull ? "nothing" : node.kindDescription)", at: node.location)
       return nil
     }
-    let result = compiler.compile(text, origin: TextOrigin(node: node), expecting: expecting, role: role)
+    let result = compiler.compile(text, origin: TextOrigin(node: node, lines: lines), expecting: expecting, role: role)
     diagnostics.append(contentsOf: compiler.diagnostics)
     compiler.diagnostics = []
     return result
@@ -349,7 +352,7 @@ private struct CompileContext {
   mutating func template(_ node: YAMLNode, builder: inout ActionBuilder) -> Template? {
     guard let text = node.scalar else { return nil }
     var compiler = expressionCompiler(bindingType: builder.bindingType)
-    let result = compiler.compileTemplate(text, origin: TextOrigin(node: node))
+    let result = compiler.compileTemplate(text, origin: TextOrigin(node: node, lines: lines))
     diagnostics.append(contentsOf: compiler.diagnostics)
     builder.windows.formUnion(compiler.dependencies.windows)
     return result
@@ -391,7 +394,7 @@ private struct CompileContext {
         var compiler = expressionCompiler(bindingType: builder.bindingType)
         let expected = ExprType(info.type)
         let expr = compiler.compile(
-          value.scalar!, origin: TextOrigin(node: value), expecting: expected == .json ? nil : expected,
+          value.scalar!, origin: TextOrigin(node: value, lines: lines), expecting: expected == .json ? nil : expected,
           role: "the value of '\(signal)'")
         if info.type == .string, expr == nil, value.scalarStyle == .plain,
           compiler.diagnostics.first?.message.hasPrefix("unknown signal") == true

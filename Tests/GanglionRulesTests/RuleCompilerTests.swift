@@ -72,6 +72,37 @@ import Testing
         """) == ["rules.yaml:3:31: error: 'and' needs bools on both sides; this is a number"])
   }
 
+  @Test func locationsInsideMultiLineAndEscapedScalars() {
+    #expect(
+      errors(
+        """
+        rules:
+          - name: plain
+            when: hallway.motion
+              and hallway.lux < 40
+
+                and hallway.motoin
+            do: [{ log: hi }]
+          - name: quoted
+            when: "house.mode == \\"a\\" and hallway.motoin"
+            do: [{ log: hi }]
+          - name: single
+            when: 'house.mode == ''a'' and hallway.motoin'
+            do: [{ log: hi }]
+          - name: block
+            when: |
+              hallway.motion and
+                hallway.motoin
+            do: [{ log: "lux ${hallway.lux} and ${hallway.motoin}" }]
+        """) == [
+          "rules.yaml:6:13: error: unknown signal 'hallway.motoin'; did you mean 'hallway.motion'?",
+          "rules.yaml:9:36: error: unknown signal 'hallway.motoin'; did you mean 'hallway.motion'?",
+          "rules.yaml:12:36: error: unknown signal 'hallway.motoin'; did you mean 'hallway.motion'?",
+          "rules.yaml:17:9: error: unknown signal 'hallway.motoin'; did you mean 'hallway.motion'?",
+          "rules.yaml:18:43: error: unknown signal 'hallway.motoin'; did you mean 'hallway.motion'?",
+        ])
+  }
+
   @Test func typeMismatches() {
     #expect(
       errors(
