@@ -14,6 +14,13 @@ public struct Reading: Sendable {
     self.time = time
     self.source = source
   }
+
+  /// The reading a logged signal event came from, for `replay`: nil for events that rules
+  /// made (source `rule`) and for events that are not signal events.
+  public init?(event: Event) {
+    guard event.kind == .signal, event.source != .rule, let signal = event.signal else { return nil }
+    self.init(signal: signal, value: event.value, time: event.time, source: event.source)
+  }
 }
 
 /// What the daemon must do in the world after an event was processed.
@@ -136,6 +143,7 @@ public final class Engine {
   /// Timers due before the reading's time run first. A reading from `.command` or `.rule`
   /// that sets a signal to its current value is no event. Readings with source `.system`
   /// (start-up reads, restored values) are events but fire no `when` edge and no `on` rule.
+  /// Every event of an output signal, whatever its source, yields a `.drive` effect.
   public func ingest(_ reading: Reading, record: (inout Event) -> Void) -> [Effect] {
     effects = []
     runTimers(upTo: reading.time.microseconds, record: record)

@@ -284,3 +284,23 @@ import Testing
     #expect(rig.log.count == 1)
   }
 }
+
+@Suite struct ReplayTests {
+  @Test func replayingLoggedInputsReproducesTheRulesEvents() throws {
+    let rules = try compileRules(EngineTests.motionLight)
+    let live = Rig(rules)
+    live.input("hallway.lux", 10, source: .mqtt)
+    live.input("hallway.motion", true)
+    live.input("hallway.motion", false)
+    live.input("hallway.light", false, source: .command)
+    live.input("hallway.motion", true)
+
+    let replay = Rig(rules)
+    for event in live.log {
+      guard let reading = Reading(event: event) else { continue }
+      replay.clock = reading.time
+      replay.input(reading.signal, reading.value, source: reading.source)
+    }
+    #expect(replay.log == live.log)
+  }
+}
