@@ -665,8 +665,8 @@ enum Runtime {
     switch (base, key) {
     case (.object(let members), .string(let name)): return members[name] ?? .null
     case (.array(let items), .number(let n)):
-      let i = Int(n)
-      return Double(i) == n && items.indices.contains(i) ? items[i] : .null
+      guard let i = Int(exactly: n), items.indices.contains(i) else { return .null }
+      return items[i]
     default: return .null
     }
   }
@@ -674,10 +674,12 @@ enum Runtime {
   /// A value as text inside a template.
   static func render(_ value: Value, as type: ExprType) -> String {
     guard case .number(let n) = value else { return value.isNull ? "unknown" : value.plainText }
+    // Out-of-range results of arithmetic print as plain numbers rather than trap.
+    guard let micros = Int64(exactly: (n * 1e6).rounded()), abs(micros) < 1 << 60 else { return value.plainText }
     switch type {
-    case .duration: return Duration.microseconds(Int64((n * 1e6).rounded())).compactDescription
-    case .timeOfDay: return formatTimeOfDay(Int(n))
-    case .timestamp: return Timestamp(microseconds: Int64((n * 1e6).rounded())).iso8601
+    case .duration: return Duration.microseconds(micros).compactDescription
+    case .timeOfDay: return formatTimeOfDay(Int(micros / 1_000_000))
+    case .timestamp: return Timestamp(microseconds: micros).iso8601
     default: return value.plainText
     }
   }

@@ -66,13 +66,13 @@ public struct PendingTimer: Sendable, Hashable {
     switch kindText {
     case "for": kind = .for
     case "after":
-      guard let n = jsonValue["after"]?.numberValue, n >= 0 else { return nil }
-      kind = .after(Int(n))
+      guard let n = jsonValue["after"]?.numberValue.flatMap({ Int(exactly: $0) }), n >= 0 else { return nil }
+      kind = .after(n)
     default: return nil
     }
     self.init(
       rule: rule, ruleHash: hash, kind: kind, deadline: deadline,
-      cause: jsonValue["cause"]?.numberValue.map { UInt64($0) }, value: jsonValue["value"] ?? .null,
+      cause: jsonValue["cause"]?.numberValue.flatMap { UInt64(exactly: $0) }, value: jsonValue["value"] ?? .null,
       previous: jsonValue["previous"] ?? .null, signal: jsonValue["signal"]?.stringValue)
   }
 }

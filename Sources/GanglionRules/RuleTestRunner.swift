@@ -343,7 +343,7 @@ private struct TestRun {
       switch pair.key.scalar {
       case "topic": topic = pair.value.scalar
       case "payload": payload = pair.value
-      case "qos": qos = pair.value.jsonValue.numberValue.map { Int($0) }
+      case "qos": qos = pair.value.jsonValue.numberValue.flatMap { Int(exactly: $0) } ?? -1
       case "retain": retain = pair.value.jsonValue.boolValue
       default:
         let key = pair.key.scalar ?? "?"

@@ -78,6 +78,15 @@ import Testing
     #expect(try evaluate("living.sensor[\"missing\"] > 1", ["living.sensor": sensor]) == .null)
   }
 
+  @Test func outOfRangeNumbersDoNotTrap() throws {
+    let sensor: Value = .object(["list": .array([1, 2])])
+    #expect(
+      try evaluate("living.sensor[\"list\"][hallway.lux]", ["living.sensor": sensor, "hallway.lux": 1e300]) == .null)
+    #expect(try evaluate("living.sensor[\"list\"][0.5]", ["living.sensor": sensor]) == .null)
+    #expect(Runtime.render(.number(1e300), as: .duration) == Value.number(1e300).plainText)
+    #expect(Runtime.render(.number(-1e300), as: .timestamp) == Value.number(-1e300).plainText)
+  }
+
   @Test func functionsOfValues() throws {
     #expect(try evaluate("abs(-2)") == 2)
     #expect(try evaluate("round(2.5)") == 3)
