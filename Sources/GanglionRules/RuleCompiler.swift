@@ -140,7 +140,15 @@ private struct CompileContext {
           hold = duration(forPair.value, what: "'for'")
           if hold == nil { failed = true }
         }
-        if let expr { trigger = .when(expr, hold: hold, dependencies: compiler.dependencies) }
+        if let expr {
+          trigger = .when(expr, hold: hold, dependencies: compiler.dependencies)
+          if compiler.dependencies.reads.isEmpty, !compiler.dependencies.dependsOnTime {
+            diagnostics.append(
+              Diagnostic(
+                .warning, at: pair.value.textLocation,
+                "'when' reads no signal and no time, so it never changes and rule '\(name)' never fires"))
+          }
+        }
       case "on":
         var slotsRead: [Int] = []
         var types: Set<ExprType> = []
@@ -458,6 +466,11 @@ private struct CompileContext {
         sawTopic = true
         if pair.value.scalar == nil || pair.value.isNull {
           error("'topic' is a text", at: pair.value.location)
+          failed = true
+        } else if let text = pair.value.scalar, !text.contains("${"),
+          text.isEmpty || text.contains("+") || text.contains("#")
+        {
+          error("a publish topic is not empty and has no wildcards (+ #)", at: pair.value.location)
           failed = true
         } else if let t = template(pair.value, builder: &builder) {
           topic = t

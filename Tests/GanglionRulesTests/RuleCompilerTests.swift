@@ -251,6 +251,28 @@ import Testing
         ])
   }
 
+  @Test func wildcardTopicsAreErrors() {
+    #expect(
+      errors(
+        """
+        rules:
+          - name: a
+            when: hallway.motion
+            do: [{ publish: { topic: home/+/light } }]
+        """) == ["rules.yaml:4:30: error: a publish topic is not empty and has no wildcards (+ #)"])
+  }
+
+  @Test func aWhenThatCannotChangeIsAWarning() throws {
+    let (rules, diagnostics) = RuleCompiler.compile(
+      [RuleSource(file: "r.yaml", text: "rules:\n  - name: a\n    when: 1 < 2\n    do: [{ log: x }]\n")],
+      signals: demoSignals)
+    #expect(rules?.names == ["a"])
+    #expect(
+      diagnostics.map(\.description) == [
+        "r.yaml:3:11: warning: 'when' reads no signal and no time, so it never changes and rule 'a' never fires"
+      ])
+  }
+
   @Test func ruleTextHashIgnoresLayoutButNotContent() throws {
     let a = try compileRules("rules:\n  - name: a\n    when: hallway.motion\n    do: [{ log: hi }]\n")
     let b = try compileRules("# comment\nrules:\n  - { name: a, when: hallway.motion, do: [ { log: hi } ] }\n")
