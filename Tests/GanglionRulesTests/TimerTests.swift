@@ -304,3 +304,30 @@ extension String {
     #expect(rig.fired.filter { $0 == "stale" }.count == 1)
   }
 }
+
+@Suite struct ReloadTests {
+  @Test func aReloadWithNewSignalsKeepsValuesByName() throws {
+    let rig = Rig(try compileRules(TriggerAndTimerTests.offDelay))
+    rig.engine.restore(signal: "hallway.light", value: true, time: t0)
+    rig.input("hallway.lux", 12, source: .mqtt)
+    rig.input("hallway.motion", false)
+    // The new config declares a signal first: every slot moves.
+    let bigger = SignalCatalog(
+      [SignalInfo(name: "garage.door", type: .bool, role: .input)] + demoSignals.all)
+    let rules = try compileRules(
+      TriggerAndTimerTests.offDelay + """
+
+          - name: garage
+            when: garage.door
+            do: [{ set: { porch.light: on } }]
+        """, signals: bigger)
+    rig.engine.replaceRules(rules)
+    #expect(rig.value("hallway.lux") == 12)
+    #expect(rig.value("hallway.light") == true)
+    rig.wait(.seconds(120))
+    #expect(rig.value("hallway.light") == false)
+    rig.input("garage.door", true)
+    #expect(rig.value("porch.light") == true)
+    #expect(rig.drives.last.map { $0.0 } == "porch.light")
+  }
+}
