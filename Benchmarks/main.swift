@@ -1,1 +1,2 @@
 print("bench")
+EngineBenchmark.run(arguments: CommandLine.arguments)

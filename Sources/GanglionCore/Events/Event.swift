@@ -84,7 +84,11 @@ public struct Event: Hashable, Sendable {
 
   public init(jsonValue value: Value) throws(EventDecodingError) {
     guard case .object(let o) = value else { throw EventDecodingError(reason: "not an object") }
-    guard let seq = o["seq"]?.numberValue, seq >= 0 else { throw EventDecodingError(reason: "missing seq") }
+    // UInt64(exactly:) rather than UInt64(_:), which traps on a negative, fractional or huge
+    // number from a damaged record.
+    guard let seq = o["seq"]?.numberValue.flatMap({ UInt64(exactly: $0) }) else {
+      throw EventDecodingError(reason: "missing or bad seq")
+    }
     guard let timeText = o["time"]?.stringValue, let time = Timestamp(iso8601: timeText) else {
       throw EventDecodingError(reason: "missing or bad time")
     }
@@ -95,9 +99,9 @@ public struct Event: Hashable, Sendable {
       throw EventDecodingError(reason: "missing or bad source")
     }
     self.init(
-      seq: UInt64(seq), time: time, kind: kind, signal: o["signal"]?.stringValue,
+      seq: seq, time: time, kind: kind, signal: o["signal"]?.stringValue,
       value: o["value"] ?? .null, previous: o["previous"] ?? .null, source: source,
-      cause: o["cause"]?.numberValue.map { UInt64($0) }, rule: o["rule"]?.stringValue,
+      cause: o["cause"]?.numberValue.flatMap { UInt64(exactly: $0) }, rule: o["rule"]?.stringValue,
       late: o["late"]?.boolValue ?? false)
   }
 }

@@ -1,0 +1,728 @@
+import GanglionCore
+
+/// A checked expression, ready to evaluate.
+struct CompiledExpr: Sendable {
+  var type: ExprType
+  var eval: Eval
+}
+
+/// A window a rule reads: `avg(SIGNAL, WINDOW)` and friends.
+struct WindowUse: Sendable, Hashable {
+  var slot: Int
+  var microseconds: Int64
+}
+
+/// What an expression reads, so the engine knows when to re-evaluate it.
+struct Dependencies: Sendable {
+  /// Slots whose events change the expression's value.
+  var reads: Set<Int> = []
+  var windows: Set<WindowUse> = []
+  /// Slots read through `age()`: the value moves with time.
+  var ages: Set<Int> = []
+  /// Reads `time` or `weekday`.
+  var readsLocalTime = false
+  /// Duration literals (µs): candidate instants at which `age(x) > D` flips.
+  var durations: Set<Int64> = []
+  /// Time-of-day literals (seconds): candidate instants at which `time` comparisons flip.
+  var timesOfDay: Set<Int> = []
+
+  mutating func formUnion(_ other: Dependencies) {
+    reads.formUnion(other.reads)
+    windows.formUnion(other.windows)
+    ages.formUnion(other.ages)
+    readsLocalTime = readsLocalTime || other.readsLocalTime
+    durations.formUnion(other.durations)
+    timesOfDay.formUnion(other.timesOfDay)
+  }
+
+  var dependsOnTime: Bool { !windows.isEmpty || !ages.isEmpty || readsLocalTime }
+}
+
+/// What names mean inside one rule.
+struct Scope {
+  var catalog: SignalCatalog
+  var slots: [String: Int]
+  /// The type of `value`/`previous` in an `on` rule; nil outside `on` rules.
+  var bindingType: ExprType?
+}
+
+/// Type-checks expressions against the declared signals and turns them into closures.
+/// Every error goes to `diagnostics` at the offending token; checking continues with the
+/// next independent part so that one pass reports everything.
+struct ExpressionCompiler {
+  var scope: Scope
+  var diagnostics: [Diagnostic] = []
+  var dependencies = Dependencies()
+
+  private var origin = TextOrigin(base: SourceLocation(file: "", line: 1, column: 1))
+  private var scalars: [Unicode.Scalar] = []
+
+  static let builtinNames = ["time", "weekday", "now", "device", "prefix", "rule", "uptime"]
+  static let bindingNames = ["value", "previous", "signal"]
+  static let functionNames = [
+    "avg", "min", "max", "sum", "count", "changed", "age", "known", "abs", "round", "floor", "ceil",
+  ]
+  static let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+  init(scope: Scope) { self.scope = scope }
+
+  private mutating func error(_ message: String, at offset: Int) {
+    diagnostics.append(.error(message, at: origin.location(of: offset)))
+  }
+
+  /// Parses and checks `text` (which starts at `origin`), expecting `expected` if given.
+  mutating func compile(_ text: String, origin: TextOrigin, expecting expected: ExprType? = nil, role: String)
+    -> CompiledExpr?
+  {
+    self.origin = origin
+    scalars = Array(text.unicodeScalars)
+    let expr: Expr
+    do {
+      expr = try Parser.parse(text)
+    } catch {
+      self.error(error.message, at: error.offset)
+      return nil
+    }
+    guard let compiled = compile(expr) else { return nil }
+    if let expected, compiled.type != expected, compiled.type != .json {
+      self.error("\(role) must be \(expected.described), but this is \(compiled.type.described)", at: expr.offset)
+      return nil
+    }
+    return compiled
+  }
+
+  /// A template: text with `${EXPR}` parts. Returns the parts, or nil after an error.
+  mutating func compileTemplate(_ text: String, origin: TextOrigin) -> Template? {
+    self.origin = origin
+    scalars = Array(text.unicodeScalars)
+    var parts: [Template.Part] = []
+    var literal = ""
+    var i = 0
+    var failed = false
+    while i < scalars.count {
+      if scalars[i] == "$", i + 1 < scalars.count, scalars[i + 1] == "{" {
+        // Find the closing brace, skipping quoted strings inside the expression.
+        var j = i + 2
+        var quote: Unicode.Scalar?
+        while j < scalars.count {
+          let c = scalars[j]
+          if let q = quote {
+            if c == "\\" { j += 1 } else if c == q { quote = nil }
+          } else if c == "\"" || c == "'" {
+            quote = c
+          } else if c == "}" {
+            break
+          }
+          j += 1
+        }
+        guard j < scalars.count else {
+          error("'${' is not closed: missing '}'", at: i)
+          return nil
+        }
+        if !literal.isEmpty {
+          parts.append(.text(literal))
+          literal = ""
+        }
+        let inner = String(String.UnicodeScalarView(scalars[(i + 2)..<j]))
+        let savedScalars = scalars
+        let innerOrigin = origin.shifted(by: i + 2)
+        if let compiled = compile(inner, origin: innerOrigin, role: "a template part") {
+          parts.append(.expression(compiled))
+        } else {
+          failed = true
+        }
+        self.origin = origin
+        scalars = savedScalars
+        i = j + 1
+      } else {
+        literal.unicodeScalars.append(scalars[i])
+        i += 1
+      }
+    }
+    if !literal.isEmpty { parts.append(.text(literal)) }
+    return failed ? nil : Template(parts: parts)
+  }
+
+  // MARK: - Checking and compiling one node
+
+  mutating func compile(_ expr: Expr) -> CompiledExpr? {
+    switch expr.kind {
+    case .number(let n):
+      let v = Value.number(n)
+      return CompiledExpr(type: .number, eval: { _ in v })
+    case .string(let s):
+      let v = Value.string(s)
+      return CompiledExpr(type: .string, eval: { _ in v })
+    case .bool(let b):
+      let v = Value.bool(b)
+      return CompiledExpr(type: .bool, eval: { _ in v })
+    case .duration(let micros):
+      dependencies.durations.insert(micros)
+      let v = Value.number(Double(micros) / 1e6)
+      return CompiledExpr(type: .duration, eval: { _ in v })
+    case .timeOfDay(let seconds):
+      dependencies.timesOfDay.insert(seconds)
+      let v = Value.number(Double(seconds))
+      return CompiledExpr(type: .timeOfDay, eval: { _ in v })
+    case .name(let name):
+      return compileName(name, at: expr.offset)
+    case .call(let name, let arguments):
+      return compileCall(name, arguments, at: expr.offset)
+    case .index(let base, let key):
+      let b = compile(base)
+      let k = compile(key)
+      guard let b, let k else { return nil }
+      guard b.type == .json else {
+        error("only json values can be indexed with [...]; this is \(b.type.described)", at: expr.offset)
+        return nil
+      }
+      guard k.type == .string || k.type == .number || k.type == .json else {
+        error("an index is a string (a field) or a number (a list position), not \(k.type.described)", at: key.offset)
+        return nil
+      }
+      let be = b.eval
+      let ke = k.eval
+      return CompiledExpr(type: .json, eval: { s in Runtime.index(be(s), ke(s)) })
+    case .negate(let operand):
+      guard let o = compile(operand) else { return nil }
+      guard o.type == .number || o.type == .duration || o.type == .json else {
+        error("'-' needs a number or a duration, not \(o.type.described)", at: expr.offset)
+        return nil
+      }
+      let oe = o.eval
+      return CompiledExpr(
+        type: o.type == .json ? .number : o.type,
+        eval: { s in
+          if case .number(let n) = oe(s) { return .number(-n) }
+          return .null
+        })
+    case .not(let operand):
+      guard let o = compile(operand) else { return nil }
+      guard o.type == .bool || o.type == .json else {
+        error("'not' needs a bool, not \(o.type.described)", at: operand.offset)
+        return nil
+      }
+      let oe = o.eval
+      return CompiledExpr(
+        type: .bool,
+        eval: { s in
+          if case .bool(let b) = oe(s) { return .bool(!b) }
+          return .null
+        })
+    case .binary(let op, let left, let right):
+      let l = compile(left)
+      let r = compile(right)
+      guard let l, let r else { return nil }
+      return compileBinary(op, l, r, left: left, right: right, at: expr.offset)
+    case .inList(let subject, let items):
+      let x = compile(subject)
+      var compiledItems: [CompiledExpr] = []
+      var failed = x == nil
+      for item in items {
+        guard let c = compile(item) else {
+          failed = true
+          continue
+        }
+        if let x, !Self.comparable(x.type, c.type) {
+          error("a list item is \(c.type.described), but the value is \(x.type.described)", at: item.offset)
+          failed = true
+        }
+        compiledItems.append(c)
+      }
+      guard !failed, let x else { return nil }
+      let xe = x.eval
+      let evals = compiledItems.map(\.eval)
+      return CompiledExpr(
+        type: .bool,
+        eval: { s in
+          let v = xe(s)
+          if v.isNull { return .null }
+          for e in evals where Runtime.equal(v, e(s)) == .bool(true) { return .bool(true) }
+          return .bool(false)
+        })
+    case .inRange(let subject, let low, let high):
+      let x = compile(subject)
+      let lo = compile(low)
+      let hi = compile(high)
+      guard let x, let lo, let hi else { return nil }
+      guard x.type.isOrdered, x.type != .string else {
+        error("'in' with a range needs a number or a time of day, not \(x.type.described)", at: subject.offset)
+        return nil
+      }
+      for (bound, node) in [(lo, low), (hi, high)] where !Self.comparable(x.type, bound.type) || bound.type == .bool {
+        error("a range bound is \(bound.type.described), but the value is \(x.type.described)", at: node.offset)
+        return nil
+      }
+      let xe = x.eval
+      let le = lo.eval
+      let he = hi.eval
+      if x.type == .timeOfDay {
+        // Start inclusive, end exclusive; a range whose start is after its end wraps midnight.
+        return CompiledExpr(
+          type: .bool,
+          eval: { s in
+            guard case .number(let v) = xe(s), case .number(let a) = le(s), case .number(let b) = he(s) else {
+              return .null
+            }
+            return .bool(a <= b ? (v >= a && v < b) : (v >= a || v < b))
+          })
+      }
+      return CompiledExpr(
+        type: .bool,
+        eval: { s in
+          guard case .number(let v) = xe(s), case .number(let a) = le(s), case .number(let b) = he(s) else {
+            return .null
+          }
+          return .bool(v >= a && v <= b)
+        })
+    }
+  }
+
+  static func comparable(_ a: ExprType, _ b: ExprType) -> Bool { a == b || a == .json || b == .json }
+
+  private mutating func compileName(_ name: String, at offset: Int) -> CompiledExpr? {
+    if let bindingType = scope.bindingType {
+      switch name {
+      case "value": return CompiledExpr(type: bindingType, eval: { s in s.boundValue })
+      case "previous": return CompiledExpr(type: bindingType, eval: { s in s.boundPrevious })
+      case "signal": return CompiledExpr(type: .string, eval: { s in s.boundSignal })
+      default: break
+      }
+    }
+    switch name {
+    case "time":
+      dependencies.readsLocalTime = true
+      return CompiledExpr(type: .timeOfDay, eval: { s in .number(Double(s.localTime.secondOfDay)) })
+    case "weekday":
+      dependencies.readsLocalTime = true
+      return CompiledExpr(type: .string, eval: { s in .string(Self.weekdays[s.localTime.weekday]) })
+    case "now":
+      return CompiledExpr(type: .timestamp, eval: { s in .number(Double(s.now) / 1e6) })
+    case "device":
+      return CompiledExpr(type: .string, eval: { s in .string(s.device) })
+    case "prefix":
+      return CompiledExpr(type: .string, eval: { s in .string(s.prefix) })
+    case "rule":
+      return CompiledExpr(type: .string, eval: { s in .string(s.ruleName) })
+    case "uptime":
+      return CompiledExpr(type: .number, eval: { s in .number(Double((s.now - s.startTime) / 1_000_000)) })
+    default:
+      break
+    }
+    if let info = scope.catalog[name], let slot = scope.slots[name] {
+      dependencies.reads.insert(slot)
+      return CompiledExpr(type: ExprType(info.type), eval: { s in s.values[slot] })
+    }
+    // `zigbee.living.temperature`: a field path into the json signal `zigbee.living`.
+    var components = name.split(separator: ".").map(String.init)
+    var path: [String] = []
+    while components.count > 1 {
+      path.insert(components.removeLast(), at: 0)
+      let prefix = components.joined(separator: ".")
+      if let info = scope.catalog[prefix], info.type == .json, let slot = scope.slots[prefix] {
+        dependencies.reads.insert(slot)
+        let keys: [Value] = path.map { Int($0).map { .number(Double($0)) } ?? .string($0) }
+        return CompiledExpr(
+          type: .json,
+          eval: { s in
+            var v = s.values[slot]
+            for key in keys { v = Runtime.index(v, key) }
+            return v
+          })
+      }
+    }
+    error(unknownNameMessage(name), at: offset)
+    return nil
+  }
+
+  private func unknownNameMessage(_ name: String) -> String {
+    if Self.bindingNames.contains(name) {
+      return "'\(name)' is only available in 'on' rules"
+    }
+    if Self.weekdays.contains(name) {
+      return "unknown signal '\(name)'; weekdays are strings: weekday == \"\(name)\""
+    }
+    if name.contains("-") {
+      let pieces = name.split(separator: "-").map(String.init)
+      if pieces.contains(where: { scope.catalog[$0] != nil }) {
+        return "unknown signal '\(name)'; to subtract, put spaces around '-'"
+      }
+    }
+    var candidates = scope.catalog.names + Self.builtinNames
+    if scope.bindingType != nil { candidates += Self.bindingNames }
+    return "unknown signal '\(name)'" + Spelling.suggestion(for: name, in: candidates)
+  }
+
+  private mutating func signalArgument(_ arguments: [Expr], function: String) -> (slot: Int, type: ExprType)? {
+    guard let first = arguments.first else { return nil }
+    guard case .name(let name) = first.kind else {
+      error("the first argument of \(function)() is a signal name", at: first.offset)
+      return nil
+    }
+    guard let info = scope.catalog[name], let slot = scope.slots[name] else {
+      error(unknownNameMessage(name), at: first.offset)
+      return nil
+    }
+    return (slot, ExprType(info.type))
+  }
+
+  private mutating func compileCall(_ name: String, _ arguments: [Expr], at offset: Int) -> CompiledExpr? {
+    switch name {
+    case "avg", "min", "max", "sum", "count", "changed":
+      // min/max of two plain values: min(a, b).
+      if name == "min" || name == "max", arguments.count == 2 {
+        if case .duration = arguments[1].kind {
+        } else {
+          let a = compile(arguments[0])
+          let b = compile(arguments[1])
+          guard let a, let b else { return nil }
+          guard a.type == b.type || a.type == .json || b.type == .json, a.type.isOrdered, b.type.isOrdered else {
+            error("\(name)(a, b) needs two numbers (or a signal and a window like 5m)", at: offset)
+            return nil
+          }
+          let ae = a.eval
+          let be = b.eval
+          let isMin = name == "min"
+          return CompiledExpr(
+            type: a.type == .json ? b.type : a.type,
+            eval: { s in
+              guard case .number(let x) = ae(s), case .number(let y) = be(s) else { return .null }
+              return .number(isMin ? Swift.min(x, y) : Swift.max(x, y))
+            })
+        }
+      }
+      guard arguments.count == 2 else {
+        error("\(name)(SIGNAL, WINDOW) takes a signal and a window, like \(name)(living.temperature, 5m)", at: offset)
+        return nil
+      }
+      let signal = signalArgument(arguments, function: name)
+      guard case .duration(let window) = arguments[1].kind, window > 0 else {
+        error("the window of \(name)() is a duration literal, like 5m", at: arguments[1].offset)
+        return nil
+      }
+      guard let (slot, type) = signal else { return nil }
+      if name != "count" && name != "changed" && type != .number && type != .json {
+        error("\(name)() works on number signals; this signal is \(type.described)", at: arguments[0].offset)
+        return nil
+      }
+      dependencies.reads.insert(slot)
+      dependencies.windows.insert(WindowUse(slot: slot, microseconds: window))
+      let kind = name
+      if kind == "changed" {
+        return CompiledExpr(
+          type: .bool,
+          eval: { s in
+            guard let h = s.histories[slot] else { return .bool(false) }
+            var i = h.firstIndex(now: s.now, window: window)
+            while i < h.endIndex {
+              if h.changes[i] { return .bool(true) }
+              i += 1
+            }
+            return .bool(false)
+          })
+      }
+      return CompiledExpr(
+        type: .number,
+        eval: { s in
+          guard let h = s.histories[slot] else { return kind == "count" ? .number(0) : .null }
+          var i = h.firstIndex(now: s.now, window: window)
+          let end = h.endIndex
+          if kind == "count" { return .number(Double(end - i)) }
+          var count = 0
+          var total = 0.0
+          var low = Double.infinity
+          var high = -Double.infinity
+          while i < end {
+            if case .number(let n) = h.values[i] {
+              count += 1
+              total += n
+              low = Swift.min(low, n)
+              high = Swift.max(high, n)
+            }
+            i += 1
+          }
+          if count == 0 { return kind == "sum" ? .number(0) : .null }
+          switch kind {
+          case "avg": return .number(total / Double(count))
+          case "min": return .number(low)
+          case "max": return .number(high)
+          default: return .number(total)
+          }
+        })
+    case "age", "known":
+      guard arguments.count == 1 else {
+        error("\(name)(SIGNAL) takes one signal", at: offset)
+        return nil
+      }
+      guard let (slot, _) = signalArgument(arguments, function: name) else { return nil }
+      dependencies.reads.insert(slot)
+      if name == "known" {
+        return CompiledExpr(type: .bool, eval: { s in .bool(!s.values[slot].isNull) })
+      }
+      dependencies.ages.insert(slot)
+      return CompiledExpr(
+        type: .duration,
+        eval: { s in
+          let last = s.lastEventTime[slot]
+          return last == Int64.min ? .null : .number(Double(s.now - last) / 1e6)
+        })
+    case "abs", "round", "floor", "ceil":
+      guard arguments.count == 1 else {
+        error("\(name)(x) takes one number", at: offset)
+        return nil
+      }
+      guard let x = compile(arguments[0]) else { return nil }
+      guard x.type == .number || x.type == .duration || x.type == .json else {
+        error("\(name)() needs a number, not \(x.type.described)", at: arguments[0].offset)
+        return nil
+      }
+      let xe = x.eval
+      let f: @Sendable (Double) -> Double
+      switch name {
+      case "abs": f = { Swift.abs($0) }
+      case "round": f = { $0.rounded(.toNearestOrAwayFromZero) }
+      case "floor": f = { $0.rounded(.down) }
+      default: f = { $0.rounded(.up) }
+      }
+      return CompiledExpr(
+        type: x.type == .json ? .number : x.type,
+        eval: { s in
+          if case .number(let n) = xe(s) { return .number(f(n)) }
+          return .null
+        })
+    default:
+      error(
+        "unknown function '\(name)'"
+          + Spelling.suggestion(for: name, in: Self.functionNames), at: offset)
+      for argument in arguments { _ = compile(argument) }
+      return nil
+    }
+  }
+
+  private mutating func compileBinary(
+    _ op: Expr.BinaryOperator, _ l: CompiledExpr, _ r: CompiledExpr, left: Expr, right: Expr, at offset: Int
+  ) -> CompiledExpr? {
+    let le = l.eval
+    let re = r.eval
+    switch op {
+    case .and, .or:
+      for (side, node) in [(l, left), (r, right)] where side.type != .bool && side.type != .json {
+        error("'\(op.rawValue)' needs bools on both sides; this is \(side.type.described)", at: node.offset)
+        return nil
+      }
+      if op == .and {
+        return CompiledExpr(
+          type: .bool,
+          eval: { s in
+            let a = le(s)
+            if case .bool(false) = a { return a }
+            let b = re(s)
+            if case .bool(false) = b { return b }
+            if case .bool(true) = a, case .bool(true) = b { return b }
+            return .null
+          })
+      }
+      return CompiledExpr(
+        type: .bool,
+        eval: { s in
+          let a = le(s)
+          if case .bool(true) = a { return a }
+          let b = re(s)
+          if case .bool(true) = b { return b }
+          if case .bool(false) = a, case .bool(false) = b { return b }
+          return .null
+        })
+    case .equal, .notEqual:
+      guard Self.comparable(l.type, r.type) else {
+        error("cannot compare \(l.type.described) with \(r.type.described)", at: right.offset)
+        return nil
+      }
+      let negate = op == .notEqual
+      return CompiledExpr(
+        type: .bool,
+        eval: { s in
+          let result = Runtime.equal(le(s), re(s))
+          if negate, case .bool(let b) = result { return .bool(!b) }
+          return result
+        })
+    case .less, .lessOrEqual, .greater, .greaterOrEqual:
+      guard Self.comparable(l.type, r.type) else {
+        error("cannot compare \(l.type.described) with \(r.type.described)", at: right.offset)
+        return nil
+      }
+      guard l.type != .bool, r.type != .bool else {
+        error("'\(op.rawValue)' does not order bools", at: (l.type == .bool ? left : right).offset)
+        return nil
+      }
+      let test: @Sendable (Int) -> Bool
+      switch op {
+      case .less: test = { $0 < 0 }
+      case .lessOrEqual: test = { $0 <= 0 }
+      case .greater: test = { $0 > 0 }
+      default: test = { $0 >= 0 }
+      }
+      if l.type == .number || r.type == .number || l.type == r.type && l.type != .string && l.type != .json {
+        // Numbers, durations, times of day, timestamps: all `.number` at run time.
+        switch op {
+        case .less:
+          return CompiledExpr(
+            type: .bool,
+            eval: { s in
+              guard case .number(let a) = le(s), case .number(let b) = re(s) else { return .null }
+              return .bool(a < b)
+            })
+        case .greater:
+          return CompiledExpr(
+            type: .bool,
+            eval: { s in
+              guard case .number(let a) = le(s), case .number(let b) = re(s) else { return .null }
+              return .bool(a > b)
+            })
+        default:
+          break
+        }
+      }
+      return CompiledExpr(
+        type: .bool,
+        eval: { s in
+          guard let order = Runtime.compare(le(s), re(s)) else { return .null }
+          return .bool(test(order))
+        })
+    case .add, .subtract, .multiply, .divide, .remainder:
+      guard let type = Self.arithmeticType(op, l.type, r.type) else {
+        error("cannot use '\(op.rawValue)' on \(l.type.described) and \(r.type.described)", at: right.offset)
+        return nil
+      }
+      if type == .string {
+        return CompiledExpr(
+          type: .string,
+          eval: { s in
+            guard case .string(let a) = le(s), case .string(let b) = re(s) else { return .null }
+            return .string(a + b)
+          })
+      }
+      let f: @Sendable (Double, Double) -> Double
+      switch op {
+      case .add: f = { $0 + $1 }
+      case .subtract: f = { $0 - $1 }
+      case .multiply: f = { $0 * $1 }
+      case .divide: f = { $0 / $1 }
+      default: f = { $0.truncatingRemainder(dividingBy: $1) }
+      }
+      return CompiledExpr(
+        type: type,
+        eval: { s in
+          guard case .number(let a) = le(s), case .number(let b) = re(s) else { return .null }
+          let result = f(a, b)
+          return result.isFinite ? .number(result) : .null
+        })
+    }
+  }
+
+  /// The result type of arithmetic, nil if the operands don't go together.
+  static func arithmeticType(_ op: Expr.BinaryOperator, _ a: ExprType, _ b: ExprType) -> ExprType? {
+    let a = a == .json ? (b == .json ? .number : b) : a
+    let b = b == .json ? a : b
+    switch (op, a, b) {
+    case (_, .number, .number): return .number
+    case (.add, .string, .string): return .string
+    case (.add, .duration, .duration), (.subtract, .duration, .duration): return .duration
+    case (.add, .timestamp, .duration), (.add, .duration, .timestamp), (.subtract, .timestamp, .duration):
+      return .timestamp
+    case (.subtract, .timestamp, .timestamp): return .duration
+    case (.multiply, .duration, .number), (.multiply, .number, .duration), (.divide, .duration, .number):
+      return .duration
+    case (.divide, .duration, .duration): return .number
+    default: return nil
+    }
+  }
+}
+
+/// Run-time helpers shared by compiled expressions.
+enum Runtime {
+  /// Three-valued equality: unknown if either side is unknown.
+  @inline(__always)
+  static func equal(_ a: Value, _ b: Value) -> Value {
+    switch (a, b) {
+    case (.null, _), (_, .null): return .null
+    case (.number(let x), .number(let y)): return .bool(x == y)
+    case (.bool(let x), .bool(let y)): return .bool(x == y)
+    case (.string(let x), .string(let y)): return .bool(x == y)
+    default: return .bool(a == b)
+    }
+  }
+
+  /// Orders numbers with numbers and strings with strings; nil (unknown) otherwise.
+  static func compare(_ a: Value, _ b: Value) -> Int? {
+    switch (a, b) {
+    case (.number(let x), .number(let y)): return x < y ? -1 : (x > y ? 1 : 0)
+    case (.string(let x), .string(let y)): return x < y ? -1 : (x > y ? 1 : 0)
+    default: return nil
+    }
+  }
+
+  static func index(_ base: Value, _ key: Value) -> Value {
+    switch (base, key) {
+    case (.object(let members), .string(let name)): return members[name] ?? .null
+    case (.array(let items), .number(let n)):
+      guard let i = Int(exactly: n), items.indices.contains(i) else { return .null }
+      return items[i]
+    default: return .null
+    }
+  }
+
+  /// A value as text inside a template.
+  static func render(_ value: Value, as type: ExprType) -> String {
+    guard case .number(let n) = value else { return value.isNull ? "unknown" : value.plainText }
+    // Out-of-range results of arithmetic print as plain numbers rather than trap.
+    guard let micros = Int64(exactly: (n * 1e6).rounded()), abs(micros) < 1 << 60 else { return value.plainText }
+    switch type {
+    case .duration: return Duration.microseconds(micros).compactDescription
+    case .timeOfDay: return formatTimeOfDay(Int(micros / 1_000_000))
+    case .timestamp: return Timestamp(microseconds: micros).iso8601
+    default: return value.plainText
+    }
+  }
+
+  /// A value as it goes into JSON (a whole `"${EXPR}"` template in a payload).
+  static func json(_ value: Value, as type: ExprType) -> Value {
+    guard case .number = value else { return value }
+    switch type {
+    case .timeOfDay, .timestamp: return .string(render(value, as: type))
+    default: return value
+    }
+  }
+
+  static func formatTimeOfDay(_ seconds: Int) -> String {
+    func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    let base = "\(two(seconds / 3600)):\(two(seconds / 60 % 60))"
+    return seconds % 60 == 0 ? base : base + ":\(two(seconds % 60))"
+  }
+}
+
+/// A string with `${EXPR}` parts.
+struct Template: Sendable {
+  enum Part: Sendable {
+    case text(String)
+    case expression(CompiledExpr)
+  }
+
+  var parts: [Part]
+
+  func render(_ state: EvalState) -> String {
+    var out = ""
+    for part in parts {
+      switch part {
+      case .text(let t): out += t
+      case .expression(let e): out += Runtime.render(e.eval(state), as: e.type)
+      }
+    }
+    return out
+  }
+
+  /// A whole `"${EXPR}"` keeps its type in JSON; anything else is a string.
+  func jsonValue(_ state: EvalState) -> Value {
+    if parts.count == 1, case .expression(let e) = parts[0] { return Runtime.json(e.eval(state), as: e.type) }
+    return .string(render(state))
+  }
+}

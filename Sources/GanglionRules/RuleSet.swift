@@ -1,0 +1,198 @@
+import GanglionCore
+
+/// One rule file's text, as read by the daemon.
+public struct RuleSource: Sendable {
+  /// The file name as the user should see it in errors (relative paths stay relative).
+  public var file: String
+  public var text: String
+
+  public init(file: String, text: String) {
+    self.file = file
+    self.text = text
+  }
+}
+
+/// How a rule is triggered.
+enum Trigger: Sendable {
+  /// Fires on the rising edge of a bool expression, optionally once it has held for `hold` µs.
+  case when(CompiledExpr, hold: Int64?, dependencies: Dependencies)
+  /// Fires on every event of these slots.
+  case on([Int])
+  /// Fires every `interval` µs.
+  case every(Int64)
+  /// Fires daily at these local times (seconds since midnight).
+  case at([Int])
+}
+
+/// A `set` target and how its value is computed.
+struct Assignment: Sendable {
+  enum Source: Sendable {
+    case expression(CompiledExpr)
+    case template(Template)
+    case json(JSONTemplate)
+  }
+
+  var slot: Int
+  var signal: String
+  var type: SignalType
+  var source: Source
+}
+
+/// A JSON document whose strings are templates (publish payloads written as maps or lists).
+indirect enum JSONTemplate: Sendable {
+  case constant(Value)
+  case template(Template)
+  case array([JSONTemplate])
+  case object([(String, JSONTemplate)])
+
+  func render(_ state: EvalState) -> Value {
+    switch self {
+    case .constant(let v): return v
+    case .template(let t): return t.jsonValue(state)
+    case .array(let items): return .array(items.map { $0.render(state) })
+    case .object(let members):
+      var out: [String: Value] = [:]
+      for (key, value) in members { out[key] = value.render(state) }
+      return .object(out)
+    }
+  }
+}
+
+struct PublishAction: Sendable {
+  enum Payload: Sendable {
+    case text(Template)
+    case json(JSONTemplate)
+  }
+
+  var topic: Template
+  var payload: Payload
+  var qos: Int
+  var retain: Bool
+}
+
+indirect enum Action: Sendable {
+  case set([Assignment])
+  case publish(PublishAction)
+  case log(Template)
+  /// Runs `actions` `delay` µs later; `id` numbers the rule's `after` actions (restart key).
+  case after(delay: Int64, id: Int, actions: [Action])
+}
+
+/// One compiled rule. Immutable; a class so that the engine's hot path shares it without
+/// copying its fields.
+final class Rule: Sendable {
+  let name: String
+  let location: SourceLocation
+  let trigger: Trigger
+  let conditions: [CompiledExpr]
+  let actions: [Action]
+  let enabled: Bool
+  /// A hash of the rule's text (its YAML content, not its layout): timers of a rule whose hash
+  /// did not change survive a reload.
+  let textHash: UInt64
+  /// Delays of the rule's `after` actions, by id.
+  let afterDelays: [Int64]
+  /// Windows read by the `if` conditions and the actions (they need history too).
+  let windowsOutsideTrigger: Set<WindowUse>
+
+  // Unpacked from `trigger` for the engine's hot path.
+  /// The `when` expression.
+  let whenEval: Eval?
+  /// The `for` of a `when` rule (µs).
+  let hold: Int64?
+  /// A `when` rule whose value moves with time (windows, `age`, `time`).
+  let dependsOnTime: Bool
+  let isOn: Bool
+
+  init(
+    name: String, location: SourceLocation, trigger: Trigger, conditions: [CompiledExpr], actions: [Action],
+    enabled: Bool, textHash: UInt64, afterDelays: [Int64], windowsOutsideTrigger: Set<WindowUse>
+  ) {
+    self.name = name
+    self.location = location
+    self.trigger = trigger
+    self.conditions = conditions
+    self.actions = actions
+    self.enabled = enabled
+    self.textHash = textHash
+    self.afterDelays = afterDelays
+    self.windowsOutsideTrigger = windowsOutsideTrigger
+    switch trigger {
+    case .when(let expr, let hold, let dependencies):
+      whenEval = expr.eval
+      self.hold = hold
+      dependsOnTime = dependencies.dependsOnTime
+      isOn = false
+    case .on:
+      whenEval = nil
+      hold = nil
+      dependsOnTime = false
+      isOn = true
+    case .every, .at:
+      whenEval = nil
+      hold = nil
+      dependsOnTime = false
+      isOn = false
+    }
+  }
+}
+
+/// Compiled, checked rules, ready for an `Engine`. Immutable; share freely.
+public struct RuleSet: Sendable {
+  let rules: [Rule]
+  /// The signals the rules were checked against.
+  let catalog: SignalCatalog
+  /// Slot numbers that compiled expressions use: one per declared signal, in catalog order.
+  let slotNames: [String]
+  let slots: [String: Int]
+  /// For each slot, the enabled `when`/`on` rules it triggers, in rule order.
+  let triggeredBySlot: [[Int]]
+  /// For each slot, the longest window any rule reads over it (µs); 0 for none.
+  let retention: [Int64]
+
+  init(rules: [Rule], catalog: SignalCatalog) {
+    self.rules = rules
+    self.catalog = catalog
+    slotNames = catalog.names
+    var slots: [String: Int] = [:]
+    for (i, name) in catalog.names.enumerated() { slots[name] = i }
+    self.slots = slots
+    var triggered = Array(repeating: [Int](), count: slotNames.count)
+    var retention = Array(repeating: Int64(0), count: slotNames.count)
+    for (index, rule) in rules.enumerated() {
+      switch rule.trigger {
+      case .when(_, _, let dependencies):
+        for window in dependencies.windows {
+          retention[window.slot] = max(retention[window.slot], window.microseconds)
+        }
+        guard rule.enabled else { continue }
+        for slot in dependencies.reads.sorted() { triggered[slot].append(index) }
+      case .on(let onSlots):
+        guard rule.enabled else { continue }
+        for slot in Set(onSlots).sorted() { triggered[slot].append(index) }
+      case .every, .at:
+        break
+      }
+    }
+    // Windows read in `if` conditions and actions need history too.
+    for rule in rules {
+      for window in rule.windowsOutsideTrigger {
+        retention[window.slot] = max(retention[window.slot], window.microseconds)
+      }
+    }
+    triggeredBySlot = triggered
+    self.retention = retention
+  }
+
+  /// The names of all rules, in file order (disabled rules included).
+  public var names: [String] { rules.map(\.name) }
+
+  /// The names of the rules that can fire.
+  public var enabledNames: [String] { rules.filter(\.enabled).map(\.name) }
+
+  /// No rules, no signals.
+  public static let empty = RuleSet(rules: [], catalog: SignalCatalog())
+
+  /// The text hash of a rule, for matching persisted timers to rules after a restart.
+  public func textHash(ofRule name: String) -> UInt64? { rules.first { $0.name == name }?.textHash }
+}

@@ -1,0 +1,410 @@
+import GanglionCore
+
+/// One failed step of a rule test.
+public struct RuleTestFailure: Sendable, Hashable, CustomStringConvertible {
+  /// The step (or the test, for set-up problems).
+  public var location: SourceLocation
+  public var test: String
+  /// What went wrong, in words (`expect hallway.light`).
+  public var message: String
+  public var expected: String?
+  public var actual: String?
+
+  /// `file:line: test 'NAME': MESSAGE: expected X, got Y`
+  public var description: String {
+    var out = "\(location.file):\(location.line): test '\(test)': \(message)"
+    if let expected { out += ": expected \(expected)" }
+    if let actual { out += expected == nil ? ": \(actual)" : ", got \(actual)" }
+    return out
+  }
+}
+
+/// The outcome of one test.
+public struct RuleTestResult: Sendable, Hashable {
+  public var name: String
+  public var location: SourceLocation
+  public var failures: [RuleTestFailure]
+  public var passed: Bool { failures.isEmpty }
+}
+
+/// The outcome of a run: every test's result, plus problems with the test files themselves.
+public struct RuleTestReport: Sendable, CustomStringConvertible {
+  public var results: [RuleTestResult] = []
+  /// Errors in test files (bad YAML, unknown keys); each makes the run fail.
+  public var diagnostics: [Diagnostic] = []
+
+  public var passedCount: Int { results.filter(\.passed).count }
+  public var failedCount: Int { results.count - passedCount }
+  /// True when every test passed and the test files had no errors.
+  public var succeeded: Bool { failedCount == 0 && !diagnostics.contains { $0.severity == .error } }
+
+  /// `N passed, N failed`
+  public var summary: String { "\(passedCount) passed, \(failedCount) failed" }
+
+  /// One line per file error and failure, then the summary.
+  public var description: String {
+    let lines = diagnostics.map(\.description) + results.flatMap { $0.failures.map(\.description) }
+    return (lines + [summary]).joined(separator: "\n")
+  }
+}
+
+/// Runs `*.test.yaml` files (rules.md "Rule tests") against rules on a virtual clock.
+/// Pure: no I/O; a test of `for: 2h` takes milliseconds.
+public enum RuleTestRunner {
+  static let testKeys = ["name", "rules", "config", "given", "start", "steps"]
+  static let stepKeys = ["input", "wait", "expect", "expect_published", "expect_fired", "expect_not_fired"]
+
+  /// Runs every test of `tests` (each a test file's text) against `rules`.
+  ///
+  /// - Parameters:
+  ///   - rules: the rule files; a test's `rules:` picks some of them by file name (the name,
+  ///     or a path ending in `/name`), otherwise all of them are used.
+  ///   - signals: the declared signals (from the config).
+  ///   - context: device, prefix, UTC offset and the virtual clock's start; a test's `start:`
+  ///     (an RFC 3339 time, or `"HH:MM"` local time on the start day) moves its start.
+  public static func run(
+    tests: [RuleSource], rules: [RuleSource], signals: SignalCatalog,
+    context: EngineContext = EngineContext(device: "test", startTime: Timestamp(seconds: 1_767_225_600))
+  ) -> RuleTestReport {
+    var report = RuleTestReport()
+    var cache: [[String]: (RuleSet?, [Diagnostic])] = [:]
+    for file in tests {
+      let root: YAMLNode?
+      do {
+        root = try YAMLParser.parse(file.text, file: file.file)
+      } catch {
+        report.diagnostics += error.diagnostics
+        continue
+      }
+      guard let root else { continue }
+      guard let pairs = root.mapping, pairs.count == 1, pairs[0].key.scalar == "tests",
+        let items = pairs[0].value.sequence
+      else {
+        report.diagnostics.append(.error("a test file is a mapping with 'tests:', a list of tests", at: root.location))
+        continue
+      }
+      for item in items {
+        var run = TestRun(node: item, signals: signals, context: context)
+        run.run(rules: rules, cache: &cache)
+        report.diagnostics += run.diagnostics
+        if let result = run.result { report.results.append(result) }
+      }
+    }
+    return report
+  }
+}
+
+private struct TestRun {
+  let node: YAMLNode
+  let signals: SignalCatalog
+  var context: EngineContext
+  var diagnostics: [Diagnostic] = []
+  var result: RuleTestResult?
+  var failures: [RuleTestFailure] = []
+  var name = "?"
+
+  // Running state.
+  var engine: Engine?
+  let recorder = Recorder()
+  var log: [Event] { recorder.log }
+  var published: [(topic: String, payload: String, qos: Int, retain: Bool)] = []
+  var stepStart = 0
+  var publishedStart = 0
+  var clock = Timestamp(microseconds: 0)
+
+  init(node: YAMLNode, signals: SignalCatalog, context: EngineContext) {
+    self.node = node
+    self.signals = signals
+    self.context = context
+  }
+
+  mutating func fail(
+    _ message: String, at location: SourceLocation, expected: String? = nil, actual: String? = nil
+  ) {
+    failures.append(
+      RuleTestFailure(location: location, test: name, message: message, expected: expected, actual: actual))
+  }
+
+  mutating func run(rules: [RuleSource], cache: inout [[String]: (RuleSet?, [Diagnostic])]) {
+    guard let pairs = node.mapping else {
+      diagnostics.append(.error("a test is a mapping with 'name' and 'steps'", at: node.location))
+      return
+    }
+    var fields: [String: YAMLNode] = [:]
+    for pair in pairs {
+      guard let key = pair.key.scalar, RuleTestRunner.testKeys.contains(key) else {
+        let key = pair.key.scalar ?? "?"
+        diagnostics.append(
+          .error(
+            "unknown key '\(key)' in a test" + Spelling.suggestion(for: key, in: RuleTestRunner.testKeys),
+            at: pair.key.location))
+        continue
+      }
+      fields[key] = pair.value
+    }
+    name = fields["name"]?.scalar ?? "line \(node.location.line)"
+    defer { result = RuleTestResult(name: name, location: node.location, failures: failures) }
+    guard diagnostics.isEmpty else {
+      fail("the test has errors", at: node.location)
+      return
+    }
+
+    // Rules.
+    var selected = rules
+    if let ruleNode = fields["rules"] {
+      let wanted = (ruleNode.sequence ?? [ruleNode]).compactMap(\.scalar)
+      selected = []
+      for want in wanted {
+        let matches = rules.filter { $0.file == want || $0.file.hasSuffix("/" + want) }
+        if matches.isEmpty {
+          fail("no rule file '\(want)' among the rules given", at: ruleNode.location)
+          return
+        }
+        selected += matches.filter { m in !selected.contains { $0.file == m.file } }
+      }
+    }
+    let key = selected.map(\.file)
+    if cache[key] == nil { cache[key] = RuleCompiler.compile(selected, signals: signals) }
+    let (ruleSet, ruleDiagnostics) = cache[key]!
+    guard let ruleSet else {
+      fail(
+        "the rules have errors", at: node.location,
+        actual: ruleDiagnostics.map(\.description).joined(separator: "; "))
+      return
+    }
+
+    // Start time.
+    if let startNode = fields["start"] {
+      guard let start = startTime(startNode) else {
+        fail("'start' is an RFC 3339 time or a local time of day like \"21:00\"", at: startNode.location)
+        return
+      }
+      context.startTime = start
+    }
+    clock = context.startTime
+    let engine = Engine(rules: ruleSet, signals: signals, context: context)
+    self.engine = engine
+
+    // Given.
+    if let given = fields["given"] {
+      guard let pairs = given.mapping else {
+        fail("'given' is a mapping of signals to values", at: given.location)
+        return
+      }
+      for pair in pairs {
+        guard let (signal, value) = typedPair(pair) else { continue }
+        engine.restore(signal: signal, value: value, time: clock)
+      }
+    }
+
+    guard let steps = fields["steps"]?.sequence else {
+      fail("a test needs 'steps', a list", at: fields["steps"]?.location ?? node.location)
+      return
+    }
+    for step in steps { runStep(step, rules: ruleSet) }
+  }
+
+  func startTime(_ node: YAMLNode) -> Timestamp? {
+    guard let text = node.scalar else { return nil }
+    if let instant = Timestamp(iso8601: text) { return instant }
+    guard let tokens = try? Lexer(text).tokenize(), tokens.count == 2, case .timeOfDay(let seconds) = tokens[0].kind
+    else { return nil }
+    // That local time on the start day (local).
+    let start = context.startTime.microseconds / 1_000_000
+    let offset = Int64(context.utcOffset(context.startTime))
+    let localDay = (start + offset) / 86_400
+    return Timestamp(seconds: localDay * 86_400 + Int64(seconds) - offset)
+  }
+
+  /// A `signal: value` pair with the value read as the signal's type.
+  mutating func typedPair(_ pair: YAMLNode.Pair) -> (String, Value)? {
+    let signal = pair.key.scalar ?? ""
+    guard let info = signals[signal] else {
+      fail(
+        "unknown signal '\(signal)'" + Spelling.suggestion(for: signal, in: signals.names), at: pair.key.location)
+      return nil
+    }
+    guard let value = Self.typedValue(pair.value, type: info.type) else {
+      fail("'\(signal)' is a \(info.type.rawValue); this value is not", at: pair.value.location)
+      return nil
+    }
+    return (signal, value)
+  }
+
+  static func typedValue(_ node: YAMLNode, type: SignalType) -> Value? {
+    if node.isNull || (node.scalarStyle == .plain && node.scalar == "unknown") { return .null }
+    switch type {
+    case .json: return node.jsonValue
+    case .string: return node.scalar.map(Value.string)
+    case .bool, .number:
+      if node.scalarStyle == .plain, let v = type.coerce(node.jsonValue) { return v }
+      return node.scalar.flatMap { type.parse(text: $0) }
+    }
+  }
+
+  static func show(_ value: Value) -> String { value.isNull ? "unknown" : JSON.encode(value) }
+
+  static func sameValue(_ a: Value, _ b: Value) -> Bool {
+    if case .number(let x) = a, case .number(let y) = b {
+      return x == y || abs(x - y) <= 1e-9 * max(abs(x), abs(y))
+    }
+    return a == b
+  }
+
+  mutating func take(_ effects: [Effect]) {
+    for effect in effects {
+      if case .publish(let topic, let payload, let qos, let retain, _) = effect {
+        published.append((topic, payload, qos, retain))
+      }
+    }
+  }
+
+  mutating func runStep(_ step: YAMLNode, rules: RuleSet) {
+    guard let engine, let pairs = step.mapping, pairs.count == 1, let kind = pairs[0].key.scalar else {
+      fail("a step is one of \(RuleTestRunner.stepKeys.joined(separator: ", "))", at: step.location)
+      return
+    }
+    let body = pairs[0].value
+    let at = step.location
+    switch kind {
+    case "input":
+      stepStart = log.count
+      publishedStart = published.count
+      guard let inputs = body.mapping else {
+        fail("'input' is a mapping of signals to values", at: body.location)
+        return
+      }
+      for pair in inputs {
+        guard let (signal, value) = typedPair(pair) else { continue }
+        let source: EventSource = signals[signal]?.role == .input ? .simulator : .command
+        let recorder = self.recorder
+        take(engine.ingest(Reading(signal: signal, value: value, time: clock, source: source)) { recorder.record(&$0) })
+      }
+    case "wait":
+      stepStart = log.count
+      publishedStart = published.count
+      guard let text = body.scalar, let d = Duration.parse(text) else {
+        fail("'wait' is a duration like 30s or 1m59s", at: body.location)
+        return
+      }
+      clock = clock + d
+      let recorder = self.recorder
+      take(engine.advance(to: clock) { recorder.record(&$0) })
+    case "expect":
+      guard let expectations = body.mapping else {
+        fail("'expect' is a mapping of signals to values", at: body.location)
+        return
+      }
+      for pair in expectations {
+        guard let (signal, expected) = typedPair(pair) else { continue }
+        let actual = engine.value(of: signal)
+        if !Self.sameValue(actual, expected) {
+          fail("expect \(signal)", at: pair.key.location, expected: Self.show(expected), actual: Self.show(actual))
+        }
+      }
+    case "expect_published":
+      for item in body.sequence ?? [body] { expectPublished(item) }
+    case "expect_fired", "expect_not_fired":
+      let names = (body.sequence ?? [body]).compactMap(\.scalar)
+      let firedNow = Set(log[stepStart...].filter { $0.kind == .fired }.compactMap(\.rule))
+      for rule in names {
+        guard rules.names.contains(rule) else {
+          fail("unknown rule '\(rule)'" + Spelling.suggestion(for: rule, in: rules.names), at: body.location)
+          continue
+        }
+        let didFire = firedNow.contains(rule)
+        if kind == "expect_fired", !didFire {
+          fail("expect_fired \(rule)", at: at, expected: "'\(rule)' fired", actual: describeFired(firedNow))
+        } else if kind == "expect_not_fired", didFire {
+          fail("expect_not_fired \(rule)", at: at, expected: "'\(rule)' not fired", actual: "it fired")
+        }
+      }
+    default:
+      fail(
+        "unknown step '\(kind)'" + Spelling.suggestion(for: kind, in: RuleTestRunner.stepKeys),
+        at: pairs[0].key.location)
+    }
+  }
+
+  func describeFired(_ names: Set<String>) -> String {
+    names.isEmpty ? "no rule fired" : "fired: " + names.sorted().joined(separator: ", ")
+  }
+
+  mutating func expectPublished(_ item: YAMLNode) {
+    guard let pairs = item.mapping else {
+      fail("'expect_published' is { topic, payload }", at: item.location)
+      return
+    }
+    var topic: String?
+    var payload: YAMLNode?
+    var qos: Int?
+    var retain: Bool?
+    for pair in pairs {
+      switch pair.key.scalar {
+      case "topic": topic = pair.value.scalar
+      case "payload": payload = pair.value
+      case "qos": qos = pair.value.jsonValue.numberValue.flatMap { Int(exactly: $0) } ?? -1
+      case "retain": retain = pair.value.jsonValue.boolValue
+      default:
+        let key = pair.key.scalar ?? "?"
+        fail(
+          "unknown key '\(key)'" + Spelling.suggestion(for: key, in: RuleCompiler.publishKeys), at: pair.key.location)
+        return
+      }
+    }
+    let candidates = published[publishedStart...]
+    let match = candidates.contains { p in
+      (topic == nil || p.topic == topic) && (qos == nil || p.qos == qos) && (retain == nil || p.retain == retain)
+        && (payload == nil || Self.payloadMatches(p.payload, payload!))
+    }
+    guard !match else { return }
+    var expected = topic.map { "topic \($0)" } ?? "a publish"
+    if let payload { expected += " payload \(Self.describe(payload))" }
+    let actual =
+      candidates.isEmpty
+      ? "nothing was published"
+      : candidates.map { "\($0.topic) \($0.payload)" }.joined(separator: "; ")
+    fail("expect_published", at: item.location, expected: expected, actual: actual)
+  }
+
+  static func describe(_ node: YAMLNode) -> String {
+    if let text = node.scalar { return text }
+    return JSON.encode(node.jsonValue)
+  }
+
+  /// Payloads compare as JSON when both sides parse, as text otherwise.
+  static func payloadMatches(_ actual: String, _ expected: YAMLNode) -> Bool {
+    let expectedValue: Value
+    if let text = expected.scalar {
+      if text == actual { return true }
+      guard let parsed = try? JSON.parse(text) else { return false }
+      expectedValue = parsed
+    } else {
+      expectedValue = expected.jsonValue
+    }
+    guard let actualValue = try? JSON.parse(actual) else { return false }
+    return jsonEqual(actualValue, expectedValue)
+  }
+
+  static func jsonEqual(_ a: Value, _ b: Value) -> Bool {
+    switch (a, b) {
+    case (.number, .number): return sameValue(a, b)
+    case (.array(let x), .array(let y)): return x.count == y.count && zip(x, y).allSatisfy { jsonEqual($0, $1) }
+    case (.object(let x), .object(let y)):
+      return x.count == y.count && x.allSatisfy { key, value in y[key].map { jsonEqual(value, $0) } ?? false }
+    default: return a == b
+    }
+  }
+}
+
+/// Gives events their seq numbers, like the event log does.
+private final class Recorder {
+  var log: [Event] = []
+  private var seq: UInt64 = 0
+
+  func record(_ event: inout Event) {
+    seq += 1
+    event.seq = seq
+    log.append(event)
+  }
+}
