@@ -55,7 +55,7 @@ let package = Package(
     .executableTarget(
       name: "ganglion",
       dependencies: [
-        "GanglionDaemon",
+        "GanglionDaemon", "GanglionRules", "GanglionLog", "GanglionCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings),
@@ -90,7 +90,7 @@ let package = Package(
       swiftSettings: strictSettings),
     .testTarget(
       name: "GanglionDaemonTests",
-      dependencies: ["GanglionDaemon", "GanglionCore", "GanglionTestSupport"],
+      dependencies: ["GanglionDaemon", "GanglionCore", "GanglionMQTT", "GanglionTestSupport"],
       swiftSettings: strictSettings),
   ]
 )

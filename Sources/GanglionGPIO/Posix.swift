@@ -1,3 +1,6 @@
+// CGPIOD only for `timespec`: gpiod.h includes <time.h>, so the clang importer may file the
+// struct under CGPIOD, and MemberImportVisibility then wants that module named.
+import CGPIOD
 import Glibc
 
 // The one place in GanglionGPIO that makes POSIX calls (clocks, pipe, poll, threads, /dev

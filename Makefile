@@ -1,0 +1,55 @@
+# Ganglion: two commands.
+#   make run   installs what is missing, builds, and runs the daemon on the simulated board
+#   make test  installs what is missing, builds, and runs every test
+SWIFT       ?= swift
+CONFIG      ?= Hardware/demo.yaml
+APT_PACKAGES = mosquitto mosquitto-clients libmosquitto-dev libgpiod-dev libyaml-dev pkg-config
+BIN_RELEASE  = .build/release/ganglion
+BIN_DEBUG    = .build/debug/ganglion
+
+.PHONY: all deps build release run test check format lint bench clean
+
+all: build
+
+# Installs the Debian packages that are not installed yet (and nothing when all are).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v $(SWIFT) >/dev/null || { echo "Swift 6 is needed: https://www.swift.org/install/linux/"; exit 1; }
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --static-swift-stdlib
+
+run: release
+	Hardware/demo.sh $(BIN_RELEASE) $(CONFIG)
+
+# Unit and integration tests (each starts its own mosquitto on a free loopback port),
+# then the example rules' own tests and a check of the demo configuration.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	$(BIN_DEBUG) check --config $(CONFIG)
+
+check: build
+	$(BIN_DEBUG) check --config $(CONFIG)
+
+format:
+	$(SWIFT) format -i -r Package.swift Sources Tests Benchmarks
+
+lint:
+	$(SWIFT) format lint -r Package.swift Sources Tests Benchmarks
+
+bench: deps
+	$(SWIFT) run -c release ganglion-bench
+
+clean:
+	rm -rf .build

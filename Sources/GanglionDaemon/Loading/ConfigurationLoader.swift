@@ -1,0 +1,124 @@
+import GanglionCore
+import GanglionRules
+
+/// A configuration with everything it names read and checked: the hardware profile, the
+/// rule files, compiled rules, and where the log lives.
+public struct LoadedConfiguration: Sendable {
+  public var config: Config
+  public var configPath: String
+  public var profile: HardwareProfile?
+  public var ruleSources: [RuleSource]
+  public var rules: RuleSet
+  /// The log folder: `log.dir` (relative to the config's folder), else
+  /// `$STATE_DIRECTORY/log`, else `./ganglion-state/log`.
+  public var logDirectory: String
+}
+
+/// Reads a configuration and what it names from disk and checks all of it, collecting
+/// every diagnostic instead of stopping at the first. Blocking file reads: call it at
+/// start-up, reload and from the CLI, not from the cooperative pool.
+public enum ConfigurationLoader {
+  /// The config path: `--config`, else `$GANGLION_CONFIG`, else `/etc/ganglion/ganglion.yaml`.
+  public static func defaultConfigPath() -> String {
+    FileSystem.environment("GANGLION_CONFIG") ?? "/etc/ganglion/ganglion.yaml"
+  }
+
+  /// The log folder when no config names one.
+  public static func defaultLogDirectory() -> String {
+    if let state = FileSystem.environment("STATE_DIRECTORY") {
+      // systemd may pass several folders separated by ':'; the first is ours.
+      return String(state.split(separator: ":").first ?? "") + "/log"
+    }
+    return "ganglion-state/log"
+  }
+
+  /// Loads `configPath`; `rulePaths`, when given, replace the config's `rules:`.
+  /// - Returns: the loaded configuration if there were no errors, and all diagnostics.
+  public static func load(configPath: String, rulePaths: [String]? = nil) -> (
+    LoadedConfiguration?, [Diagnostic]
+  ) {
+    var diagnostics = DiagnosticCollector()
+    let text: String
+    do {
+      text = try FileSystem.readText(configPath)
+    } catch {
+      diagnostics.error("cannot read the configuration: \(error)", at: nil)
+      return (nil, diagnostics.diagnostics)
+    }
+    let (decoded, decodeDiagnostics) = ConfigDecoder.decode(text: text, file: configPath)
+    diagnostics.append(contentsOf: decodeDiagnostics)
+    guard var config = decoded else { return (nil, diagnostics.diagnostics) }
+    let base = FileSystem.directory(of: configPath)
+
+    var profile: HardwareProfile?
+    if let hardware = config.hardware {
+      let path = FileSystem.resolve(hardware.value, relativeTo: base)
+      do {
+        let (decodedProfile, profileDiagnostics) = HardwareProfile.decode(
+          text: try FileSystem.readText(path), file: path)
+        profile = decodedProfile
+        diagnostics.append(contentsOf: profileDiagnostics)
+      } catch {
+        diagnostics.error("cannot read the hardware profile: \(error)", at: hardware.location)
+      }
+    }
+    diagnostics.append(contentsOf: config.resolvePins(with: profile))
+
+    let sources: [RuleSource]
+    if let rulePaths {
+      sources = readRules(rulePaths.map { ($0, nil) }, diagnostics: &diagnostics)
+    } else {
+      sources = readRules(
+        config.rules.map { (FileSystem.resolve($0.value, relativeTo: base), $0.location) }, diagnostics: &diagnostics)
+    }
+    let (rules, ruleDiagnostics) = RuleCompiler.compile(sources, signals: config.catalog)
+    diagnostics.append(contentsOf: ruleDiagnostics)
+
+    let logDirectory = config.log.dir.map { FileSystem.resolve($0, relativeTo: base) } ?? defaultLogDirectory()
+    guard !diagnostics.hasErrors, let rules else { return (nil, diagnostics.diagnostics) }
+    return (
+      LoadedConfiguration(
+        config: config, configPath: configPath, profile: profile, ruleSources: sources, rules: rules,
+        logDirectory: logDirectory),
+      diagnostics.diagnostics
+    )
+  }
+
+  /// Reads rule files: a folder gives every `*.yaml` in it that is not a `*.test.yaml`.
+  public static func readRules(
+    _ paths: [(path: String, location: SourceLocation?)], diagnostics: inout DiagnosticCollector
+  ) -> [RuleSource] {
+    var sources: [RuleSource] = []
+    for (path, location) in paths {
+      switch FileSystem.kind(of: path) {
+      case .directory:
+        do {
+          for name in try FileSystem.list(path) where isRuleFile(name) {
+            let file = FileSystem.normalize(path + "/" + name)
+            do {
+              sources.append(RuleSource(file: file, text: try FileSystem.readText(file)))
+            } catch {
+              diagnostics.error("cannot read rules: \(error)", at: location)
+            }
+          }
+        } catch {
+          diagnostics.error("cannot read rules: \(error)", at: location)
+        }
+      case .file:
+        do {
+          sources.append(RuleSource(file: path, text: try FileSystem.readText(path)))
+        } catch {
+          diagnostics.error("cannot read rules: \(error)", at: location)
+        }
+      default:
+        diagnostics.error("rules path '\(path)' does not exist", at: location)
+      }
+    }
+    return sources
+  }
+
+  static func isRuleFile(_ name: String) -> Bool {
+    (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !name.hasSuffix(".test.yaml")
+      && !name.hasSuffix(".test.yml") && !name.hasPrefix(".")
+  }
+}

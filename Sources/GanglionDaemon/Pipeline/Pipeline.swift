@@ -1,0 +1,460 @@
+import GanglionCore
+import GanglionGPIO
+import GanglionLog
+import GanglionMQTT
+import GanglionRules
+import Glibc
+import Logging
+
+/// The daemon's one-way flow: inputs -> engine -> (log, GPIO outputs, MQTT). Everything
+/// here runs on one dedicated thread (`run()`), which owns the engine and the log writer;
+/// other threads only `submit` inputs to its bounded queue.
+final class Pipeline: @unchecked Sendable {
+  struct Settings {
+    var loaded: LoadedConfiguration
+    var simulate: Bool
+    var printEvents: Bool
+  }
+
+  /// Inputs waiting for the pipeline; producers never block (a full queue drops and counts).
+  let inbox = BoundedQueue<PipelineInput>(capacity: 4096)
+  let status: StatusBoard
+  let tail = LiveTail()
+
+  private var settings: Settings
+  private var config: Config { settings.loaded.config }
+  private let clock: any WallClock
+  private let logger: Logger
+  private let engine: Engine
+  private let log: EventLog
+  private let gpio: any GPIOBackend
+  private var mqtt: MQTTClient?
+  private let routing: MQTTRouting
+  private let prefix: String
+  private let qos: Int
+  private var lastDeadLetterLog: Int64 = 0
+  private var suppressedDeadLetterLogs = 0
+  private var reportedLogFailure = false
+  private let watchdog: Watchdog
+  /// Set when the log became unusable (fsync error): the daemon exits non-zero.
+  private(set) var fatalError: String?
+
+  init(
+    settings: Settings, clock: any WallClock, logger: Logger, log: EventLog, gpio: any GPIOBackend,
+    watchdog: Watchdog
+  ) {
+    self.settings = settings
+    self.clock = clock
+    self.logger = logger
+    self.log = log
+    self.gpio = gpio
+    self.watchdog = watchdog
+    let config = settings.loaded.config
+    prefix = config.mqtt?.prefix ?? "ganglion/\(config.device)"
+    qos = config.mqtt?.qos ?? 1
+    routing = MQTTRouting(config: config)
+    let start = clock.now()
+    engine = Engine(
+      rules: settings.loaded.rules, signals: config.catalog,
+      context: EngineContext(
+        device: config.device, prefix: prefix, startTime: start,
+        utcOffset: { [clock] in clock.utcOffsetSeconds(at: $0) }))
+    status = StatusBoard(
+      StatusBoard.Snapshot(
+        device: config.device, startTime: start, simulated: settings.simulate,
+        rules: settings.loaded.rules.names,
+        mqttURL: config.mqtt.map { "\($0.useTLS ? "mqtts" : "mqtt")://\($0.host):\($0.port)" },
+        logDirectory: settings.loaded.logDirectory, nextSeq: log.nextSeq))
+  }
+
+  /// Offers an input; false (and counted) when the queue is full.
+  @discardableResult
+  func submit(_ input: PipelineInput) -> Bool {
+    if inbox.offer(input) { return true }
+    status.update { $0.counters.inputQueueDrops += 1 }
+    return false
+  }
+
+  // MARK: Start-up
+
+  /// Records the start-up state without firing rules (rules.md "Restart is not a trigger"):
+  /// the `start` event, restored `persist` values, outputs at `initial`, inputs read once.
+  func startUp(initialInputs: [String: Bool]) {
+    let now = clock.now()
+    recordSystem([
+      "event": "start", "simulated": .bool(settings.simulate),
+      "rules": .number(Double(settings.loaded.rules.names.count)),
+    ])
+    var restored: [String: Value] = [:]
+    if config.signals.contains(where: \.persist) {
+      do {
+        for (name, entry) in try log.lastSignalValues() where config.catalog[name]?.persist == true {
+          restored[name] = entry.value
+        }
+      } catch {
+        logger.error("cannot read persisted values from the log: \(error)")
+      }
+    }
+    for signal in config.signals {
+      let value: Value?
+      if let persisted = restored[signal.name] {
+        value = persisted
+      } else if case .gpio(let gpio) = signal.source {
+        value = gpio.isOutput ? .bool(gpio.initial) : initialInputs[signal.name].map(Value.bool)
+      } else {
+        value = signal.initial
+      }
+      guard let value else { continue }
+      engine.restore(signal: signal.name, value: value, time: now)
+      var event = Event(time: now, kind: .signal, signal: signal.name, value: value, source: .system)
+      record(&event)
+      afterRecording([event])
+      if restored[signal.name] != nil, case .gpio(let gpio) = signal.source, gpio.isOutput, case .bool(let on) = value {
+        drive(signal.name, on)
+      }
+    }
+    syncIfAlways()
+  }
+
+  // MARK: The loop
+
+  /// Runs until `.stop` arrives or the log fails. Blocks the calling (dedicated) thread.
+  func run() {
+    var nextSync = MonotonicClock.nowMicroseconds() + syncInterval
+    loop: while fatalError == nil {
+      let monotonicNow = MonotonicClock.nowMicroseconds()
+      var wakeAt = min(nextSync, watchdog.nextPingDue(now: monotonicNow))
+      if let deadline = engine.nextDeadline {
+        let wallDelta = (deadline - clock.now()).microseconds
+        wakeAt = min(wakeAt, monotonicNow + max(0, wallDelta))
+      }
+      switch inbox.take(until: wakeAt) {
+      case .element(let input):
+        if case .stop = input { break loop }
+        handle(input)
+      case .timedOut:
+        break
+      case .closed:
+        break loop
+      }
+      fireDueTimers()
+      let now = MonotonicClock.nowMicroseconds()
+      if now >= nextSync {
+        syncLog()
+        nextSync = now + syncInterval
+      }
+      watchdog.progress(now: now)
+    }
+    shutDown()
+  }
+
+  private var syncInterval: Int64 {
+    if case .interval(let interval) = config.log.sync { return max(1000, interval.microseconds) }
+    return 1_000_000
+  }
+
+  private func handle(_ input: PipelineInput) {
+    switch input {
+    case .reading(let reading):
+      ingest(reading)
+    case .mqttMessage(let message):
+      handle(message)
+    case .mqttState(let state):
+      handle(state)
+    case .reload(let reply):
+      reply.put(reload())
+    case .stop:
+      break
+    }
+  }
+
+  private func ingest(_ reading: Reading) {
+    var recorded: [Event] = []
+    let effects = engine.ingest(reading) { event in
+      self.record(&event)
+      recorded.append(event)
+    }
+    finish(recorded: recorded, effects: effects)
+  }
+
+  private func fireDueTimers() {
+    let now = clock.now()
+    guard let deadline = engine.nextDeadline, deadline <= now else { return }
+    var recorded: [Event] = []
+    let effects = engine.advance(to: now) { event in
+      self.record(&event)
+      recorded.append(event)
+    }
+    finish(recorded: recorded, effects: effects)
+  }
+
+  /// After the engine: make the log durable if `sync: always`, then act in the world.
+  private func finish(recorded: [Event], effects: [Effect]) {
+    syncIfAlways()
+    for event in recorded where event.kind == .signal && event.source != .gpio && event.source != .simulator {
+      if let name = event.signal, case .gpio(let gpio)? = config.signals.first(where: { $0.name == name })?.source,
+        gpio.isOutput, case .bool(let on) = event.value
+      {
+        drive(name, on)
+      }
+    }
+    for effect in effects {
+      if case .publish(let topic, let payload, let qos, let retain, _) = effect {
+        publish(topic: topic, payload: Array(payload.utf8), qos: qos, retain: retain)
+      }
+    }
+    afterRecording(recorded)
+  }
+
+  /// Publishes events to MQTT, updates the status page, the live tail and the console.
+  private func afterRecording(_ events: [Event]) {
+    for event in events {
+      status.note(event)
+      let json = event.json(device: config.device)
+      switch event.kind {
+      case .signal:
+        if let signal = event.signal {
+          publish(topic: "\(prefix)/events/\(signal)", payload: Array(json.utf8), qos: qos, retain: false)
+          publish(
+            topic: "\(prefix)/state/\(signal)", payload: Array(event.value.plainText.utf8), qos: qos, retain: true)
+        }
+      case .fired:
+        if let rule = event.rule {
+          publish(topic: "\(prefix)/fired/\(rule)", payload: Array(json.utf8), qos: qos, retain: false)
+        }
+      case .log:
+        logger.info("rule \(event.rule ?? "?"): \(event.value.plainText)")
+      case .system:
+        if event.value["event"] == "rule loop" {
+          logger.warning("rule loop stopped: \(JSON.encode(event.value))")
+        }
+      default:
+        break
+      }
+      if !tail.isEmpty { tail.broadcast(json) }
+      if settings.printEvents { print(EventFormatter.line(event)) }
+    }
+    if settings.printEvents { fflush(nil) }
+    status.update { s in
+      s.nextSeq = log.nextSeq
+      s.logDroppedRecords = log.droppedRecords
+    }
+  }
+
+  // MARK: The log
+
+  private func record(_ event: inout Event) {
+    do {
+      try log.append(&event)
+    } catch {
+      fail("cannot append to the event log: \(error)")
+    }
+    noteLogHealth()
+  }
+
+  private func recordSystem(_ fields: [String: Value]) {
+    var event = Event(time: clock.now(), kind: .system, value: .object(fields), source: .system)
+    record(&event)
+    afterRecording([event])
+  }
+
+  private func syncIfAlways() {
+    if case .always = config.log.sync { syncLog() }
+  }
+
+  private func syncLog() {
+    if case .never = config.log.sync { return }
+    do {
+      try log.sync()
+    } catch {
+      fail("cannot sync the event log: \(error)")
+    }
+    noteLogHealth()
+  }
+
+  /// Disk full and read-only disks are reported once, not per event, and when they clear.
+  private func noteLogHealth() {
+    if let failure = log.writeFailure {
+      if !reportedLogFailure {
+        reportedLogFailure = true
+        logger.error("event log writes failing, events are kept in memory only until it recovers: \(failure)")
+        status.update { $0.logWriteFailure = "\(failure)" }
+      }
+    } else if reportedLogFailure {
+      reportedLogFailure = false
+      logger.notice("event log writes resumed (\(log.droppedRecords) records could not be written)")
+      status.update { $0.logWriteFailure = nil }
+    }
+  }
+
+  private func fail(_ message: String) {
+    guard fatalError == nil else { return }
+    logger.critical("\(message); stopping so that systemd restarts the daemon")
+    fatalError = message
+  }
+
+  // MARK: Outputs
+
+  private func drive(_ signal: String, _ value: Bool) {
+    do {
+      try gpio.set(signal: signal, value: value)
+    } catch {
+      status.update { $0.counters.gpioWriteFailures += 1 }
+      logger.error("cannot drive \(signal): \(error)")
+    }
+  }
+
+  private func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) {
+    guard let mqtt, mqtt.isConnected else { return }
+    do {
+      try mqtt.publish(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: retain))
+    } catch {
+      status.update { $0.counters.mqttPublishFailures += 1 }
+    }
+  }
+
+  // MARK: MQTT
+
+  func attach(mqtt client: MQTTClient) { mqtt = client }
+
+  var mqttFilters: [String] {
+    var filters = routing.filters
+    if config.mqtt?.commands == true { filters.append("\(prefix)/set/#") }
+    return filters
+  }
+
+  private func handle(_ message: MQTTMessage) {
+    if message.payload.count > MQTTRouting.maximumPayloadBytes {
+      deadLetter(message, signal: nil, reason: "payload of \(message.payload.count) bytes is over the 256 KiB limit")
+      return
+    }
+    let commandPrefix = "\(prefix)/set/"
+    if config.mqtt?.commands == true, message.topic.hasPrefix(commandPrefix) {
+      command(String(message.topic.dropFirst(commandPrefix.count)), message)
+      return
+    }
+    for route in routing.routes(for: message.topic) {
+      switch MQTTRouting.parse(payload: message.payload, as: route.type, jsonPath: route.jsonPath) {
+      case .value(let value):
+        ingest(Reading(signal: route.signal, value: value, time: clock.now(), source: .mqtt))
+      case .rejected(let reason):
+        deadLetter(message, signal: route.signal, reason: "\(route.signal): \(reason)")
+      }
+    }
+  }
+
+  private func command(_ name: String, _ message: MQTTMessage) {
+    guard let signal = config.catalog[name] else {
+      deadLetter(
+        message, signal: nil,
+        reason: "unknown signal '\(name)'\(Spelling.suggestion(for: name, in: config.catalog.names))")
+      return
+    }
+    guard signal.isSettable else {
+      deadLetter(message, signal: name, reason: "\(name) is an input; only outputs and virtual signals can be set")
+      return
+    }
+    switch MQTTRouting.parse(payload: message.payload, as: signal.type, jsonPath: nil) {
+    case .value(let value):
+      ingest(Reading(signal: name, value: value, time: clock.now(), source: .command))
+    case .rejected(let reason):
+      deadLetter(message, signal: name, reason: "\(name): \(reason)")
+    }
+  }
+
+  private func deadLetter(_ message: MQTTMessage, signal: String?, reason: String) {
+    let now = clock.now()
+    let payload: Value =
+      if let text = String(validating: message.payload, as: UTF8.self) { .string(text) } else {
+        .object(["base64": .string(Base64.encode(message.payload))])
+      }
+    var event = Event(
+      time: now, kind: .deadLetter, signal: signal,
+      value: .object(["topic": .string(message.topic), "payload": payload, "reason": .string(reason)]), source: .mqtt)
+    record(&event)
+    afterRecording([event])
+    let published: Value = .object([
+      "topic": .string(message.topic),
+      "payload": payload.stringValue.map(Value.string) ?? .string(Base64.encode(message.payload)),
+      "reason": .string(reason), "time": .string(now.iso8601),
+    ])
+    publish(topic: "\(prefix)/dead_letter", payload: Array(JSON.encode(published).utf8), qos: qos, retain: false)
+    // Rate-limited: at most one log line per 10 s, with a count of what was held back.
+    let monotonic = MonotonicClock.nowMicroseconds()
+    if monotonic - lastDeadLetterLog >= 10_000_000 {
+      let held = suppressedDeadLetterLogs > 0 ? " (\(suppressedDeadLetterLogs) more since the last report)" : ""
+      logger.warning("dead letter on \(message.topic): \(reason)\(held)")
+      lastDeadLetterLog = monotonic
+      suppressedDeadLetterLogs = 0
+    } else {
+      suppressedDeadLetterLogs += 1
+    }
+  }
+
+  private func handle(_ state: MQTTConnectionState) {
+    switch state {
+    case .connected:
+      status.update {
+        $0.mqttConnected = true
+        $0.mqttLastError = nil
+      }
+      logger.notice("connected to the MQTT broker")
+      publish(topic: "\(prefix)/status", payload: Array("online".utf8), qos: 1, retain: true)
+      // Retained state may be stale or missing after a broker restart: publish it again.
+      for (name, state) in status.snapshot.signals.sorted(by: { $0.key < $1.key }) {
+        publish(topic: "\(prefix)/state/\(name)", payload: Array(state.value.plainText.utf8), qos: qos, retain: true)
+      }
+    case .disconnected(let reason):
+      let wasConnected = status.snapshot.mqttConnected
+      status.update {
+        $0.mqttConnected = false
+        $0.mqttLastError = reason
+      }
+      if wasConnected { logger.warning("lost the MQTT broker: \(reason); reconnecting") }
+    case .connecting:
+      break
+    }
+  }
+
+  // MARK: Reload and stop
+
+  private func reload() -> ReloadOutcome {
+    var diagnostics = DiagnosticCollector()
+    let base = FileSystem.directory(of: settings.loaded.configPath)
+    let sources = ConfigurationLoader.readRules(
+      config.rules.map { (FileSystem.resolve($0.value, relativeTo: base), $0.location) }, diagnostics: &diagnostics)
+    let (rules, ruleDiagnostics) = RuleCompiler.compile(sources, signals: config.catalog)
+    diagnostics.append(contentsOf: ruleDiagnostics)
+    let now = clock.now()
+    guard !diagnostics.hasErrors, let rules else {
+      let outcome = ReloadOutcome(
+        accepted: false, ruleCount: settings.loaded.rules.names.count, diagnostics: diagnostics.diagnostics, time: now)
+      status.update { $0.rejectedReload = outcome }
+      for diagnostic in diagnostics.diagnostics { logger.error("reload rejected: \(diagnostic)") }
+      recordSystem(["event": "reload rejected", "errors": .number(Double(diagnostics.diagnostics.count))])
+      return outcome
+    }
+    for timer in engine.replaceRules(rules) {
+      logger.notice("reload cancelled the running countdown of rule \(timer.rule)")
+    }
+    settings.loaded.rules = rules
+    settings.loaded.ruleSources = sources
+    status.update {
+      $0.rejectedReload = nil
+      $0.rules = rules.names
+    }
+    logger.notice("reloaded \(rules.names.count) rules")
+    recordSystem(["event": "reload", "rules": .number(Double(rules.names.count))])
+    return ReloadOutcome(accepted: true, ruleCount: rules.names.count, diagnostics: diagnostics.diagnostics, time: now)
+  }
+
+  private func shutDown() {
+    recordSystem(["event": "stop"])
+    do {
+      try log.close()
+    } catch {
+      fail("cannot close the event log: \(error)")
+    }
+    tail.closeAll()
+  }
+}

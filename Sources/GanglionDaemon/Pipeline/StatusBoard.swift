@@ -1,0 +1,195 @@
+import GanglionCore
+import Synchronization
+
+/// What `/status` and `/metrics` show: a snapshot the pipeline thread updates and HTTP
+/// threads read. Thread-safe; the pipeline never waits on a reader for longer than a copy.
+final class StatusBoard: Sendable {
+  struct SignalState: Sendable {
+    var value: Value
+    var time: Timestamp
+    var seq: UInt64
+  }
+
+  struct Counters: Sendable {
+    var events: UInt64 = 0
+    var deadLetters: UInt64 = 0
+    var inputQueueDrops: UInt64 = 0
+    var mqttPublishFailures: UInt64 = 0
+    var gpioWriteFailures: UInt64 = 0
+    var ruleLoops: UInt64 = 0
+    var firedByRule: [String: UInt64] = [:]
+  }
+
+  struct Snapshot: Sendable {
+    var device: String
+    var startTime: Timestamp
+    var simulated: Bool
+    var signals: [String: SignalState] = [:]
+    var lastFired: [String: Timestamp] = [:]
+    var rules: [String] = []
+    var mqttURL: String?
+    var mqttConnected = false
+    var mqttLastError: String?
+    var logDirectory: String
+    var nextSeq: UInt64 = 1
+    var logWriteFailure: String?
+    var logDroppedRecords: UInt64 = 0
+    var rejectedReload: ReloadOutcome?
+    var counters = Counters()
+  }
+
+  private let state: Mutex<Snapshot>
+
+  init(_ initial: Snapshot) { state = Mutex(initial) }
+
+  func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
+
+  var snapshot: Snapshot { state.withLock { $0 } }
+
+  /// Records what an event tells the status page.
+  func note(_ event: Event) {
+    state.withLock { s in
+      s.counters.events += 1
+      s.nextSeq = max(s.nextSeq, event.seq + 1)
+      switch event.kind {
+      case .signal:
+        if let signal = event.signal {
+          s.signals[signal] = SignalState(value: event.value, time: event.time, seq: event.seq)
+        }
+      case .fired:
+        if let rule = event.rule {
+          s.lastFired[rule] = event.time
+          s.counters.firedByRule[rule, default: 0] += 1
+        }
+      case .deadLetter:
+        s.counters.deadLetters += 1
+      case .system:
+        if event.value["event"] == "rule loop" { s.counters.ruleLoops += 1 }
+      default:
+        break
+      }
+    }
+  }
+
+  /// `/status` as JSON.
+  func statusJSON(now: Timestamp) -> String {
+    let s = snapshot
+    var signals: [String: Value] = [:]
+    for (name, state) in s.signals {
+      signals[name] = .object([
+        "value": state.value, "time": .string(state.time.iso8601), "seq": .number(Double(state.seq)),
+      ])
+    }
+    var rules: [String: Value] = [:]
+    for name in s.rules {
+      rules[name] = .object([
+        "last_fired": s.lastFired[name].map { .string($0.iso8601) } ?? .null,
+        "fired": .number(Double(s.counters.firedByRule[name] ?? 0)),
+      ])
+    }
+    var document: [String: Value] = [
+      "device": .string(s.device),
+      "started": .string(s.startTime.iso8601),
+      "uptime_seconds": .number(Double((now - s.startTime).microseconds / 1_000_000)),
+      "simulated": .bool(s.simulated),
+      "signals": .object(signals),
+      "rules": .object(rules),
+      "mqtt": s.mqttURL.map { url in
+        .object([
+          "url": .string(url), "connected": .bool(s.mqttConnected),
+          "last_error": s.mqttLastError.map(Value.string) ?? .null,
+        ])
+      } ?? .null,
+      "log": .object([
+        "dir": .string(s.logDirectory), "next_seq": .number(Double(s.nextSeq)),
+        "write_failure": s.logWriteFailure.map(Value.string) ?? .null,
+        "dropped_records": .number(Double(s.logDroppedRecords)),
+      ]),
+      "counters": .object([
+        "events": .number(Double(s.counters.events)),
+        "dead_letters": .number(Double(s.counters.deadLetters)),
+        "input_queue_drops": .number(Double(s.counters.inputQueueDrops)),
+        "mqtt_publish_failures": .number(Double(s.counters.mqttPublishFailures)),
+        "gpio_write_failures": .number(Double(s.counters.gpioWriteFailures)),
+        "rule_loops": .number(Double(s.counters.ruleLoops)),
+      ]),
+      "rejected_reload": .null,
+    ]
+    if let rejected = s.rejectedReload {
+      document["rejected_reload"] = .object([
+        "time": .string(rejected.time.iso8601),
+        "errors": .array(rejected.diagnostics.map { .string($0.description) }),
+      ])
+    }
+    return JSON.encode(.object(document))
+  }
+
+  /// `/metrics` in the Prometheus text format.
+  func metricsText() -> String {
+    let s = snapshot
+    var out = ""
+    func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
+      out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+      for (labels, value) in samples { out += "\(name)\(labels) \(Value.format(number: value))\n" }
+    }
+    metric("ganglion_events_total", "counter", "Events recorded.", [("", Double(s.counters.events))])
+    metric(
+      "ganglion_dead_letters_total", "counter", "Rejected inputs (bad payloads, bad commands).",
+      [("", Double(s.counters.deadLetters))])
+    metric(
+      "ganglion_input_queue_drops_total", "counter", "Inputs dropped because the pipeline queue was full.",
+      [("", Double(s.counters.inputQueueDrops))])
+    metric(
+      "ganglion_mqtt_publish_failures_total", "counter", "MQTT publishes refused by the client.",
+      [("", Double(s.counters.mqttPublishFailures))])
+    metric(
+      "ganglion_gpio_write_failures_total", "counter", "GPIO output writes that failed.",
+      [("", Double(s.counters.gpioWriteFailures))])
+    metric(
+      "ganglion_rule_loops_total", "counter", "Rule chains stopped by loop protection.",
+      [("", Double(s.counters.ruleLoops))])
+    metric(
+      "ganglion_log_dropped_records_total", "counter", "Events that could not be written to the log (disk full).",
+      [("", Double(s.logDroppedRecords))])
+    metric("ganglion_mqtt_connected", "gauge", "1 while connected to the broker.", [("", s.mqttConnected ? 1 : 0)])
+    metric("ganglion_log_next_seq", "gauge", "The seq the next event gets.", [("", Double(s.nextSeq))])
+    metric(
+      "ganglion_rule_fired_total", "counter", "Rule firings.",
+      s.rules.map { ("{rule=\"\($0)\"}", Double(s.counters.firedByRule[$0] ?? 0)) })
+    return out
+  }
+}
+
+/// Live tail subscribers (`GET /events`): each gets a bounded queue of JSON lines; a slow
+/// client loses lines (counted in its stream as a gap) rather than slowing the pipeline.
+final class LiveTail: Sendable {
+  private let subscribers = Mutex<[Int: BoundedQueue<String>]>([:])
+  private let nextID = Atomic<Int>(0)
+
+  func subscribe() -> (id: Int, queue: BoundedQueue<String>) {
+    let id = nextID.add(1, ordering: .relaxed).newValue
+    let queue = BoundedQueue<String>(capacity: 1024)
+    subscribers.withLock { $0[id] = queue }
+    return (id, queue)
+  }
+
+  func unsubscribe(_ id: Int) {
+    let queue = subscribers.withLock { $0.removeValue(forKey: id) }
+    queue?.close()
+  }
+
+  var isEmpty: Bool { subscribers.withLock { $0.isEmpty } }
+
+  func broadcast(_ line: String) {
+    subscribers.withLock { all in
+      for queue in all.values { queue.offer(line) }
+    }
+  }
+
+  func closeAll() {
+    subscribers.withLock { all in
+      for queue in all.values { queue.close() }
+      all.removeAll()
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import Glibc
+import Synchronization
+
+/// Starts `body` on a new detached POSIX thread, for blocking work that must stay off
+/// Swift's cooperative pool (accept(), poll(), condition waits).
+/// - Throws: `FileError`-style context is not meaningful here; returns false if the thread
+///   could not be created (errno is in the result's code).
+public func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> Int32 {
+  final class Box: @unchecked Sendable {
+    let body: @Sendable () -> Void
+    let name: String
+    init(_ body: @escaping @Sendable () -> Void, name: String) {
+      self.body = body
+      self.name = name
+    }
+  }
+  let box = Unmanaged.passRetained(Box(body, name: name)).toOpaque()
+  var thread = pthread_t()
+  let result = pthread_create(
+    &thread, nil,
+    { raw in
+      let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Box
+      box.body()
+      return nil
+    }, box)
+  if result != 0 {
+    Unmanaged<AnyObject>.fromOpaque(box).release()
+    return result
+  }
+  pthread_detach(thread)
+  return 0
+}
+
+/// A bounded multi-producer, single-consumer queue with blocking waits for the consumer
+/// thread. Producers never block: when the queue is full, `offer` refuses and the caller
+/// counts the drop (a GPIO or MQTT thread must never stall behind a slow consumer).
+///
+/// Thread safety: every method may be called from any thread.
+public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
+  private var mutex = pthread_mutex_t()
+  private var condition = pthread_cond_t()
+  private var items: [Element?]
+  private var head = 0
+  private var count = 0
+  private var closed = false
+  public let capacity: Int
+
+  public init(capacity: Int) {
+    precondition(capacity > 0)
+    self.capacity = capacity
+    items = Array(repeating: nil, count: capacity)
+    pthread_mutex_init(&mutex, nil)
+    var attributes = pthread_condattr_t()
+    pthread_condattr_init(&attributes)
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+    pthread_cond_init(&condition, &attributes)
+    pthread_condattr_destroy(&attributes)
+  }
+
+  deinit {
+    pthread_cond_destroy(&condition)
+    pthread_mutex_destroy(&mutex)
+  }
+
+  /// Adds `element` unless the queue is full or closed. Returns false when it was refused.
+  @discardableResult
+  public func offer(_ element: Element) -> Bool {
+    pthread_mutex_lock(&mutex)
+    defer { pthread_mutex_unlock(&mutex) }
+    guard !closed, count < capacity else { return false }
+    items[(head + count) % capacity] = element
+    count += 1
+    pthread_cond_signal(&condition)
+    return true
+  }
+
+  /// Wakes the consumer without adding anything (a new timer deadline, shutdown).
+  public func wake() {
+    pthread_mutex_lock(&mutex)
+    pthread_cond_signal(&condition)
+    pthread_mutex_unlock(&mutex)
+  }
+
+  /// Refuses further offers and wakes the consumer; `take` drains what is left, then
+  /// returns `.closed`.
+  public func close() {
+    pthread_mutex_lock(&mutex)
+    closed = true
+    pthread_cond_broadcast(&condition)
+    pthread_mutex_unlock(&mutex)
+  }
+
+  public enum Outcome {
+    case element(Element)
+    case timedOut
+    case closed
+  }
+
+  /// Blocks the calling thread until an element arrives, the monotonic deadline (in
+  /// microseconds, see `MonotonicClock`) passes, or the queue is closed and empty.
+  /// A `wake()` returns `.timedOut` early.
+  public func take(until deadlineMicroseconds: Int64?) -> Outcome {
+    pthread_mutex_lock(&mutex)
+    defer { pthread_mutex_unlock(&mutex) }
+    if count == 0 && !closed {
+      if let deadline = deadlineMicroseconds {
+        var spec = timespec(tv_sec: Int(deadline / 1_000_000), tv_nsec: Int(deadline % 1_000_000) * 1000)
+        pthread_cond_timedwait(&condition, &mutex, &spec)
+      } else {
+        pthread_cond_wait(&condition, &mutex)
+      }
+    }
+    guard count > 0 else { return closed ? .closed : .timedOut }
+    let element = items[head]!
+    items[head] = nil
+    head = (head + 1) % capacity
+    count -= 1
+    return .element(element)
+  }
+
+  public var depth: Int {
+    pthread_mutex_lock(&mutex)
+    defer { pthread_mutex_unlock(&mutex) }
+    return count
+  }
+}
+
+/// CLOCK_MONOTONIC in microseconds: for deadlines that must not jump with the wall clock.
+public enum MonotonicClock {
+  public static func nowMicroseconds() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+  }
+}

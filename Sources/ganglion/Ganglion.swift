@@ -1,0 +1,86 @@
+import ArgumentParser
+import GanglionCore
+import GanglionDaemon
+import GanglionRules
+import Glibc
+
+@main
+struct Ganglion: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "ganglion",
+    abstract: "A device-side event daemon: GPIO and MQTT in, rules, GPIO and MQTT out, an event log on disk.",
+    subcommands: [
+      Run.self, Check.self, RuleTest.self, Inject.self, Status.self, Reload.self, LogCommand.self,
+    ])
+
+  /// Exit codes follow cli.md: usage errors are 2 (ArgumentParser would say 64).
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch let exit as ExitCode {
+      Glibc.exit(exit.rawValue)
+    } catch {
+      let code = exitCode(for: error)
+      let message = fullMessage(for: error)
+      if code == .success {
+        print(message)
+        Glibc.exit(0)
+      }
+      printError(message)
+      Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
+    }
+  }
+}
+
+/// `--config PATH`, shared by the commands that read a configuration.
+struct ConfigOption: ParsableArguments {
+  @Option(name: .long, help: "The configuration file (default: $GANGLION_CONFIG or /etc/ganglion/ganglion.yaml).")
+  var config: String?
+
+  var path: String { config ?? ConfigurationLoader.defaultConfigPath() }
+}
+
+extension ExitCode {
+  static let checkFailed = ExitCode(1)
+  static let badConfig = ExitCode(2)
+  static let runtimeFailure = ExitCode(3)
+}
+
+struct Run: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Run the daemon in the foreground.")
+
+  @OptionGroup var options: ConfigOption
+  @Flag(help: "Serve every GPIO line in-process (the simulated board); drive inputs with `ganglion inject`.")
+  var simulate = false
+  @Flag(help: "Print every event to standard output as it happens.")
+  var printEvents = false
+
+  func run() throws {
+    let code = Daemon.run(.init(configPath: options.path, simulate: simulate, printEvents: printEvents))
+    if code != .success { throw ExitCode(code.rawValue) }
+  }
+}
+
+struct Check: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Validate the configuration and rules; print every error; exit 1 if there are any.")
+
+  @OptionGroup var options: ConfigOption
+  @Argument(help: "Rule files or folders to check instead of the configuration's `rules:`.")
+  var rules: [String] = []
+
+  func run() throws {
+    let (loaded, diagnostics) = ConfigurationLoader.load(
+      configPath: options.path, rulePaths: rules.isEmpty ? nil : rules)
+    for diagnostic in diagnostics { printError(diagnostic.description) }
+    guard let loaded else {
+      let errors = diagnostics.filter { $0.severity == .error }.count
+      printError("\(errors) error\(errors == 1 ? "" : "s")")
+      throw ExitCode.checkFailed
+    }
+    print(
+      "ok: \(loaded.config.signals.count) signals, \(loaded.rules.names.count) rules in \(loaded.ruleSources.count) files"
+    )
+  }
+}

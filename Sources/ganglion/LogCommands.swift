@@ -1,0 +1,107 @@
+import ArgumentParser
+import GanglionCore
+import GanglionDaemon
+import GanglionLog
+import Glibc
+
+struct LogCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "log", abstract: "Read the event log (works while the daemon runs, and on a copied folder).",
+    subcommands: [Tail.self])
+}
+
+/// `--config PATH` or `--log DIR`: where the log is.
+struct LogLocation: ParsableArguments {
+  @OptionGroup var options: ConfigOption
+  @Option(name: .long, help: "The log folder (default: the configuration's log.dir).") var log: String?
+
+  /// The log folder, and the device name for event ids (from the config when there is one).
+  func resolve() throws -> (directory: String, device: String) {
+    let path = options.path
+    if options.config == nil, FileSystem.kind(of: path) != .file {
+      return (log ?? ConfigurationLoader.defaultLogDirectory(), "ganglion")
+    }
+    let text: String
+    do {
+      text = try FileSystem.readText(path)
+    } catch {
+      printError("\(error)")
+      throw ExitCode.badConfig
+    }
+    let (config, diagnostics) = ConfigDecoder.decode(text: text, file: path)
+    guard let config else {
+      for diagnostic in diagnostics { printError(diagnostic.description) }
+      throw ExitCode.badConfig
+    }
+    let directory =
+      log ?? config.log.dir.map { FileSystem.resolve($0, relativeTo: FileSystem.directory(of: path)) }
+      ?? ConfigurationLoader.defaultLogDirectory()
+    return (directory, config.device)
+  }
+
+  static func reader(_ directory: String) throws -> LogReader {
+    do {
+      return try LogReader(directory: directory)
+    } catch {
+      printError("cannot read the event log in \(directory): \(error)")
+      throw ExitCode.runtimeFailure
+    }
+  }
+}
+
+/// Shell-style glob with `*` (any run of characters) and `?` (one character).
+func globMatches(_ pattern: String, _ text: String) -> Bool {
+  fnmatch(pattern, text, 0) == 0
+}
+
+struct Tail: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Print the most recent events.")
+
+  @OptionGroup var location: LogLocation
+  @Flag(name: .shortAndLong, help: "Keep printing new events as they are logged.") var follow = false
+  @Option(help: "Only events of signals matching this glob, e.g. 'hallway.*'.") var signal: String?
+  @Option(name: .short, help: "How many events.") var n = 20
+  @Flag(help: "One JSON object per line.") var json = false
+
+  func run() throws {
+    let (directory, device) = try location.resolve()
+    let reader = try LogLocation.reader(directory)
+    func matches(_ event: Event) -> Bool {
+      guard let signal else { return true }
+      guard let name = event.signal else { return false }
+      return globMatches(signal, name)
+    }
+    func show(_ event: Event) {
+      print(json ? event.json(device: device) : EventFormatter.line(event))
+    }
+    var lastSeq: UInt64 = 0
+    do {
+      let recent: [Event]
+      if signal == nil {
+        recent = try reader.last(n)
+      } else {
+        recent = Array(try reader.events(fromSeq: 0).filter(matches).suffix(n))
+      }
+      for event in recent { show(event) }
+      fflush(nil)
+      lastSeq = try reader.last(1).last?.seq ?? 0
+    } catch {
+      printError("cannot read the event log: \(error)")
+      throw ExitCode.runtimeFailure
+    }
+    guard follow else { return }
+    while true {
+      usleep(200_000)
+      do {
+        for event in try LogReader(directory: directory).events(fromSeq: lastSeq + 1) {
+          lastSeq = event.seq
+          if matches(event) { show(event) }
+        }
+        fflush(nil)
+      } catch {
+        printError("cannot read the event log: \(error)")
+        throw ExitCode.runtimeFailure
+      }
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import GanglionCore
+import GanglionDaemon
+
+/// Where a running daemon listens: the config's `http.listen`, else 127.0.0.1:9120 when
+/// no config is found (as `make run`'s demo does).
+struct DaemonAddress {
+  var host: String
+  var port: Int
+
+  static func resolve(configPath: String, explicit: Bool) throws -> DaemonAddress {
+    if !explicit, FileSystem.kind(of: configPath) != .file { return DaemonAddress(host: "127.0.0.1", port: 9120) }
+    let text: String
+    do {
+      text = try FileSystem.readText(configPath)
+    } catch {
+      printError("\(error)")
+      throw ExitCode.badConfig
+    }
+    let (config, diagnostics) = ConfigDecoder.decode(text: text, file: configPath)
+    guard let config else {
+      for diagnostic in diagnostics { printError(diagnostic.description) }
+      throw ExitCode.badConfig
+    }
+    guard let http = config.http else {
+      printError("\(configPath): the HTTP listener is off (`http: off`); the daemon cannot be reached")
+      throw ExitCode.badConfig
+    }
+    return DaemonAddress(host: http.host, port: http.port)
+  }
+
+  func request(_ method: String, _ path: String, query: [(String, String)] = []) throws -> HTTPClient.Reply {
+    do {
+      return try HTTPClient.request(method: method, host: host, port: port, path: path, query: query)
+    } catch {
+      printError("cannot reach the daemon at \(host):\(port): \(error) (is `ganglion run` running?)")
+      throw ExitCode.runtimeFailure
+    }
+  }
+}
+
+struct Inject: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Drive a simulated input of a daemon started with --simulate.",
+    discussion: "Example: ganglion inject hallway.motion on")
+
+  @OptionGroup var options: ConfigOption
+  @Argument(help: "The input signal, e.g. hallway.motion.") var signal: String
+  @Argument(help: "The value, e.g. on, off, 21.5, text.") var value: String
+
+  func run() throws {
+    let address = try DaemonAddress.resolve(configPath: options.path, explicit: options.config != nil)
+    let reply = try address.request("POST", "/inject", query: [("signal", signal), ("value", value)])
+    guard (200..<300).contains(reply.status) else {
+      printError("inject refused: \(reply.body.trimmingASCIIWhitespace())")
+      throw reply.status == 503 ? ExitCode.runtimeFailure : ExitCode.badConfig
+    }
+    print("\(signal) = \(value)")
+  }
+}
+
+struct Status: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show the running daemon's signals, rules, MQTT and log health.")
+
+  @OptionGroup var options: ConfigOption
+  @Flag(help: "Print the status as JSON.") var json = false
+
+  func run() throws {
+    let address = try DaemonAddress.resolve(configPath: options.path, explicit: options.config != nil)
+    let reply = try address.request("GET", "/status")
+    guard reply.status == 200, let status = try? JSON.parse(reply.body) else {
+      printError("unexpected reply from the daemon: \(reply.status) \(reply.body)")
+      throw ExitCode.runtimeFailure
+    }
+    if json {
+      print(reply.body.trimmingASCIIWhitespace())
+      return
+    }
+    print(StatusFormatter.human(status))
+  }
+}
+
+struct Reload: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Ask the running daemon to reload its rules.")
+
+  @OptionGroup var options: ConfigOption
+
+  func run() throws {
+    let address = try DaemonAddress.resolve(configPath: options.path, explicit: options.config != nil)
+    let reply = try address.request("POST", "/reload")
+    let body = try? JSON.parse(reply.body)
+    if reply.status == 200 {
+      print("reloaded: \(body?["rules"]?.plainText ?? "?") rules")
+      return
+    }
+    if case .array(let errors)? = body?["errors"] {
+      for error in errors { printError(error.plainText) }
+      printError("reload rejected: the running rules stay")
+      throw ExitCode.checkFailed
+    }
+    printError("reload failed: \(reply.status) \(reply.body)")
+    throw ExitCode.runtimeFailure
+  }
+}
+
+enum StatusFormatter {
+  static func human(_ status: Value) -> String {
+    var lines: [String] = []
+    lines.append(
+      "device \(status["device"]?.plainText ?? "?"), up \(status["uptime_seconds"]?.plainText ?? "?") s\(status["simulated"] == .bool(true) ? ", simulated board" : "")"
+    )
+    if case .object(let mqtt)? = status["mqtt"] {
+      let state =
+        mqtt["connected"] == .bool(true) ? "connected" : "disconnected (\(mqtt["last_error"]?.plainText ?? ""))"
+      lines.append("mqtt \(mqtt["url"]?.plainText ?? "?"): \(state)")
+    } else {
+      lines.append("mqtt: off")
+    }
+    if let log = status["log"] {
+      var line = "log \(log["dir"]?.plainText ?? "?"): next seq \(log["next_seq"]?.plainText ?? "?")"
+      if let failure = log["write_failure"], !failure.isNull { line += ", WRITE FAILING: \(failure.plainText)" }
+      lines.append(line)
+    }
+    if case .object(let signals)? = status["signals"] {
+      lines.append("signals:")
+      for name in signals.keys.sorted() {
+        let state = signals[name]!
+        lines.append(
+          "  \(name) = \(state["value"].map { $0.isNull ? "unknown" : $0.plainText } ?? "?")  (\(state["time"]?.plainText ?? ""))"
+        )
+      }
+    }
+    if case .object(let rules)? = status["rules"] {
+      lines.append("rules:")
+      for name in rules.keys.sorted() {
+        let fired = rules[name]?["last_fired"]
+        lines.append("  \(name): last fired \(fired == nil || fired!.isNull ? "never" : fired!.plainText)")
+      }
+    }
+    if case .object(let rejected)? = status["rejected_reload"] {
+      lines.append("rejected reload at \(rejected["time"]?.plainText ?? "?"):")
+      if case .array(let errors)? = rejected["errors"] { lines += errors.map { "  " + $0.plainText } }
+    }
+    return lines.joined(separator: "\n")
+  }
+}
