@@ -62,8 +62,9 @@ public struct EngineContext: Sendable {
 /// The engine: processes one event at a time in seq order, runs derived events breadth-first,
 /// stops rule loops, and keeps the rules' timers.
 ///
-/// Not thread-safe: owned by one thread (the daemon's pipeline). Never reads a clock: time
-/// comes in with readings and `advance(to:)`; the engine's time only moves forward.
+/// Not thread-safe: owned by one thread (the daemon's pipeline), and not re-entrant: the
+/// `record` closure must not call back into the engine. Never reads a clock: time comes in
+/// with readings and `advance(to:)`; the engine's time only moves forward.
 ///
 /// Exclusivity: the engine's state is only touched from its own methods, one call at a time
 /// (it is owned by one thread and `record` cannot reach it), so the dynamic exclusivity
