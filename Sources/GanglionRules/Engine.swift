@@ -130,13 +130,15 @@ public final class Engine {
     state.lastEventTime[slot] = time.microseconds
     guard slot < ruleSet.triggeredBySlot.count else { return }
     for index in ruleSet.triggeredBySlot[slot] {
-      guard let eval = ruleSet.rules[index].whenEval else { continue }
+      let rule = ruleSet.rules[index]
+      guard let eval = rule.whenEval else { continue }
       let truth = isTrue(eval(state))
       ruleStates[index].whenTrue = truth
       if !truth, ruleStates[index].hold != nil {
         ruleStates[index].hold = nil
         timerRevision &+= 1
       }
+      if rule.dependsOnTime { scheduleRecheck(index) }
     }
   }
 

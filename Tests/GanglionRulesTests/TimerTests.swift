@@ -212,6 +212,20 @@ import Testing
     #expect(rig.log.last { $0.kind == .fired }?.time == t0 + .microseconds(600_000_001))
   }
 
+  @Test func aRestoredValueStartsTheAgeClock() throws {
+    let rig = try Rig(
+      """
+      rules:
+        - name: stale
+          when: age(hallway.lux) > 10m
+          do: [{ log: "lux is stale" }]
+      """)
+    rig.engine.restore(signal: "hallway.lux", value: 10, time: t0)
+    #expect(rig.engine.nextDeadline == t0 + .seconds(600))
+    rig.wait(.seconds(601))
+    #expect(rig.fired == ["stale"])
+  }
+
   @Test func timeOfDayWhenFiresAtTheBoundary() throws {
     let rig = try Rig(
       """
