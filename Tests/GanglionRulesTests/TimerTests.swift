@@ -345,3 +345,19 @@ extension String {
     #expect(rig.drives.last.map { $0.0 } == "porch.light")
   }
 }
+
+@Suite struct LocalTimeTests {
+  @Test func atFollowsAChangingUTCOffset() throws {
+    // Daylight saving starts at 10:00 UTC: the offset goes from +1h to +2h.
+    let change = t0 + .seconds(10 * 3600)
+    let context = EngineContext(device: "d", startTime: t0) { $0 < change ? 3600 : 7200 }
+    let rules = try compileRules("rules:\n  - name: noon\n    at: \"12:00\"\n    do: [{ log: \"${time}\" }]\n")
+    let engine = Engine(rules: rules, signals: demoSignals, context: context)
+    // 12:00 local is 10:00 UTC on this day (+2h), not 11:00.
+    #expect(engine.nextDeadline == t0 + .seconds(10 * 3600))
+    var log: [Event] = []
+    _ = engine.advance(to: t0 + .seconds(36 * 3600)) { log.append($0) }
+    #expect(log.filter { $0.kind == .log }.map(\.time) == [t0 + .seconds(10 * 3600), t0 + .seconds(34 * 3600)])
+    #expect(log.filter { $0.kind == .log }.map(\.value) == ["12:00", "12:00"])
+  }
+}
