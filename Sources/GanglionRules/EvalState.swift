@@ -93,17 +93,17 @@ final class SignalHistory {
 
 /// The engine's state as expressions see it. Owned by one `Engine`; not thread-safe.
 final class EvalState {
-  var values: [Value]
+  @exclusivity(unchecked) var values: [Value]
   /// Time of each signal's last event (µs), `Int64.min` if none.
-  var lastEventTime: [Int64]
-  var histories: [SignalHistory?]
+  @exclusivity(unchecked) var lastEventTime: [Int64]
+  @exclusivity(unchecked) var histories: [SignalHistory?]
   /// The engine's current time, µs since the epoch.
-  var now: Int64 = 0
+  @exclusivity(unchecked) var now: Int64 = 0
   /// Bindings of an `on` rule's trigger event.
-  var boundValue: Value = .null
-  var boundPrevious: Value = .null
-  var boundSignal: Value = .null
-  var ruleName: String = ""
+  @exclusivity(unchecked) var boundValue: Value = .null
+  @exclusivity(unchecked) var boundPrevious: Value = .null
+  @exclusivity(unchecked) var boundSignal: Value = .null
+  @exclusivity(unchecked) var ruleName: String = ""
   let device: String
   let prefix: String
   let startTime: Int64

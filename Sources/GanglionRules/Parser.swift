@@ -57,15 +57,49 @@ struct Parser {
 
   init(tokens: [Token]) { self.tokens = tokens }
 
+  /// Expressions are bounded so that checking and evaluating them cannot exhaust the stack.
+  static let maximumTokens = 4096
+  static let maximumDepth = 100
+
   static func parse(_ text: String) throws(ExpressionError) -> Expr {
-    var parser = Parser(tokens: try Lexer(text).tokenize())
+    let tokens = try Lexer(text).tokenize()
+    guard tokens.count <= maximumTokens else {
+      throw ExpressionError(
+        offset: tokens[maximumTokens].offset,
+        message: "expression too long: more than \(maximumTokens) tokens; split it over several rules or signals")
+    }
+    var parser = Parser(tokens: tokens)
     let expr = try parser.expression(0)
     let token = parser.current
     guard case .end = token.kind else {
       throw ExpressionError(offset: token.offset, message: "unexpected \(describe(token)) after the expression")
     }
+    if let deep = Parser.tooDeep(expr, depth: 0) {
+      throw ExpressionError(offset: deep, message: "expression nested more than \(maximumDepth) levels deep")
+    }
     return expr
   }
+
+  /// The offset of a node deeper than `maximumDepth`, if any.
+  private static func tooDeep(_ expr: Expr, depth: Int) -> Int? {
+    if depth > maximumDepth { return expr.offset }
+    var children: [Expr] = []
+    switch expr.kind {
+    case .number, .string, .bool, .duration, .timeOfDay, .name: return nil
+    case .call(_, let arguments): children = arguments
+    case .index(let a, let b), .binary(_, let a, let b): children = [a, b]
+    case .negate(let a), .not(let a): children = [a]
+    case .inList(let a, let items): children = [a] + items
+    case .inRange(let a, let b, let c): children = [a, b, c]
+    }
+    for child in children {
+      if let offset = tooDeep(child, depth: depth + 1) { return offset }
+    }
+    return nil
+  }
+
+  /// Recursion depth of the parser itself (parentheses, prefixes, lists).
+  private var nesting = 0
 
   private var current: Token { tokens[position] }
 
@@ -164,6 +198,12 @@ struct Parser {
 
   private mutating func prefix() throws(ExpressionError) -> Expr {
     let token = advance()
+    nesting += 1
+    defer { nesting -= 1 }
+    guard nesting <= Parser.maximumDepth else {
+      throw ExpressionError(
+        offset: token.offset, message: "expression nested more than \(Parser.maximumDepth) levels deep")
+    }
     var expr: Expr
     switch token.kind {
     case .number(let n): expr = Expr(kind: .number(n), offset: token.offset)

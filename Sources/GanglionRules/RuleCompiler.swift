@@ -129,6 +129,10 @@ private struct CompileContext {
 
     var bindingType: ExprType?
     var trigger: Trigger?
+    var triggerText = ""
+    var whenText: String?
+    var conditionTexts: [String] = []
+    var readSlots: Set<Int> = []
     if triggers.count == 1 {
       let pair = triggers[0]
       switch pair.key.scalar {
@@ -142,6 +146,10 @@ private struct CompileContext {
         }
         if let expr {
           trigger = .when(expr, hold: hold, dependencies: compiler.dependencies)
+          readSlots.formUnion(compiler.dependencies.reads)
+          whenText = pair.value.scalar
+          triggerText = "when: " + (pair.value.scalar ?? "")
+          if let text = fields["for"]?.value.scalar { triggerText += ", for: " + text }
           if compiler.dependencies.reads.isEmpty, !compiler.dependencies.dependsOnTime {
             diagnostics.append(
               Diagnostic(
@@ -168,9 +176,16 @@ private struct CompileContext {
         }
         if nodes.isEmpty { error("'on' needs at least one signal", at: pair.value.location) }
         bindingType = types.count == 1 ? types.first! : .json
-        if slotsRead.count == nodes.count, !nodes.isEmpty { trigger = .on(slotsRead) }
+        if slotsRead.count == nodes.count, !nodes.isEmpty {
+          trigger = .on(slotsRead)
+          readSlots.formUnion(slotsRead)
+          triggerText = "on: " + nodes.compactMap(\.scalar).joined(separator: ", ")
+        }
       case "every":
-        if let interval = duration(pair.value, what: "'every'") { trigger = .every(interval) }
+        if let interval = duration(pair.value, what: "'every'") {
+          trigger = .every(interval)
+          triggerText = "every: " + (pair.value.scalar ?? "")
+        }
       default:  // at
         var times: [Int] = []
         for item in pair.value.sequence ?? [pair.value] {
@@ -178,6 +193,7 @@ private struct CompileContext {
         }
         if times.count == (pair.value.sequence ?? [pair.value]).count, !times.isEmpty {
           trigger = .at(times)
+          triggerText = "at: " + times.map { Runtime.formatTimeOfDay($0) }.joined(separator: ", ")
         } else if pair.value.sequence?.isEmpty == true {
           error("'at' needs at least one time of day", at: pair.value.location)
         }
@@ -198,6 +214,8 @@ private struct CompileContext {
         var compiler = expressionCompiler(bindingType: bindingType)
         if let expr = compileExpression(item, with: &compiler, expecting: .bool, role: "'if'") {
           conditions.append(expr)
+          conditionTexts.append(item.scalar ?? "")
+          readSlots.formUnion(compiler.dependencies.reads)
           otherWindows.formUnion(compiler.dependencies.windows)
         } else {
           failed = true
@@ -233,10 +251,27 @@ private struct CompileContext {
     }
 
     guard !failed, let trigger else { return }
+    let hash = TextHash.of(node)
+    let summary = RuleSummary(
+      name: name, location: node.location, enabled: enabled, trigger: triggerText, conditions: conditionTexts,
+      reads: readSlots.map { catalog.names[$0] }.sorted(), sets: Self.signalsSet(by: actions).sorted(), textHash: hash)
     rules.append(
       Rule(
         name: name, location: node.location, trigger: trigger, conditions: conditions, actions: actions,
-        enabled: enabled, textHash: TextHash.of(node), afterDelays: afterDelays, windowsOutsideTrigger: otherWindows))
+        enabled: enabled, textHash: hash, afterDelays: afterDelays, windowsOutsideTrigger: otherWindows,
+        summary: summary, whenText: whenText))
+  }
+
+  static func signalsSet(by actions: [Action]) -> Set<String> {
+    var out: Set<String> = []
+    for action in actions {
+      switch action {
+      case .set(let assignments): out.formUnion(assignments.map(\.signal))
+      case .after(_, _, let nested): out.formUnion(signalsSet(by: nested))
+      case .publish, .log: break
+      }
+    }
+    return out
   }
 
   func expressionCompiler(bindingType: ExprType?) -> ExpressionCompiler {

@@ -94,6 +94,9 @@ final class Rule: Sendable {
   let afterDelays: [Int64]
   /// Windows read by the `if` conditions and the actions (they need history too).
   let windowsOutsideTrigger: Set<WindowUse>
+  let summary: RuleSummary
+  /// The `when` expression as written.
+  let whenText: String?
 
   // Unpacked from `trigger` for the engine's hot path.
   /// The `when` expression.
@@ -106,8 +109,11 @@ final class Rule: Sendable {
 
   init(
     name: String, location: SourceLocation, trigger: Trigger, conditions: [CompiledExpr], actions: [Action],
-    enabled: Bool, textHash: UInt64, afterDelays: [Int64], windowsOutsideTrigger: Set<WindowUse>
+    enabled: Bool, textHash: UInt64, afterDelays: [Int64], windowsOutsideTrigger: Set<WindowUse>,
+    summary: RuleSummary, whenText: String?
   ) {
+    self.summary = summary
+    self.whenText = whenText
     self.name = name
     self.location = location
     self.trigger = trigger
@@ -195,4 +201,59 @@ public struct RuleSet: Sendable {
 
   /// The text hash of a rule, for matching persisted timers to rules after a restart.
   public func textHash(ofRule name: String) -> UInt64? { rules.first { $0.name == name }?.textHash }
+
+  /// What each rule is, for `status`, `explain` and `check` output, in file order.
+  public var summaries: [RuleSummary] { rules.map(\.summary) }
+
+  public func summary(ofRule name: String) -> RuleSummary? { rules.first { $0.name == name }?.summary }
+
+  /// Evaluates a rule's `when` (if it has one) and `if` conditions against given signal
+  /// values, for `explain`: which condition held when it fired. Window functions see no
+  /// history here (unknown, count 0); `age()` counts from `time`.
+  /// - Parameter binding: `value`, `previous`, `signal` of an `on` rule's trigger event.
+  /// - Returns: each condition's text and value, or nil for an unknown rule.
+  public func evaluateConditions(
+    ofRule name: String, values: [String: Value], at time: Timestamp, context: EngineContext,
+    binding: (value: Value, previous: Value, signal: String)? = nil
+  ) -> [(condition: String, value: Value)]? {
+    guard let rule = rules.first(where: { $0.name == name }) else { return nil }
+    let state = EvalState(slotCount: slotNames.count, context: context)
+    state.now = time.microseconds
+    for (signal, value) in values {
+      guard let slot = slots[signal] else { continue }
+      state.values[slot] = value
+      state.lastEventTime[slot] = time.microseconds
+    }
+    if let binding {
+      state.boundValue = binding.value
+      state.boundPrevious = binding.previous
+      state.boundSignal = .string(binding.signal)
+    }
+    state.ruleName = rule.name
+    var out: [(String, Value)] = []
+    if case .when(let expr, _, _) = rule.trigger {
+      out.append((rule.whenText ?? "", expr.eval(state)))
+    }
+    for (text, condition) in zip(rule.summary.conditions, rule.conditions) { out.append((text, condition.eval(state))) }
+    return out
+  }
+}
+
+/// A rule as written, for people: `ganglion status`, `explain`, `check`.
+public struct RuleSummary: Sendable, Hashable {
+  public var name: String
+  /// Where the rule starts.
+  public var location: SourceLocation
+  public var enabled: Bool
+  /// The trigger as written: `when: hallway.motion`, `when: not hallway.motion, for: 2m`,
+  /// `on: doorbell.press`, `every: 1m`, `at: 07:30, 19:00`.
+  public var trigger: String
+  /// The `if` conditions as written.
+  public var conditions: [String]
+  /// The signals the trigger and the conditions read, sorted.
+  public var reads: [String]
+  /// The signals the actions set (`after` included), sorted.
+  public var sets: [String]
+  /// Changes when the rule's text changes (not its layout or comments).
+  public var textHash: UInt64
 }

@@ -51,6 +51,14 @@ public struct RuleTestReport: Sendable, CustomStringConvertible {
 /// Runs `*.test.yaml` files (rules.md "Rule tests") against rules on a virtual clock.
 /// Pure: no I/O; a test of `for: 2h` takes milliseconds.
 public enum RuleTestRunner {
+  /// The `config:` a test file names (relative to the test file), if any; the caller loads
+  /// that config's signals and rules for the file's tests. Nil also for unreadable YAML (the
+  /// run reports that).
+  public static func configPath(of file: RuleSource) -> String? {
+    guard let root = try? YAMLParser.parse(file.text, file: file.file), let pairs = root.mapping else { return nil }
+    return pairs.first { $0.key.scalar == "config" }?.value.scalar
+  }
+
   static let testKeys = ["name", "rules", "config", "given", "start", "steps"]
   static let stepKeys = ["input", "wait", "expect", "expect_published", "expect_fired", "expect_not_fired"]
 
@@ -77,12 +85,33 @@ public enum RuleTestRunner {
         continue
       }
       guard let root else { continue }
-      guard let pairs = root.mapping, pairs.count == 1, pairs[0].key.scalar == "tests",
-        let items = pairs[0].value.sequence
-      else {
+      guard let pairs = root.mapping else {
         report.diagnostics.append(.error("a test file is a mapping with 'tests:', a list of tests", at: root.location))
         continue
       }
+      var items: [YAMLNode] = []
+      var fileOK = true
+      for pair in pairs {
+        switch pair.key.scalar {
+        case "tests":
+          guard let list = pair.value.sequence else {
+            report.diagnostics.append(.error("'tests' is a list of tests", at: pair.value.location))
+            fileOK = false
+            continue
+          }
+          items = list
+        case "config":
+          break  // read by the caller: configPath(of:)
+        default:
+          let key = pair.key.scalar ?? "?"
+          report.diagnostics.append(
+            .error(
+              "unknown key '\(key)' in a test file" + Spelling.suggestion(for: key, in: ["tests", "config"]),
+              at: pair.key.location))
+          fileOK = false
+        }
+      }
+      guard fileOK else { continue }
       for item in items {
         var run = TestRun(node: item, signals: signals, context: context)
         run.run(rules: rules, cache: &cache)

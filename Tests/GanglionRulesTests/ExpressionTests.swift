@@ -146,6 +146,42 @@ import Testing
     #expect(expressionErrors("hallway.lux && true") == ["expr:1:13: error: '&' is not an operator; use 'and'"])
   }
 
+  @Test func hugeAndDeepExpressionsAreErrorsNotCrashes() {
+    let deep = String(repeating: "(", count: 1000) + "1" + String(repeating: ")", count: 1000)
+    #expect(expressionErrors(deep) == ["expr:1:101: error: expression nested more than 100 levels deep"])
+    let nots = String(repeating: "not ", count: 1000) + "hallway.motion"
+    #expect(expressionErrors(nots).first?.hasSuffix("nested more than 100 levels deep") == true)
+    let huge = String(repeating: "(", count: 100_000)
+    #expect(expressionErrors(huge).first?.contains("expression too long") == true)
+    let long = Array(repeating: "1", count: 3000).joined(separator: " + ")
+    #expect(expressionErrors(long).first?.contains("expression too long") == true)
+    let chain = Array(repeating: "1", count: 200).joined(separator: " + ")
+    #expect(expressionErrors(chain).first?.hasSuffix("nested more than 100 levels deep") == true)
+    let fine = Array(repeating: "1", count: 100).joined(separator: " + ")
+    #expect(expressionErrors(fine).isEmpty)
+  }
+
+  /// Random token soup: every text either compiles or gives errors; nothing traps.
+  @Test func randomTextNeverTraps() {
+    let pieces = [
+      "hallway.lux", "hallway.motion", "living.sensor", "(", ")", "[", "]", ",", "..", "+", "-", "*", "/", "%",
+      "==", "<", ">=", "!=", "and", "or", "not", "in", "on", "1", "2.5", "5m", "07:30", "\"x\"", "'y'", "avg",
+      "count", "abs", "time", "weekday", "now", "value", "${", "}", "=", "!", "&", ".", "99:99", "1h30", "\"",
+    ]
+    var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+    func next() -> Int {
+      seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Int(seed >> 33)
+    }
+    var compiled = 0
+    for _ in 0..<3000 {
+      let count = 1 + next() % 12
+      let text = (0..<count).map { _ in pieces[next() % pieces.count] }.joined(separator: next() % 3 == 0 ? "" : " ")
+      if expressionErrors(text).isEmpty { compiled += 1 }
+    }
+    #expect(compiled > 0)
+  }
+
   @Test func templatesRenderByType() throws {
     var slots: [String: Int] = [:]
     for (i, name) in demoSignals.names.enumerated() { slots[name] = i }

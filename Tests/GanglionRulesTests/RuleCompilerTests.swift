@@ -281,3 +281,57 @@ import Testing
     #expect(a.textHash(ofRule: "a") != c.textHash(ofRule: "a"))
   }
 }
+
+@Suite struct RuleSummaryTests {
+  @Test func summariesDescribeRulesAsWritten() throws {
+    let rules = try compileRules(
+      """
+      rules:
+        - name: off
+          when: not hallway.motion
+          for: 2m
+          if: [hallway.lux < 40, not alarm.armed]
+          do:
+            - set: { hallway.light: off }
+            - after: 1m
+              do: [{ set: { porch.light: off } }]
+        - name: bell
+          on: [doorbell.press, hallway.door]
+          do: [{ log: x }]
+        - name: beat
+          at: ["7:30", "19:00"]
+          enabled: false
+          do: [{ log: x }]
+      """)
+    let off = try #require(rules.summary(ofRule: "off"))
+    #expect(off.trigger == "when: not hallway.motion, for: 2m")
+    #expect(off.conditions == ["hallway.lux < 40", "not alarm.armed"])
+    #expect(off.reads == ["alarm.armed", "hallway.lux", "hallway.motion"])
+    #expect(off.sets == ["hallway.light", "porch.light"])
+    #expect(off.location == SourceLocation(file: "rules.yaml", line: 2, column: 5))
+    #expect(rules.summary(ofRule: "bell")?.trigger == "on: doorbell.press, hallway.door")
+    #expect(rules.summary(ofRule: "beat")?.trigger == "at: 07:30, 19:00")
+    #expect(rules.summary(ofRule: "beat")?.enabled == false)
+    #expect(rules.summaries.map(\.name) == ["off", "bell", "beat"])
+  }
+
+  @Test func conditionsEvaluateAgainstASnapshotForExplain() throws {
+    let rules = try compileRules(
+      """
+      rules:
+        - name: off
+          when: not hallway.motion
+          if: [hallway.lux < 40, not alarm.armed]
+          do: [{ set: { hallway.light: off } }]
+      """)
+    let values = try #require(
+      rules.evaluateConditions(
+        ofRule: "off", values: ["hallway.motion": false, "hallway.lux": 12], at: t0,
+        context: EngineContext(device: "d", startTime: t0)))
+    #expect(values.map(\.condition) == ["not hallway.motion", "hallway.lux < 40", "not alarm.armed"])
+    #expect(values.map(\.value) == [true, true, .null])
+    #expect(
+      rules.evaluateConditions(ofRule: "nope", values: [:], at: t0, context: EngineContext(device: "d", startTime: t0))
+        == nil)
+  }
+}

@@ -137,6 +137,23 @@ struct TestFileError: Error { var path: String }
       ])
   }
 
+  @Test func aTestFileMayNameItsConfig() {
+    let file = RuleSource(
+      file: "t.test.yaml",
+      text:
+        "config: ../ganglion.yaml\ntests:\n  - name: x\n    rules: hall.yaml\n    steps:\n      - input: { hallway.motion: on }\n      - expect: { hallway.light: on }\n"
+    )
+    #expect(RuleTestRunner.configPath(of: file) == "../ganglion.yaml")
+    let report = RuleTestRunner.run(tests: [file], rules: Self.rules, signals: exampleSignals)
+    #expect(report.summary == "1 passed, 0 failed")
+    let typo = RuleTestRunner.run(
+      tests: [RuleSource(file: "u.test.yaml", text: "confg: x\ntests: []\n")], rules: [], signals: exampleSignals)
+    #expect(
+      typo.diagnostics.map(\.description) == [
+        "u.test.yaml:1:1: error: unknown key 'confg' in a test file; did you mean 'config'?"
+      ])
+  }
+
   @Test func rulesWithErrorsFailTheTest() {
     let report = RuleTestRunner.run(
       tests: [RuleSource(file: "t.test.yaml", text: "tests:\n  - name: x\n    steps: []\n")],

@@ -212,6 +212,20 @@ import Testing
     #expect(rig.log.last { $0.kind == .fired }?.time == t0 + .microseconds(600_000_001))
   }
 
+  @Test func aRestoredValueStartsTheAgeClock() throws {
+    let rig = try Rig(
+      """
+      rules:
+        - name: stale
+          when: age(hallway.lux) > 10m
+          do: [{ log: "lux is stale" }]
+      """)
+    rig.engine.restore(signal: "hallway.lux", value: 10, time: t0)
+    #expect(rig.engine.nextDeadline == t0 + .seconds(600))
+    rig.wait(.seconds(601))
+    #expect(rig.fired == ["stale"])
+  }
+
   @Test func timeOfDayWhenFiresAtTheBoundary() throws {
     let rig = try Rig(
       """
@@ -329,5 +343,21 @@ extension String {
     rig.input("garage.door", true)
     #expect(rig.value("porch.light") == true)
     #expect(rig.drives.last.map { $0.0 } == "porch.light")
+  }
+}
+
+@Suite struct LocalTimeTests {
+  @Test func atFollowsAChangingUTCOffset() throws {
+    // Daylight saving starts at 10:00 UTC: the offset goes from +1h to +2h.
+    let change = t0 + .seconds(10 * 3600)
+    let context = EngineContext(device: "d", startTime: t0) { $0 < change ? 3600 : 7200 }
+    let rules = try compileRules("rules:\n  - name: noon\n    at: \"12:00\"\n    do: [{ log: \"${time}\" }]\n")
+    let engine = Engine(rules: rules, signals: demoSignals, context: context)
+    // 12:00 local is 10:00 UTC on this day (+2h), not 11:00.
+    #expect(engine.nextDeadline == t0 + .seconds(10 * 3600))
+    var log: [Event] = []
+    _ = engine.advance(to: t0 + .seconds(36 * 3600)) { log.append($0) }
+    #expect(log.filter { $0.kind == .log }.map(\.time) == [t0 + .seconds(10 * 3600), t0 + .seconds(34 * 3600)])
+    #expect(log.filter { $0.kind == .log }.map(\.value) == ["12:00", "12:00"])
   }
 }
