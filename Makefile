@@ -38,6 +38,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(BIN_DEBUG) check --config $(CONFIG)
+	$(BIN_DEBUG) test --config $(CONFIG) Rules/
 
 check: build
 	$(BIN_DEBUG) check --config $(CONFIG)

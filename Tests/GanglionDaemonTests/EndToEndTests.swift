@@ -1,0 +1,272 @@
+import GanglionCore
+import GanglionMQTT
+import GanglionTestSupport
+import Testing
+
+/// The daemon as a user meets it: the real executable, a real Mosquitto broker, the CLI.
+@Suite struct EndToEndTests {
+  static let rules = """
+    rules:
+      - name: light-on
+        when: hallway.motion
+        if: hallway.lux < 40 or not known(hallway.lux)
+        do:
+          - set: { hallway.light: on }
+          - publish: { topic: home/hallway/light, payload: "on" }
+    """
+
+  static func config(broker: MosquittoBroker, extra: String = "") -> String {
+    """
+    device: test-pi
+    hardware: \(repositoryRoot)/Hardware/simulated.yaml
+    rules: rules.yaml
+    signals:
+      hallway.motion:
+        gpio: { pin: GPIO17, bias: pull-down }
+      hallway.light:
+        gpio: { pin: GPIO27, output: true, initial: off }
+      hallway.lux:
+        mqtt: { topic: sensors/hallway/lux, type: number }
+      living.temperature:
+        mqtt: { topic: zigbee2mqtt/living, json: temperature, type: number }
+      house.mode:
+        type: string
+        initial: home
+        persist: true
+    mqtt:
+      url: \(broker.url)
+      commands: true
+    log:
+      dir: log
+      sync: always
+    http:
+      listen: 127.0.0.1:HTTP_PORT
+    \(extra)
+    """
+  }
+
+  @Test func injectedMotionTurnsTheLightOnThroughRealMQTTAndStopSaysOffline() async throws {
+    let broker = try await MosquittoBroker()
+    let observer = try await MQTTObserver(broker: broker, filter: "#")
+    let daemon = try await DaemonHarness(config: Self.config(broker: broker), files: ["rules.yaml": Self.rules])
+    _ = try await observer.wait(for: "ganglion/test-pi/status") {
+      $0.text == "online" && $0.retain == false || $0.text == "online"
+    }
+
+    let inject = try await daemon.cli(["inject", "hallway.motion", "on"])
+    #expect(inject.code == 0, "\(inject.output)")
+
+    let motion = try await observer.event(on: "ganglion/test-pi/events/hallway.motion") { $0["value"] == true }
+    #expect(motion["source"] == "simulator")
+    #expect(motion["previous"] == false)
+    #expect(motion["kind"] == "signal")
+    let motionSeq = try #require(motion["seq"]?.numberValue)
+    #expect(motion["id"] == .string("test-pi:\(Int(motionSeq))"))
+
+    let fired = try await observer.event(on: "ganglion/test-pi/fired/light-on")
+    #expect(fired["cause"] == .number(motionSeq))
+    let light = try await observer.event(on: "ganglion/test-pi/events/hallway.light") { $0["value"] == true }
+    #expect(light["cause"] == .number(motionSeq))
+    #expect(light["rule"] == "light-on")
+    #expect(light["source"] == "rule")
+    #expect(try #require(light["seq"]?.numberValue) > motionSeq)
+    let published = try await observer.wait(for: "home/hallway/light")
+    #expect(published.text == "on")
+
+    // A client that subscribes later sees the retained state.
+    let late = try await MQTTObserver(broker: broker, filter: "ganglion/test-pi/state/#")
+    let state = try await late.wait(for: "ganglion/test-pi/state/hallway.light")
+    #expect(state.text == "true")
+    #expect(state.retain)
+
+    let status = await daemon.stop()
+    #expect(status == .exited(code: 0), "\(daemon.output)")
+    _ = try await observer.wait(for: "ganglion/test-pi/status") { $0.text == "offline" }
+    let afterStop = try await MQTTObserver(broker: broker, filter: "ganglion/test-pi/status")
+    #expect(try await afterStop.wait(for: "ganglion/test-pi/status").text == "offline")
+  }
+
+  @Test func killedDaemonLeavesTheWillAndRestartsWithSeqAndPersistedValuesIntact() async throws {
+    let broker = try await MosquittoBroker()
+    let observer = try await MQTTObserver(broker: broker, filter: "ganglion/#")
+    let daemon = try await DaemonHarness(config: Self.config(broker: broker), files: ["rules.yaml": Self.rules])
+    _ = try await observer.wait(for: "ganglion/test-pi/status") { $0.text == "online" }
+
+    try await broker.publish(topic: "ganglion/test-pi/set/house.mode", text: "away")
+    let mode: Value
+    do {
+      mode = try await observer.event(on: "ganglion/test-pi/events/house.mode") { $0["value"] == "away" }
+    } catch {
+      Issue.record("\(observer.messages.map { "\($0.topic) \($0.text)" })\n\(daemon.output)")
+      throw error
+    }
+    #expect(mode["source"] == "command")
+    let lastSeqBeforeKill = try #require(mode["seq"]?.numberValue)
+
+    daemon.kill()
+    _ = try await observer.wait(for: "ganglion/test-pi/status") { $0.text == "offline" }
+
+    try await daemon.restart()
+    // The persisted value comes back at start-up: a `system` event, not a replayed command.
+    let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+    #expect(status["signals"]?["house.mode"]?["value"] == "away")
+    _ = try await observer.wait(for: "ganglion/test-pi/state/house.mode") { $0.text == "away" }
+
+    let tail = try await daemon.cli(["log", "tail", "-n", "100", "--json"])
+    #expect(tail.code == 0, "\(tail.output)")
+    let events = tail.output.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
+    let seqs = events.compactMap { $0["seq"]?.numberValue }
+    #expect(seqs.count > 4)
+    let restored = events.last { $0["signal"] == "house.mode" }
+    #expect(restored?["source"] == "system" && restored?["value"] == "away", "\(tail.output)")
+    #expect((restored?["seq"]?.numberValue ?? 0) > lastSeqBeforeKill)
+    #expect(seqs == seqs.sorted() && Set(seqs).count == seqs.count, "seq must increase across restarts: \(seqs)")
+    #expect(seqs.contains(lastSeqBeforeKill))
+    _ = await daemon.stop()
+  }
+
+  @Test func badPayloadsAreDeadLetteredAndCountedWhileValidTrafficFlows() async throws {
+    let broker = try await MosquittoBroker()
+    let observer = try await MQTTObserver(broker: broker, filter: "ganglion/#")
+    let daemon = try await DaemonHarness(config: Self.config(broker: broker), files: ["rules.yaml": Self.rules])
+    _ = try await observer.wait(for: "ganglion/test-pi/status") { $0.text == "online" }
+
+    try await broker.publish(topic: "sensors/hallway/lux", text: "dark")
+    try await broker.publish(topic: "zigbee2mqtt/living", text: #"{"humidity": 40}"#)
+    try await broker.publish(topic: "sensors/hallway/lux", text: String(repeating: "9", count: 300 * 1024))
+    try await broker.publish(topic: "ganglion/test-pi/set/hallway.motion", text: "on")
+    try await broker.publish(topic: "ganglion/test-pi/set/hallway.moton", text: "on")
+    try await broker.publish(topic: "sensors/hallway/lux", text: "12.5")
+    try await broker.publish(topic: "zigbee2mqtt/living", text: #"{"temperature": 21.5, "humidity": 40}"#)
+
+    let lux = try await observer.wait(for: "ganglion/test-pi/state/hallway.lux") { $0.text == "12.5" }
+    _ = try await observer.wait(for: "ganglion/test-pi/state/living.temperature") { $0.text == "21.5" }
+    try await waitUntil("five dead letters", timeout: .seconds(10)) {
+      observer.messages.filter { $0.topic == "ganglion/test-pi/dead_letter" }.count == 5
+    }
+    let reasons = try observer.messages.filter { $0.topic == "ganglion/test-pi/dead_letter" }.map {
+      try JSON.parse($0.text)
+    }
+    #expect(reasons[0]["topic"] == "sensors/hallway/lux" && reasons[0]["payload"] == "dark")
+    #expect(reasons[1]["reason"]?.stringValue?.contains("temperature") == true)
+    #expect(reasons[2]["reason"]?.stringValue?.contains("256 KiB") == true)
+    #expect(reasons[3]["reason"]?.stringValue?.contains("is an input") == true)
+    #expect(reasons[4]["reason"]?.stringValue?.contains("did you mean 'hallway.motion'") == true)
+    for reason in reasons { #expect(reason["time"]?.stringValue.flatMap(Timestamp.init(iso8601:)) != nil) }
+
+    // The signal never took a bad value: the only lux events are the good one.
+    let luxEvents = observer.messages.filter { $0.topic == "ganglion/test-pi/events/hallway.lux" }
+    #expect(luxEvents.count == 1)
+    // ... and the motion input was not changed by the refused command.
+    #expect(
+      !observer.messages.contains {
+        $0.topic == "ganglion/test-pi/events/hallway.motion" && $0.text.contains("\"value\":true")
+      })
+
+    let metrics = try HTTPGet.text(port: daemon.httpPort, path: "/metrics")
+    #expect(metrics.contains("ganglion_dead_letters_total 5"))
+    _ = await daemon.stop()
+  }
+
+  @Test func brokerDownAtStartIsNotFatalAndTheDaemonConnectsWhenItComes() async throws {
+    let broker = try await MosquittoBroker()
+    await broker.stop()
+    let daemon = try await DaemonHarness(config: Self.config(broker: broker), files: ["rules.yaml": Self.rules])
+    let status = try HTTPGet.text(port: daemon.httpPort, path: "/status")
+    #expect(try JSON.parse(status)["mqtt"]?["connected"] == false)
+    // Events still happen and are logged without a broker.
+    #expect(try await daemon.cli(["inject", "hallway.motion", "on"]).code == 0)
+    try await waitUntil("the light to go on without a broker") {
+      let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+      return status["signals"]?["hallway.light"]?["value"] == true
+    }
+
+    try await broker.restart()
+    let observer = try await MQTTObserver(broker: broker, filter: "ganglion/test-pi/#")
+    _ = try await observer.wait(for: "ganglion/test-pi/status", timeout: .seconds(20)) { $0.text == "online" }
+    // The retained state is republished on connect, so a new subscriber sees the light on.
+    _ = try await observer.wait(for: "ganglion/test-pi/state/hallway.light") { $0.text == "true" }
+    _ = await daemon.stop()
+  }
+
+  @Test func reloadRejectsBrokenRulesAndKeepsTheRunningOnes() async throws {
+    let broker = try await MosquittoBroker()
+    let daemon = try await DaemonHarness(config: Self.config(broker: broker), files: ["rules.yaml": Self.rules])
+    _ = try daemon.folder.write(Self.rules.replacingAll("hallway.motion", with: "hallway.motoin"), to: "rules.yaml")
+    let rejected = try await daemon.cli(["reload"])
+    #expect(rejected.code == 1)
+    #expect(rejected.output.contains("rules.yaml:3:11: error:"), "\(rejected.output)")
+    #expect(rejected.output.contains("did you mean 'hallway.motion'"))
+    let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+    #expect(status["rejected_reload"]?["errors"] != nil)
+
+    // The old rules still run.
+    #expect(try await daemon.cli(["inject", "hallway.motion", "on"]).code == 0)
+    try await waitUntil("the old rule to turn the light on") {
+      let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+      return status["signals"]?["hallway.light"]?["value"] == true
+    }
+
+    _ = try daemon.folder.write(Self.rules.replacingAll("light-on", with: "lamp-on"), to: "rules.yaml")
+    let accepted = try await daemon.cli(["reload"])
+    #expect(accepted.code == 0, "\(accepted.output)")
+    let after = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+    #expect(after["rules"]?["lamp-on"] != nil)
+    #expect(after["rejected_reload"] == .null)
+    _ = await daemon.stop()
+  }
+}
+
+@Suite struct CommandLineTests {
+  @Test func checkPrintsEveryMistakeWithItsLineAndColumn() async throws {
+    let folder = try TemporaryDirectory(prefix: "ganglion-check")
+    _ = try folder.write(
+      """
+      rules:
+        - name: light-on
+          when: hallway.motoin
+          do:
+            - set: { hallway.light: on }
+      """, to: "rules.yaml")
+    let path = try folder.write(
+      """
+      device: test-pi
+      rules: rules.yaml
+      signals:
+        hallway.motion:
+          gpio: { chip: gpiochip0, line: 17, debounse: 50ms }
+        hallway.light:
+          gpio: { chip: gpiochip0, line: 27, output: true, initial: sometimes }
+      log:
+        sync: 5 parsecs
+      """, to: "ganglion.yaml")
+    let result = try await runGanglion(["check", "--config", path])
+    #expect(result.code == 1)
+    let errors = result.output.split(separator: "\n").filter { $0.contains(": error: ") }
+    #expect(errors.count == 4, "\(result.output)")
+    #expect(result.output.contains("\(path):5:40: error:"), "\(result.output)")
+    #expect(result.output.contains("did you mean 'debounce'?"))
+    #expect(result.output.contains("\(path):7:63: error:"), "\(result.output)")
+    #expect(result.output.contains("\(path):9:9: error:"), "\(result.output)")
+    #expect(result.output.contains("rules.yaml:3:11: error:"), "\(result.output)")
+
+    // The daemon refuses the same config with exit code 2 (bad config).
+    let run = try await runGanglion(["run", "--config", path, "--simulate"])
+    #expect(run.code == 2)
+  }
+
+  @Test func checkAcceptsTheDemoConfigurationAndTheExampleRulesPassTheirTests() async throws {
+    let check = try await runGanglion(["check", "--config", "\(repositoryRoot)/Hardware/demo.yaml"])
+    #expect(check.code == 0, "\(check.output)")
+    let test = try await runGanglion([
+      "test", "--config", "\(repositoryRoot)/Hardware/demo.yaml", "\(repositoryRoot)/Rules",
+    ])
+    #expect(test.code == 0, "\(test.output)")
+    #expect(test.output.contains(" passed, 0 failed"))
+  }
+
+  @Test func badUsageExitsWithTwo() async throws {
+    #expect(try await runGanglion(["frobnicate"]).code == 2)
+    #expect(try await runGanglion(["inject", "only-one-argument"]).code == 2)
+  }
+}
