@@ -108,13 +108,29 @@ public final class EventLog {
       }
       return try recover(directory: directory, options: options, lockFD: lockFD)
     } catch {
+      _ = try? Sys.unlock(lockFD, path: lockPath)
       _ = try? Sys.close(lockFD, path: lockPath)
       throw error
     }
   }
 
   private static func recover(directory: String, options: LogOptions, lockFD: Int32) throws(LogError) -> EventLog {
-    var meta = try SeqMeta.open(directory: directory)
+    let meta = try SeqMeta.open(directory: directory)
+    var tailFD: (fd: Int32, path: String)?
+    do throws(LogError) {
+      return try recover(directory: directory, options: options, lockFD: lockFD, meta: meta, tailFD: &tailFD)
+    } catch {
+      if let tailFD { _ = try? Sys.close(tailFD.fd, path: tailFD.path) }
+      _ = try? meta.close()
+      throw error
+    }
+  }
+
+  /// Recovery proper; `tailFD` holds the tail segment's descriptor while this function owns it.
+  private static func recover(
+    directory: String, options: LogOptions, lockFD: Int32, meta: SeqMeta, tailFD: inout (fd: Int32, path: String)?
+  ) throws(LogError) -> EventLog {
+    var meta = meta
     for name in try Sys.listDirectory(directory) where name.hasSuffix(SegmentFormat.fileSuffix + ".tmp") {
       try Sys.unlink(directory + "/" + name)  // a segment that was being created
     }
@@ -124,20 +140,30 @@ public final class EventLog {
     var maxGeneration = meta.generation
     var damaged: [String] = []
 
-    // The newest segment with a readable header becomes the tail; newer unreadable ones
-    // hold no synced record (a header is synced before any record) and are removed.
-    var tail: (header: SegmentFormat.Header, fd: Int32, scanner: SegmentScanner)?
+    // The newest segment with a readable header becomes the tail. A newer one without a
+    // readable header holds no synced record (its header was synced before it got its
+    // name): removed if it holds nothing else, else renamed `<name>.damaged` and kept.
+    var tail: (header: SegmentFormat.Header, scanner: SegmentScanner)?
     while let last = segments.last {
       let fd = try Sys.open(last.path, .readWrite)
+      tailFD = (fd, last.path)
       let size = try Sys.fileSize(fd, path: last.path)
       switch try readSegmentHeader(fd: fd, path: last.path) {
       case .failure(let problem):
+        tailFD = nil
         _ = try? Sys.close(fd, path: last.path)
         if problem.unsupported {
           throw LogError(code: .unsupportedVersion, operation: "recover", path: last.path, detail: problem.reason)
         }
-        try Sys.unlink(last.path)
-        cuts.append(.init(segment: last.name, offset: 0, bytes: size, reason: problem.reason))
+        if size <= Int64(SegmentFormat.headerSize) {
+          try Sys.unlink(last.path)
+          cuts.append(.init(segment: last.name, offset: 0, bytes: size, reason: problem.reason))
+        } else {
+          try Sys.rename(last.path, to: last.path + ".damaged")
+          cuts.append(
+            .init(segment: last.name, offset: 0, bytes: size, reason: problem.reason + "; kept as \(last.name).damaged")
+          )
+        }
         segments.removeLast()
         continue
       case .success(let header):
@@ -153,7 +179,7 @@ public final class EventLog {
           try truncate(fd: fd, path: last.path, to: offset)
           cuts.append(.init(segment: last.name, offset: offset, bytes: size - offset, reason: reason))
         }
-        tail = (header, fd, scanner)
+        tail = (header, scanner)
       }
       break
     }
@@ -174,24 +200,24 @@ public final class EventLog {
     var lastSeq: UInt64?
     var seqUpperBound: UInt64 = 0
     var active: ActiveSegment?
-    if let tail {
+    if let tail, let (fd, path) = tailFD {
       maxGeneration = max(maxGeneration, tail.header.generation)
       let size = tail.scanner.position
       lastSeq = tail.scanner.lastSeq
       seqUpperBound = lastSeq ?? (tail.header.baseSeq &- 1)
-      let path = segments[segments.count - 1].path
-      if size < options.segmentSize {
-        active = ActiveSegment(
-          fd: tail.fd, path: path, baseSeq: tail.header.baseSeq, generation: tail.header.generation, size: size,
-          unsynced: false, hasRecords: tail.scanner.recordCount > 0)
-      } else {
-        try Sys.close(tail.fd, path: path)
-        closed.append(ClosedSegment(baseSeq: tail.header.baseSeq, path: path, size: size))
-      }
       if lastSeq == nil {
         // The tail is empty: the last record is in an older segment.
         let reader = LogReader(trustedDirectory: directory)
         lastSeq = try reader.lastRecordSeq(before: segments.count - 1, in: segments)
+      }
+      if size < options.segmentSize {
+        active = ActiveSegment(
+          fd: fd, path: path, baseSeq: tail.header.baseSeq, generation: tail.header.generation, size: size,
+          unsynced: false, hasRecords: tail.scanner.recordCount > 0)
+      } else {
+        tailFD = nil
+        try Sys.close(fd, path: path)
+        closed.append(ClosedSegment(baseSeq: tail.header.baseSeq, path: path, size: size))
       }
     }
 
@@ -203,6 +229,7 @@ public final class EventLog {
     let log = EventLog(
       directory: directory, options: options, lockFD: lockFD, meta: meta, closedSegments: closed, active: active,
       nextGeneration: maxGeneration &+ 1, recovery: recovery)
+    tailFD = nil  // owned by the log now
     log.applyRetention(roomFor: 0)
     return log
   }
@@ -331,7 +358,9 @@ public final class EventLog {
     if let active { _ = try? Sys.close(active.fd, path: active.path) }
     active = nil
     _ = try? meta.close()
-    _ = try? Sys.close(lockFD, path: directory + "/" + SegmentFormat.lockFileName)
+    let lockPath = directory + "/" + SegmentFormat.lockFileName
+    _ = try? Sys.unlock(lockFD, path: lockPath)
+    _ = try? Sys.close(lockFD, path: lockPath)
     released = true
     if unusable == nil { unusable = LogError(code: .unusable, operation: "append", path: directory, detail: "closed") }
   }

@@ -216,6 +216,15 @@ enum Sys {
     return true
   }
 
+  /// Releases an `flock` explicitly, so it ends now even if a copy of the descriptor lives on
+  /// (in a child between fork and exec). The corresponding C function is `flock`.
+  static func unlock(_ fd: Int32, path: String) throws(LogError) {
+    while flock(fd, LOCK_UN) != 0 {
+      let e = errno
+      if e != EINTR { throw fail("flock", path, e) }
+    }
+  }
+
   /// CLOCK_MONOTONIC in microseconds. The corresponding C function is `clock_gettime`.
   static func monotonicMicroseconds() -> Int64 {
     var ts = timespec()

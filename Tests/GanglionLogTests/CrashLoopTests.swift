@@ -179,6 +179,16 @@ struct CrashChild {
           Issue.record("child \(iteration) never synced; stderr:\n\(stderr.suffix(3000))")
           return
         }
+        // The child holds the writer lock: a second writer is refused.
+        if iteration % 10 == 1 {
+          do {
+            let intruder = try EventLog.open(directory: dir.log)
+            Issue.record("a second writer opened the log while child \(iteration) writes")
+            try intruder.close()
+          } catch {
+            #expect(error.code == .locked)
+          }
+        }
         // Read while the child writes: only whole, intact records, in order.
         if iteration % 3 == 0 {
           let events = try LogReader(directory: dir.log).events()

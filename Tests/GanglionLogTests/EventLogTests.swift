@@ -232,6 +232,31 @@ import Testing
     try reopened.close()
   }
 
+  @Test func tailSegmentWithDamagedHeaderIsSetAsideNotDeleted() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(segmentSize: 1024, sync: .never))
+    try appendSamples(log, count: 60)
+    try log.close()
+    let segments = TestFile.segments(dir.log)
+    #expect(segments.count >= 3)
+    let tailPath = dir.log + "/" + segments.last!
+    var bytes = TestFile.read(tailPath)
+    bytes[10] ^= 0x01  // inside the base seq: the header CRC no longer matches
+    TestFile.write(tailPath, bytes)
+    let reopened = try EventLog.open(directory: dir.log, options: LogOptions(segmentSize: 1024))
+    #expect(reopened.recovery.cuts.count == 1)
+    #expect(reopened.recovery.cuts.first?.bytes == Int64(bytes.count))
+    #expect(reopened.recovery.cuts.first?.reason.contains("header checksum") == true)
+    #expect(TestFile.exists(tailPath + ".damaged"))
+    #expect(reopened.nextSeq == 61, "the seqs of the set-aside records are not reused")
+    var event = sampleEvent(0)
+    try reopened.append(&event)
+    try reopened.close()
+    let seqs = try LogReader(directory: dir.log).events().map(\.seq)
+    #expect(seqs.last == 61)
+    #expect(seqs == seqs.sorted())
+  }
+
   // MARK: retention
 
   @Test func retentionDropsOldestSegmentsAndSeqContinues() throws {
