@@ -16,7 +16,12 @@ let killChildReportFD: Int32 = 3
 
 /// The event a crash-loop child appends under `seq`: the parent recomputes it to prove
 /// that what it reads back is intact.
-func crashLoopEvent(seq: UInt64) -> Event { sampleEvent(Int(seq % 1_000_003)) }
+/// Every 37th is large (20-25 KiB, bigger than a segment): multi-page writes that a kill can tear.
+func crashLoopEvent(seq: UInt64) -> Event {
+  var event = sampleEvent(Int(seq % 1_000_003))
+  if seq % 37 == 0 { event.value = .string(String(repeating: "x", count: 20_000 + Int(seq % 5000))) }
+  return event
+}
 
 /// Runs only inside a child started by `CrashLoopTests` (the test binary re-executed with
 /// `killChildEnvironment` set): appends until killed, reporting on fd 3 `A <seq>` after each
