@@ -365,12 +365,15 @@ public final class EventLog {
     if unusable == nil { unusable = LogError(code: .unusable, operation: "append", path: directory, detail: "closed") }
   }
 
-  /// The last value and time of each signal in the log (`signal` events), for restoring
-  /// `persist: true` signals. Writes buffered records first. Reads the whole log.
-  public func lastSignalValues() throws(LogError) -> [String: (value: Value, time: Timestamp)] {
+  /// The last value and time of each signal in the log (`signal` events), or of `signals`
+  /// only, for restoring `persist: true` signals. Writes buffered records first. Reads the
+  /// log from the newest segment back (all of it without `signals`).
+  public func lastSignalValues(
+    of signals: Set<String>? = nil
+  ) throws(LogError) -> [String: (value: Value, time: Timestamp)] {
     if let unusable { throw unusable }
     try writeBuffer()
-    return try LogReader(trustedDirectory: directory).lastSignalValues()
+    return try LogReader(trustedDirectory: directory).lastSignalValues(of: signals)
   }
 
   // MARK: internals
@@ -499,7 +502,7 @@ public final class EventLog {
     do {
       try Sys.close(segment.fd, path: segment.path)
     } catch {
-      noteWriteFailure(error)
+      writeFailure = error  // reported, but nothing to drop or wait for
     }
     closedSegments.append(ClosedSegment(baseSeq: segment.baseSeq, path: segment.path, size: segment.size))
   }

@@ -95,22 +95,31 @@ public struct LogReader: Sendable {
     return result
   }
 
-  /// The last value and time of each signal (`signal` events with a signal name).
-  public func lastSignalValues() throws(LogError) -> [String: (value: Value, time: Timestamp)] {
+  /// The last value and time of each signal (`signal` events with a signal name); with
+  /// `signals`, of those only. Reads segments from the newest back, and with `signals` stops
+  /// as soon as all of them are found; only records of wanted signals are fully decoded.
+  public func lastSignalValues(
+    of signals: Set<String>? = nil
+  ) throws(LogError) -> [String: (value: Value, time: Timestamp)] {
     var values: [String: (value: Value, time: Timestamp)] = [:]
-    var lastSeq: UInt64?
-    for segment in try EventLog.listSegments(directory: directory) {
+    var boundary = UInt64.max  // records at or past the newer segments' first seq are ignored
+    for segment in try EventLog.listSegments(directory: directory).reversed() {
+      var newest: [String: (value: Value, time: Timestamp)] = [:]
+      var firstSeq: UInt64?
       try scanSegment(segment) { (record, scanner) throws(LogError) in
-        guard lastSeq.map({ record.seq > $0 }) ?? true else { return true }
-        lastSeq = record.seq
-        let kind = try decoding(segment, record) { () throws(EventCodecError) in try scanner.peekEvent().kind }
-        guard kind == .signal else { return true }
+        guard record.seq < boundary else { return false }
+        firstSeq = firstSeq ?? record.seq
+        let name = try decoding(segment, record) { () throws(EventCodecError) in try scanner.peekSignal() }
+        guard let name, values[name] == nil, signals?.contains(name) ?? true else { return true }
         let event = try decoding(segment, record) { () throws(EventCodecError) in
           try scanner.decodeEvent(seq: record.seq)
         }
-        if let signal = event.signal { values[signal] = (event.value, event.time) }
+        newest[name] = (event.value, event.time)
         return true
       }
+      values.merge(newest) { newer, _ in newer }
+      if let firstSeq { boundary = firstSeq }
+      if let signals, values.count == signals.count { break }
     }
     return values
   }

@@ -33,8 +33,17 @@ import Testing
       #expect(values[signal]?.time == entry.time, "\(signal)")
     }
     #expect(TestFile.segments(dir.log).count > 3, "the values come from several segments")
-    let fromReader = try LogReader(directory: dir.log).lastSignalValues()
+    let reader = try LogReader(directory: dir.log)
+    let fromReader = try reader.lastSignalValues()
     #expect(fromReader.mapValues { $0.value } == values.mapValues { $0.value })
+    // Only some signals (the persisted ones), one of them never logged.
+    let some = try reader.lastSignalValues(of: ["room.s2", "room.s5", "room.absent"])
+    #expect(some.count == 2)
+    #expect(some["room.s2"]?.value == expected["room.s2"]?.value)
+    #expect(some["room.s5"]?.time == expected["room.s5"]?.time)
+    #expect(some["room.absent"] == nil)
+    let one = try reader.lastSignalValues(of: ["room.s1"])  // found in the newest segment: stops there
+    #expect(one.count == 1 && one["room.s1"]?.value == expected["room.s1"]?.value)
   }
 
   @Test func sinceUntilSelectsByTimeInSeqOrder() throws {
