@@ -138,7 +138,8 @@ public struct LogReader: Sendable {
   }
 
   /// Runs `body` on each valid record of a segment until it returns false. Returns why the
-  /// scan stopped, or nil if the segment is gone or its header is unreadable (`header` says).
+  /// scan stopped, or nil if the segment is gone or its header is unreadable (`headerProblem`
+  /// says why). Throws `.unsupportedVersion` for a segment of a newer format.
   @discardableResult
   func scanSegment(
     _ segment: EventLog.SegmentFile,
@@ -157,6 +158,9 @@ public struct LogReader: Sendable {
     switch try readSegmentHeader(fd: fd, path: segment.path) {
     case .success(let h): header = h
     case .failure(let problem):
+      if problem.unsupported {
+        throw LogError(code: .unsupportedVersion, operation: "read", path: segment.path, detail: problem.reason)
+      }
       headerProblem?(problem)
       return nil
     }
@@ -286,8 +290,11 @@ public final class LogCursor {
     case .success(let header):
       scanner = SegmentScanner(fd: fd, path: segment.path, header: header)
       return true
-    case .failure:
+    case .failure(let problem):
       closeSegment()
+      if problem.unsupported {
+        throw LogError(code: .unsupportedVersion, operation: "read", path: segment.path, detail: problem.reason)
+      }
       if index == segments.count - 1 {
         segments.removeLast()  // listed again, and retried, on the next call
         return false

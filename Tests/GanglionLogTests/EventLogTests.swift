@@ -257,6 +257,29 @@ import Testing
     #expect(seqs == seqs.sorted())
   }
 
+  @Test func segmentsOfANewerFormatAreRefusedNotCut() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log)
+    try appendSamples(log, count: 4)
+    try log.close()
+    let path = dir.log + "/" + TestFile.segments(dir.log)[0]
+    var bytes = TestFile.read(path)
+    bytes[4] = 2  // format version 2, with a valid header checksum
+    let crc = CRC32C.checksum(bytes[0..<28])
+    for k in 0..<4 { bytes[28 + k] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(k))) }
+    TestFile.write(path, bytes)
+    do {
+      _ = try EventLog.open(directory: dir.log)
+      Issue.record("a writer opened a log of a newer format")
+    } catch {
+      #expect(error.code == .unsupportedVersion)
+    }
+    #expect(TestFile.read(path) == bytes, "nothing was cut or deleted")
+    #expect(throws: LogError.self) { _ = try LogReader(directory: dir.log).events() }
+    let report = try LogReader(directory: dir.log).verify()
+    #expect(report.problems.first?.description.contains("newer version") == true)
+  }
+
   // MARK: retention
 
   @Test func retentionDropsOldestSegmentsAndSeqContinues() throws {
