@@ -27,6 +27,13 @@ public final class EventLog {
   public private(set) var writeFailure: LogError?
   /// The last failure to delete an old segment (the ring then grows past `maxSize`).
   public private(set) var retentionFailure: LogError?
+  /// Record bytes written by this writer (for metrics).
+  public private(set) var writtenBytes: Int64 = 0
+  /// fdatasyncs of segment data done by this writer (for metrics).
+  public private(set) var syncCount: Int64 = 0
+
+  /// Bytes of the segment files (the ring's current size), not counting buffered records.
+  public var sizeBytes: Int64 { closedSegments.reduce(active?.size ?? 0) { $0 + $1.size } }
 
   /// Seqs are reserved in `seq.meta` this many at a time (a crash leaves a gap of at most this).
   static let reservationBlock: UInt64 = 4096
@@ -304,6 +311,7 @@ public final class EventLog {
         unusable = error
         throw error
       }
+      syncCount += 1
     }
     active?.unsynced = false
   }
@@ -450,6 +458,7 @@ public final class EventLog {
       return
     }
     segment.size += Int64(buffer.count)
+    writtenBytes += Int64(buffer.count)
     segment.unsynced = true
     segment.hasRecords = true
     active = segment
@@ -497,6 +506,7 @@ public final class EventLog {
         unusable = error
         throw error
       }
+      syncCount += 1
     }
     active = nil
     do {

@@ -38,6 +38,12 @@ public struct LogReader: Sendable {
     return events
   }
 
+  /// The event with this seq, nil if the log does not hold it (never logged, or dropped by
+  /// the ring). Reads at most one segment (for `explain`).
+  public func event(seq: UInt64) throws(LogError) -> Event? {
+    try cursor(fromSeq: seq, toSeq: seq).next()
+  }
+
   /// The events with `since <= time < until`, in seq order (times need not be monotonic:
   /// the whole log is scanned, decoding only matching records).
   public func events(since: Timestamp, until: Timestamp = Timestamp(microseconds: .max)) throws(LogError) -> [Event] {

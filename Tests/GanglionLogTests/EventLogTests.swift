@@ -26,6 +26,23 @@ import Testing
     #expect(try reader.last(3) == Array(written[497...]))
     #expect(try reader.last(1000) == written)
     #expect(try reader.last(0).isEmpty)
+    #expect(try reader.event(seq: 250) == written[249])
+    #expect(try reader.event(seq: 501) == nil)
+    #expect(try reader.event(seq: 0) == nil)
+  }
+
+  @Test func writerCountsForMetrics() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(segmentSize: 2048, sync: .always))
+    for i in 0..<100 {
+      try appendSamples(log, count: 1, start: i)
+      try log.sync()
+    }
+    #expect(log.syncCount >= 100)
+    let files = TestFile.segments(dir.log).reduce(Int64(0)) { $0 + TestFile.size(dir.log + "/" + $1) }
+    #expect(log.sizeBytes == files)
+    #expect(log.writtenBytes == files - 32 * Int64(TestFile.segments(dir.log).count), "records only, no headers")
+    try log.close()
   }
 
   @Test func reopenContinuesSeqWithoutGapAfterCleanClose() throws {
