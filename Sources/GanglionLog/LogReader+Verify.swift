@@ -73,8 +73,7 @@ extension LogReader {
       var headerProblem: String?
       var baseChecked = false
       do throws(LogError) {
-        let stop = try scanSegment(segment, headerProblem: { headerProblem = $0.reason }) {
-          (record, scanner) throws(LogError) in
+        let checkRecord = { (record: SegmentScanner.Record, scanner: SegmentScanner) throws(LogError) -> Bool in
           if !baseChecked, scanner.header.baseSeq != segment.baseSeq {
             report.problems.append(
               .init(
@@ -97,6 +96,7 @@ extension LogReader {
           report.records += 1
           return true
         }
+        let stop = try scanSegment(segment, headerProblem: { headerProblem = $0.reason }, checkRecord)
         if let headerProblem {
           report.problems.append(.init(segment: segment.name, offset: 0, reason: "segment header: \(headerProblem)"))
         }

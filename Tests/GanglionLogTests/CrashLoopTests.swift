@@ -112,10 +112,7 @@ struct CrashChild {
     environment.append("\(killChildSyncEnvironment)=\(sync)")
     let argv = arguments.map { strdup($0) } + [nil]
     let envp = environment.map { strdup($0) } + [nil]
-    defer {
-      argv.forEach { free($0) }
-      envp.forEach { free($0) }
-    }
+    defer { for pointer in argv + envp { free(pointer) } }
     var pid: pid_t = 0
     let rc = posix_spawn(&pid, exe, &actions, &attributes, argv, envp)
     precondition(rc == 0, "posix_spawn: \(rc)")
