@@ -139,6 +139,14 @@ private func benchmarkLog(root: String) throws {
   )
   let lastValuesTime = try seconds { _ = try fullReader.lastSignalValues() }
   print("log: lastSignalValues of the 64 MiB log: \(Int(lastValuesTime * 1000)) ms")
+  let persisted: Set<String> = ["hallway.motion1", "hallway.motion6"]
+  let someValuesTime = try seconds { _ = try fullReader.lastSignalValues(of: persisted) }
+  print("log: lastSignalValues(of: 2 signals) of the 64 MiB log: \(Int(someValuesTime * 1000)) ms")
+  let lookups = 100
+  let lookupTime = try seconds {
+    for k in 0..<lookups { _ = try fullReader.event(seq: UInt64(i - 1 - k * 1000)) }
+  }
+  print("log: event(seq:) lookup \(Int(lookupTime / Double(lookups) * 1e6)) us each")
 }
 
 extension String {

@@ -64,6 +64,14 @@ public enum EventCodec {
     return (header.time, header.kind)
   }
 
+  /// The signal name of a `signal` event, nil for other kinds or without a signal.
+  static func peekSignal(_ bytes: UnsafeRawBufferPointer) throws(EventCodecError) -> String? {
+    var reader = ByteReader(bytes: bytes)
+    let header = try reader.fixedHeader()
+    guard header.kind == .signal, header.flags & 1 != 0 else { return nil }
+    return try reader.string()
+  }
+
   public static func encode(_ value: Value, into out: inout [UInt8]) {
     switch value {
     case .null: out.append(0)

@@ -27,6 +27,13 @@ public final class EventLog {
   public private(set) var writeFailure: LogError?
   /// The last failure to delete an old segment (the ring then grows past `maxSize`).
   public private(set) var retentionFailure: LogError?
+  /// Record bytes written by this writer (for metrics).
+  public private(set) var writtenBytes: Int64 = 0
+  /// fdatasyncs of segment data done by this writer (for metrics).
+  public private(set) var syncCount: Int64 = 0
+
+  /// Bytes of the segment files (the ring's current size), not counting buffered records.
+  public var sizeBytes: Int64 { closedSegments.reduce(active?.size ?? 0) { $0 + $1.size } }
 
   /// Seqs are reserved in `seq.meta` this many at a time (a crash leaves a gap of at most this).
   static let reservationBlock: UInt64 = 4096
@@ -108,13 +115,29 @@ public final class EventLog {
       }
       return try recover(directory: directory, options: options, lockFD: lockFD)
     } catch {
+      _ = try? Sys.unlock(lockFD, path: lockPath)
       _ = try? Sys.close(lockFD, path: lockPath)
       throw error
     }
   }
 
   private static func recover(directory: String, options: LogOptions, lockFD: Int32) throws(LogError) -> EventLog {
-    var meta = try SeqMeta.open(directory: directory)
+    let meta = try SeqMeta.open(directory: directory)
+    var tailFD: (fd: Int32, path: String)?
+    do throws(LogError) {
+      return try recover(directory: directory, options: options, lockFD: lockFD, meta: meta, tailFD: &tailFD)
+    } catch {
+      if let tailFD { _ = try? Sys.close(tailFD.fd, path: tailFD.path) }
+      _ = try? meta.close()
+      throw error
+    }
+  }
+
+  /// Recovery proper; `tailFD` holds the tail segment's descriptor while this function owns it.
+  private static func recover(
+    directory: String, options: LogOptions, lockFD: Int32, meta: SeqMeta, tailFD: inout (fd: Int32, path: String)?
+  ) throws(LogError) -> EventLog {
+    var meta = meta
     for name in try Sys.listDirectory(directory) where name.hasSuffix(SegmentFormat.fileSuffix + ".tmp") {
       try Sys.unlink(directory + "/" + name)  // a segment that was being created
     }
@@ -124,20 +147,30 @@ public final class EventLog {
     var maxGeneration = meta.generation
     var damaged: [String] = []
 
-    // The newest segment with a readable header becomes the tail; newer unreadable ones
-    // hold no synced record (a header is synced before any record) and are removed.
-    var tail: (header: SegmentFormat.Header, fd: Int32, scanner: SegmentScanner)?
+    // The newest segment with a readable header becomes the tail. A newer one without a
+    // readable header holds no synced record (its header was synced before it got its
+    // name): removed if it holds nothing else, else renamed `<name>.damaged` and kept.
+    var tail: (header: SegmentFormat.Header, scanner: SegmentScanner)?
     while let last = segments.last {
       let fd = try Sys.open(last.path, .readWrite)
+      tailFD = (fd, last.path)
       let size = try Sys.fileSize(fd, path: last.path)
       switch try readSegmentHeader(fd: fd, path: last.path) {
       case .failure(let problem):
+        tailFD = nil
         _ = try? Sys.close(fd, path: last.path)
         if problem.unsupported {
           throw LogError(code: .unsupportedVersion, operation: "recover", path: last.path, detail: problem.reason)
         }
-        try Sys.unlink(last.path)
-        cuts.append(.init(segment: last.name, offset: 0, bytes: size, reason: problem.reason))
+        if size <= Int64(SegmentFormat.headerSize) {
+          try Sys.unlink(last.path)
+          cuts.append(.init(segment: last.name, offset: 0, bytes: size, reason: problem.reason))
+        } else {
+          try Sys.rename(last.path, to: last.path + ".damaged")
+          cuts.append(
+            .init(segment: last.name, offset: 0, bytes: size, reason: problem.reason + "; kept as \(last.name).damaged")
+          )
+        }
         segments.removeLast()
         continue
       case .success(let header):
@@ -153,7 +186,7 @@ public final class EventLog {
           try truncate(fd: fd, path: last.path, to: offset)
           cuts.append(.init(segment: last.name, offset: offset, bytes: size - offset, reason: reason))
         }
-        tail = (header, fd, scanner)
+        tail = (header, scanner)
       }
       break
     }
@@ -174,24 +207,24 @@ public final class EventLog {
     var lastSeq: UInt64?
     var seqUpperBound: UInt64 = 0
     var active: ActiveSegment?
-    if let tail {
+    if let tail, let (fd, path) = tailFD {
       maxGeneration = max(maxGeneration, tail.header.generation)
       let size = tail.scanner.position
       lastSeq = tail.scanner.lastSeq
       seqUpperBound = lastSeq ?? (tail.header.baseSeq &- 1)
-      let path = segments[segments.count - 1].path
-      if size < options.segmentSize {
-        active = ActiveSegment(
-          fd: tail.fd, path: path, baseSeq: tail.header.baseSeq, generation: tail.header.generation, size: size,
-          unsynced: false, hasRecords: tail.scanner.recordCount > 0)
-      } else {
-        try Sys.close(tail.fd, path: path)
-        closed.append(ClosedSegment(baseSeq: tail.header.baseSeq, path: path, size: size))
-      }
       if lastSeq == nil {
         // The tail is empty: the last record is in an older segment.
         let reader = LogReader(trustedDirectory: directory)
         lastSeq = try reader.lastRecordSeq(before: segments.count - 1, in: segments)
+      }
+      if size < options.segmentSize {
+        active = ActiveSegment(
+          fd: fd, path: path, baseSeq: tail.header.baseSeq, generation: tail.header.generation, size: size,
+          unsynced: false, hasRecords: tail.scanner.recordCount > 0)
+      } else {
+        tailFD = nil
+        try Sys.close(fd, path: path)
+        closed.append(ClosedSegment(baseSeq: tail.header.baseSeq, path: path, size: size))
       }
     }
 
@@ -203,6 +236,7 @@ public final class EventLog {
     let log = EventLog(
       directory: directory, options: options, lockFD: lockFD, meta: meta, closedSegments: closed, active: active,
       nextGeneration: maxGeneration &+ 1, recovery: recovery)
+    tailFD = nil  // owned by the log now
     log.applyRetention(roomFor: 0)
     return log
   }
@@ -277,6 +311,7 @@ public final class EventLog {
         unusable = error
         throw error
       }
+      syncCount += 1
     }
     active?.unsynced = false
   }
@@ -331,17 +366,22 @@ public final class EventLog {
     if let active { _ = try? Sys.close(active.fd, path: active.path) }
     active = nil
     _ = try? meta.close()
-    _ = try? Sys.close(lockFD, path: directory + "/" + SegmentFormat.lockFileName)
+    let lockPath = directory + "/" + SegmentFormat.lockFileName
+    _ = try? Sys.unlock(lockFD, path: lockPath)
+    _ = try? Sys.close(lockFD, path: lockPath)
     released = true
     if unusable == nil { unusable = LogError(code: .unusable, operation: "append", path: directory, detail: "closed") }
   }
 
-  /// The last value and time of each signal in the log (`signal` events), for restoring
-  /// `persist: true` signals. Writes buffered records first. Reads the whole log.
-  public func lastSignalValues() throws(LogError) -> [String: (value: Value, time: Timestamp)] {
+  /// The last value and time of each signal in the log (`signal` events), or of `signals`
+  /// only, for restoring `persist: true` signals. Writes buffered records first. Reads the
+  /// log from the newest segment back (all of it without `signals`).
+  public func lastSignalValues(
+    of signals: Set<String>? = nil
+  ) throws(LogError) -> [String: (value: Value, time: Timestamp)] {
     if let unusable { throw unusable }
     try writeBuffer()
-    return try LogReader(trustedDirectory: directory).lastSignalValues()
+    return try LogReader(trustedDirectory: directory).lastSignalValues(of: signals)
   }
 
   // MARK: internals
@@ -418,6 +458,7 @@ public final class EventLog {
       return
     }
     segment.size += Int64(buffer.count)
+    writtenBytes += Int64(buffer.count)
     segment.unsynced = true
     segment.hasRecords = true
     active = segment
@@ -465,12 +506,13 @@ public final class EventLog {
         unusable = error
         throw error
       }
+      syncCount += 1
     }
     active = nil
     do {
       try Sys.close(segment.fd, path: segment.path)
     } catch {
-      noteWriteFailure(error)
+      writeFailure = error  // reported, but nothing to drop or wait for
     }
     closedSegments.append(ClosedSegment(baseSeq: segment.baseSeq, path: segment.path, size: segment.size))
   }

@@ -44,6 +44,8 @@ public struct LogStats: Sendable, Equatable {
   /// Events by signal name (events without a signal are not counted here).
   public var eventsBySignal: [String: Int] = [:]
   public var eventsByKind: [EventKind: Int] = [:]
+  /// What could not be read (file errors, records that do not decode); empty normally.
+  public var problems: [String] = []
 
   /// Events per second between `firstTime` and `lastTime`, nil if they are equal.
   public var eventsPerSecond: Double? {
@@ -71,8 +73,7 @@ extension LogReader {
       var headerProblem: String?
       var baseChecked = false
       do throws(LogError) {
-        let stop = try scanSegment(segment, headerProblem: { headerProblem = $0.reason }) {
-          (record, scanner) throws(LogError) in
+        let checkRecord = { (record: SegmentScanner.Record, scanner: SegmentScanner) throws(LogError) -> Bool in
           if !baseChecked, scanner.header.baseSeq != segment.baseSeq {
             report.problems.append(
               .init(
@@ -95,6 +96,7 @@ extension LogReader {
           report.records += 1
           return true
         }
+        let stop = try scanSegment(segment, headerProblem: { headerProblem = $0.reason }, checkRecord)
         if let headerProblem {
           report.problems.append(.init(segment: segment.name, offset: 0, reason: "segment header: \(headerProblem)"))
         }
@@ -115,31 +117,43 @@ extension LogReader {
   }
 
   /// Size, seq and time ranges, and counts, over every valid record. Decodes the whole log.
-  /// - Throws: I/O errors, and `.corrupt`/`.unsupportedVersion` for a record that does not decode.
-  public func stats() throws(LogError) -> LogStats {
+  /// Never throws: what could not be read (I/O errors, records that do not decode) is
+  /// listed in `problems` and left out of the counts; `verify()` says more.
+  public func stats() -> LogStats {
     var stats = LogStats()
-    let segments = try EventLog.listSegments(directory: directory)
+    let segments: [EventLog.SegmentFile]
+    do {
+      segments = try EventLog.listSegments(directory: directory)
+    } catch {
+      stats.problems.append(error.description)
+      return stats
+    }
     stats.segments = segments.count
     var lastSeq: UInt64?
     for segment in segments {
-      stats.sizeBytes += try Sys.fileSize(path: segment.path) ?? 0
-      try scanSegment(segment) { (record, scanner) throws(LogError) in
-        guard lastSeq.map({ record.seq > $0 }) ?? true else { return true }
-        lastSeq = record.seq
-        let event: Event
-        do throws(EventCodecError) {
-          event = try scanner.decodeEvent(seq: record.seq)
-        } catch {
-          throw LogError.undecodable(error, path: segment.path, offset: record.offset)
+      do throws(LogError) {
+        stats.sizeBytes += try Sys.fileSize(path: segment.path) ?? 0
+        try scanSegment(segment) { (record, scanner) throws(LogError) in
+          guard lastSeq.map({ record.seq > $0 }) ?? true else { return true }
+          lastSeq = record.seq
+          let event: Event
+          do throws(EventCodecError) {
+            event = try scanner.decodeEvent(seq: record.seq)
+          } catch {
+            stats.problems.append(LogError.undecodable(error, path: segment.path, offset: record.offset).description)
+            return true
+          }
+          stats.events += 1
+          stats.firstSeq = stats.firstSeq ?? record.seq
+          stats.lastSeq = record.seq
+          stats.firstTime = min(stats.firstTime ?? event.time, event.time)
+          stats.lastTime = max(stats.lastTime ?? event.time, event.time)
+          if let signal = event.signal { stats.eventsBySignal[signal, default: 0] += 1 }
+          stats.eventsByKind[event.kind, default: 0] += 1
+          return true
         }
-        stats.events += 1
-        stats.firstSeq = stats.firstSeq ?? record.seq
-        stats.lastSeq = record.seq
-        stats.firstTime = min(stats.firstTime ?? event.time, event.time)
-        stats.lastTime = max(stats.lastTime ?? event.time, event.time)
-        if let signal = event.signal { stats.eventsBySignal[signal, default: 0] += 1 }
-        stats.eventsByKind[event.kind, default: 0] += 1
-        return true
+      } catch {
+        stats.problems.append(error.description)
       }
     }
     return stats

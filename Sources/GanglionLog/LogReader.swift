@@ -38,6 +38,12 @@ public struct LogReader: Sendable {
     return events
   }
 
+  /// The event with this seq, nil if the log does not hold it (never logged, or dropped by
+  /// the ring). Reads at most one segment (for `explain`).
+  public func event(seq: UInt64) throws(LogError) -> Event? {
+    try cursor(fromSeq: seq, toSeq: seq).next()
+  }
+
   /// The events with `since <= time < until`, in seq order (times need not be monotonic:
   /// the whole log is scanned, decoding only matching records).
   public func events(since: Timestamp, until: Timestamp = Timestamp(microseconds: .max)) throws(LogError) -> [Event] {
@@ -95,22 +101,31 @@ public struct LogReader: Sendable {
     return result
   }
 
-  /// The last value and time of each signal (`signal` events with a signal name).
-  public func lastSignalValues() throws(LogError) -> [String: (value: Value, time: Timestamp)] {
+  /// The last value and time of each signal (`signal` events with a signal name); with
+  /// `signals`, of those only. Reads segments from the newest back, and with `signals` stops
+  /// as soon as all of them are found; only records of wanted signals are fully decoded.
+  public func lastSignalValues(
+    of signals: Set<String>? = nil
+  ) throws(LogError) -> [String: (value: Value, time: Timestamp)] {
     var values: [String: (value: Value, time: Timestamp)] = [:]
-    var lastSeq: UInt64?
-    for segment in try EventLog.listSegments(directory: directory) {
+    var boundary = UInt64.max  // records at or past the newer segments' first seq are ignored
+    for segment in try EventLog.listSegments(directory: directory).reversed() {
+      var newest: [String: (value: Value, time: Timestamp)] = [:]
+      var firstSeq: UInt64?
       try scanSegment(segment) { (record, scanner) throws(LogError) in
-        guard lastSeq.map({ record.seq > $0 }) ?? true else { return true }
-        lastSeq = record.seq
-        let kind = try decoding(segment, record) { () throws(EventCodecError) in try scanner.peekEvent().kind }
-        guard kind == .signal else { return true }
+        guard record.seq < boundary else { return false }
+        firstSeq = firstSeq ?? record.seq
+        let name = try decoding(segment, record) { () throws(EventCodecError) in try scanner.peekSignal() }
+        guard let name, values[name] == nil, signals?.contains(name) ?? true else { return true }
         let event = try decoding(segment, record) { () throws(EventCodecError) in
           try scanner.decodeEvent(seq: record.seq)
         }
-        if let signal = event.signal { values[signal] = (event.value, event.time) }
+        newest[name] = (event.value, event.time)
         return true
       }
+      values.merge(newest) { newer, _ in newer }
+      if let firstSeq { boundary = firstSeq }
+      if let signals, values.count == signals.count { break }
     }
     return values
   }
@@ -129,7 +144,8 @@ public struct LogReader: Sendable {
   }
 
   /// Runs `body` on each valid record of a segment until it returns false. Returns why the
-  /// scan stopped, or nil if the segment is gone or its header is unreadable (`header` says).
+  /// scan stopped, or nil if the segment is gone or its header is unreadable (`headerProblem`
+  /// says why). Throws `.unsupportedVersion` for a segment of a newer format.
   @discardableResult
   func scanSegment(
     _ segment: EventLog.SegmentFile,
@@ -148,6 +164,9 @@ public struct LogReader: Sendable {
     switch try readSegmentHeader(fd: fd, path: segment.path) {
     case .success(let h): header = h
     case .failure(let problem):
+      if problem.unsupported {
+        throw LogError(code: .unsupportedVersion, operation: "read", path: segment.path, detail: problem.reason)
+      }
       headerProblem?(problem)
       return nil
     }
@@ -277,8 +296,11 @@ public final class LogCursor {
     case .success(let header):
       scanner = SegmentScanner(fd: fd, path: segment.path, header: header)
       return true
-    case .failure:
+    case .failure(let problem):
       closeSegment()
+      if problem.unsupported {
+        throw LogError(code: .unsupportedVersion, operation: "read", path: segment.path, detail: problem.reason)
+      }
       if index == segments.count - 1 {
         segments.removeLast()  // listed again, and retried, on the next call
         return false

@@ -235,6 +235,16 @@ struct SegmentScanner {
     return try result.get()
   }
 
+  /// The signal name of the record `next()` returned last if it is a `signal` event, else nil.
+  func peekSignal() throws(EventCodecError) -> String? {
+    let result: Result<String?, EventCodecError> = buffer.withUnsafeBytes { raw in
+      Result { () throws(EventCodecError) in
+        try EventCodec.peekSignal(UnsafeRawBufferPointer(rebasing: raw[payloadRange]))
+      }
+    }
+    return try result.get()
+  }
+
   /// A copy of the payload of the record `next()` returned last.
   func payloadBytes() -> [UInt8] { Array(buffer[payloadRange]) }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -98,8 +100,19 @@ enum Sys {
     return done
   }
 
+  #if DEBUG
+    /// Tests only: fdatasync of a path under one of these prefixes fails with the errno.
+    static let injectedSyncFailures = Mutex<[String: Int32]>([:])
+  #endif
+
   /// The corresponding C function is `fdatasync`.
   static func fdatasync(_ fd: Int32, path: String) throws(LogError) {
+    #if DEBUG
+      let injected = injectedSyncFailures.withLock { failures in
+        failures.first { path.hasPrefix($0.key) }?.value
+      }
+      if let injected { throw fail("fdatasync", path, injected) }
+    #endif
     while Glibc.fdatasync(fd) != 0 {
       let e = errno
       if e != EINTR { throw fail("fdatasync", path, e) }
@@ -214,6 +227,15 @@ enum Sys {
       throw fail("flock", path, e)
     }
     return true
+  }
+
+  /// Releases an `flock` explicitly, so it ends now even if a copy of the descriptor lives on
+  /// (in a child between fork and exec). The corresponding C function is `flock`.
+  static func unlock(_ fd: Int32, path: String) throws(LogError) {
+    while flock(fd, LOCK_UN) != 0 {
+      let e = errno
+      if e != EINTR { throw fail("flock", path, e) }
+    }
   }
 
   /// CLOCK_MONOTONIC in microseconds. The corresponding C function is `clock_gettime`.

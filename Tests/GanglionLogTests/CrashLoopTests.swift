@@ -16,7 +16,12 @@ let killChildReportFD: Int32 = 3
 
 /// The event a crash-loop child appends under `seq`: the parent recomputes it to prove
 /// that what it reads back is intact.
-func crashLoopEvent(seq: UInt64) -> Event { sampleEvent(Int(seq % 1_000_003)) }
+/// Every 37th is large (20-25 KiB, bigger than a segment): multi-page writes that a kill can tear.
+func crashLoopEvent(seq: UInt64) -> Event {
+  var event = sampleEvent(Int(seq % 1_000_003))
+  if seq % 37 == 0 { event.value = .string(String(repeating: "x", count: 20_000 + Int(seq % 5000))) }
+  return event
+}
 
 /// Runs only inside a child started by `CrashLoopTests` (the test binary re-executed with
 /// `killChildEnvironment` set): appends until killed, reporting on fd 3 `A <seq>` after each
@@ -107,10 +112,7 @@ struct CrashChild {
     environment.append("\(killChildSyncEnvironment)=\(sync)")
     let argv = arguments.map { strdup($0) } + [nil]
     let envp = environment.map { strdup($0) } + [nil]
-    defer {
-      argv.forEach { free($0) }
-      envp.forEach { free($0) }
-    }
+    defer { for pointer in argv + envp { free(pointer) } }
     var pid: pid_t = 0
     let rc = posix_spawn(&pid, exe, &actions, &attributes, argv, envp)
     precondition(rc == 0, "posix_spawn: \(rc)")
@@ -178,6 +180,16 @@ struct CrashChild {
           let stderr = TestFile.exists(stderrPath) ? String(decoding: TestFile.read(stderrPath), as: UTF8.self) : ""
           Issue.record("child \(iteration) never synced; stderr:\n\(stderr.suffix(3000))")
           return
+        }
+        // The child holds the writer lock: a second writer is refused.
+        if iteration % 10 == 1 {
+          do {
+            let intruder = try EventLog.open(directory: dir.log)
+            Issue.record("a second writer opened the log while child \(iteration) writes")
+            try intruder.close()
+          } catch {
+            #expect(error.code == .locked)
+          }
         }
         // Read while the child writes: only whole, intact records, in order.
         if iteration % 3 == 0 {

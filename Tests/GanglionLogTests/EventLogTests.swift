@@ -26,6 +26,23 @@ import Testing
     #expect(try reader.last(3) == Array(written[497...]))
     #expect(try reader.last(1000) == written)
     #expect(try reader.last(0).isEmpty)
+    #expect(try reader.event(seq: 250) == written[249])
+    #expect(try reader.event(seq: 501) == nil)
+    #expect(try reader.event(seq: 0) == nil)
+  }
+
+  @Test func writerCountsForMetrics() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(segmentSize: 2048, sync: .always))
+    for i in 0..<100 {
+      try appendSamples(log, count: 1, start: i)
+      try log.sync()
+    }
+    #expect(log.syncCount >= 100)
+    let files = TestFile.segments(dir.log).reduce(Int64(0)) { $0 + TestFile.size(dir.log + "/" + $1) }
+    #expect(log.sizeBytes == files)
+    #expect(log.writtenBytes == files - 32 * Int64(TestFile.segments(dir.log).count), "records only, no headers")
+    try log.close()
   }
 
   @Test func reopenContinuesSeqWithoutGapAfterCleanClose() throws {
@@ -230,6 +247,54 @@ import Testing
     #expect(!TestFile.exists(dir.log + "/00000000000000000100.seg"))
     #expect(reopened.nextSeq >= 4)
     try reopened.close()
+  }
+
+  @Test func tailSegmentWithDamagedHeaderIsSetAsideNotDeleted() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(segmentSize: 1024, sync: .never))
+    try appendSamples(log, count: 60)
+    try log.close()
+    let segments = TestFile.segments(dir.log)
+    #expect(segments.count >= 3)
+    let tailPath = dir.log + "/" + segments.last!
+    var bytes = TestFile.read(tailPath)
+    bytes[10] ^= 0x01  // inside the base seq: the header CRC no longer matches
+    TestFile.write(tailPath, bytes)
+    let reopened = try EventLog.open(directory: dir.log, options: LogOptions(segmentSize: 1024))
+    #expect(reopened.recovery.cuts.count == 1)
+    #expect(reopened.recovery.cuts.first?.bytes == Int64(bytes.count))
+    #expect(reopened.recovery.cuts.first?.reason.contains("header checksum") == true)
+    #expect(TestFile.exists(tailPath + ".damaged"))
+    #expect(reopened.nextSeq == 61, "the seqs of the set-aside records are not reused")
+    var event = sampleEvent(0)
+    try reopened.append(&event)
+    try reopened.close()
+    let seqs = try LogReader(directory: dir.log).events().map(\.seq)
+    #expect(seqs.last == 61)
+    #expect(seqs == seqs.sorted())
+  }
+
+  @Test func segmentsOfANewerFormatAreRefusedNotCut() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log)
+    try appendSamples(log, count: 4)
+    try log.close()
+    let path = dir.log + "/" + TestFile.segments(dir.log)[0]
+    var bytes = TestFile.read(path)
+    bytes[4] = 2  // format version 2, with a valid header checksum
+    let crc = CRC32C.checksum(bytes[0..<28])
+    for k in 0..<4 { bytes[28 + k] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(k))) }
+    TestFile.write(path, bytes)
+    do {
+      _ = try EventLog.open(directory: dir.log)
+      Issue.record("a writer opened a log of a newer format")
+    } catch {
+      #expect(error.code == .unsupportedVersion)
+    }
+    #expect(TestFile.read(path) == bytes, "nothing was cut or deleted")
+    #expect(throws: LogError.self) { _ = try LogReader(directory: dir.log).events() }
+    let report = try LogReader(directory: dir.log).verify()
+    #expect(report.problems.first?.description.contains("newer version") == true)
   }
 
   // MARK: retention

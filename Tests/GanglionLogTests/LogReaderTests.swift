@@ -2,6 +2,10 @@ import GanglionCore
 import GanglionLog
 import Testing
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 @Suite struct LogReaderTests {
   let small = LogOptions(maxSize: 1 << 20, segmentSize: 1024, sync: .never)
 
@@ -29,8 +33,17 @@ import Testing
       #expect(values[signal]?.time == entry.time, "\(signal)")
     }
     #expect(TestFile.segments(dir.log).count > 3, "the values come from several segments")
-    let fromReader = try LogReader(directory: dir.log).lastSignalValues()
+    let reader = try LogReader(directory: dir.log)
+    let fromReader = try reader.lastSignalValues()
     #expect(fromReader.mapValues { $0.value } == values.mapValues { $0.value })
+    // Only some signals (the persisted ones), one of them never logged.
+    let some = try reader.lastSignalValues(of: ["room.s2", "room.s5", "room.absent"])
+    #expect(some.count == 2)
+    #expect(some["room.s2"]?.value == expected["room.s2"]?.value)
+    #expect(some["room.s5"]?.time == expected["room.s5"]?.time)
+    #expect(some["room.absent"] == nil)
+    let one = try reader.lastSignalValues(of: ["room.s1"])  // found in the newest segment: stops there
+    #expect(one.count == 1 && one["room.s1"]?.value == expected["room.s1"]?.value)
   }
 
   @Test func sinceUntilSelectsByTimeInSeqOrder() throws {
@@ -117,6 +130,7 @@ import Testing
     let all = try appendSamples(log, count: 120)
     try log.close()
     let stats = try LogReader(directory: dir.log).stats()
+    #expect(stats.problems.isEmpty)
     #expect(stats.events == 120)
     #expect(stats.firstSeq == 1 && stats.lastSeq == 120)
     #expect(stats.firstTime == all.map(\.time).min() && stats.lastTime == all.map(\.time).max())
@@ -127,6 +141,26 @@ import Testing
     #expect(stats.eventsBySignal == bySignal)
     #expect(stats.eventsByKind.values.reduce(0, +) == 120)
     #expect(stats.eventsPerSecond != nil)
+  }
+
+  @Test func aCopiedFolderReadsTheSameWithoutLockOrMeta() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: small)
+    let all = try appendSamples(log, count: 150)
+    try log.sync()  // the writer stays open: the copy is taken from a running device
+    let copy = dir.path + "/copy"
+    mkdir(copy, 0o755)
+    for name in TestFile.segments(dir.log) {
+      TestFile.write(copy + "/" + name, TestFile.read(dir.log + "/" + name))
+    }
+    let reader = try LogReader(directory: copy)
+    #expect(try reader.events() == all)
+    #expect(reader.verify().isOK)
+    // A writer can take over the copy: seqs continue after the copied records.
+    let other = try EventLog.open(directory: copy, options: small)
+    #expect(other.recovery.lastSeq == 150 && other.nextSeq == 151)
+    try other.close()
+    try log.close()
   }
 
   @Test func readerOfAMissingFolderFails() {
