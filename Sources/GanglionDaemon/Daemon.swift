@@ -100,7 +100,11 @@ public enum Daemon {
           options: try mqttOptions(
             settings, base: FileSystem.directory(of: loaded.configPath), filters: pipeline.mqttFilters),
           onMessage: { [pipeline] message in pipeline.submit(.mqttMessage(message)) },
-          onStateChange: { [pipeline] state in pipeline.submit(.mqttState(state)) })
+          onStateChange: { [pipeline] state in pipeline.submit(.mqttState(state)) },
+          onAcknowledged: { [pipeline] id in
+            pipeline.acknowledgements.add(id)
+            pipeline.inbox.wake()
+          })
         pipeline.attach(mqtt: client)
         try client.start()
         mqtt = client

@@ -62,14 +62,18 @@ public struct MQTTClientOptions: Sendable {
   /// those queued while disconnected; `publish` throws `queueFull` beyond it. At most 65535.
   /// Each costs its topic and payload plus about 100 bytes of memory in libmosquitto.
   public var maxPendingMessages: Int
+  /// false: the broker keeps this client's subscriptions and queues its QoS 1 messages while
+  /// it is away (a persistent session, keyed by `clientID`).
+  public var cleanSession: Bool
 
   public init(
     host: String, port: Int = 1883, clientID: String, keepalive: Duration = .seconds(30),
     username: String? = nil, password: String? = nil, tls: TLSOptions? = nil, will: MQTTMessage? = nil,
     subscriptions: [String] = [], protocolVersion: MQTTProtocolVersion = .v311,
     reconnectDelay: (minimum: Duration, maximum: Duration) = (.milliseconds(100), .seconds(30)),
-    maxPendingMessages: Int = 10_000
+    maxPendingMessages: Int = 10_000, cleanSession: Bool = true
   ) {
+    self.cleanSession = cleanSession
     self.host = host
     self.port = port
     self.clientID = clientID

@@ -37,14 +37,14 @@ struct MosquittoHandle: @unchecked Sendable {
     mosquitto_lib_init() == MOSQ_ERR_SUCCESS.rawValue
   }()
 
-  /// Creates the client with a clean session, threaded mode, TCP_NODELAY and the protocol
+  /// Creates the client with a clean or persistent session (`cleanSession`), threaded mode, TCP_NODELAY and the protocol
   /// version, will, credentials and TLS of `options`.
   init(options: MQTTClientOptions) throws(MQTTError) {
     broker = options.brokerAddress
     guard Self.libraryInitialized else {
       throw .library(call: "mosquitto_lib_init", code: -1, message: "failed", context: broker)
     }
-    guard let created = mosquitto_new(options.clientID, true, nil) else {
+    guard let created = mosquitto_new(options.clientID, options.cleanSession, nil) else {
       let code = errno
       throw .library(
         call: "mosquitto_new", code: Int32(MOSQ_ERR_ERRNO.rawValue), message: Self.errnoText(code),

@@ -36,6 +36,14 @@ final class Pipeline: @unchecked Sendable {
   private var suppressedDeadLetterLogs = 0
   private var reportedLogFailure = false
   private let watchdog: Watchdog
+  /// Logged events on their way to the broker.
+  let outbox: Outbox
+  /// Broker acknowledgements, from libmosquitto's thread.
+  let acknowledgements = AcknowledgementBox()
+  private let deliveredFile: LogStateFile
+  private let timersFile: LogStateFile
+  private var savedDeliveredSeq: UInt64
+  private var savedTimerRevision: UInt64 = 0
   /// Set when the log became unusable (fsync error): the daemon exits non-zero.
   private(set) var fatalError: String?
 
@@ -50,6 +58,13 @@ final class Pipeline: @unchecked Sendable {
     self.gpio = gpio
     self.watchdog = watchdog
     let config = settings.loaded.config
+    deliveredFile = LogStateFile(directory: log.directory, name: "mqtt-delivered.seq")
+    timersFile = LogStateFile(directory: log.directory, name: "timers.json")
+    // Without a record of what the broker has, start with new events only (a broker added
+    // to the config must not be flooded with old history).
+    let delivered = (try? deliveredFile.read()).flatMap { UInt64($0.trimmingASCIIWhitespace()) }
+    savedDeliveredSeq = delivered ?? (log.nextSeq - 1)
+    outbox = Outbox(capacity: config.mqtt?.outbox ?? 10_000, deliveredSeq: savedDeliveredSeq)
     prefix = config.mqtt?.prefix ?? "ganglion/\(config.device)"
     qos = config.mqtt?.qos ?? 1
     routing = MQTTRouting(config: config)
@@ -80,6 +95,7 @@ final class Pipeline: @unchecked Sendable {
   /// Records the start-up state without firing rules (rules.md "Restart is not a trigger"):
   /// the `start` event, restored `persist` values, outputs at `initial`, inputs read once.
   func startUp(initialInputs: [String: Bool]) {
+    enqueueBacklog()
     let now = clock.now()
     recordSystem([
       "event": "start", "simulated": .bool(settings.simulate),
@@ -113,7 +129,62 @@ final class Pipeline: @unchecked Sendable {
         drive(signal.name, on)
       }
     }
+    resumeTimers()
     syncIfAlways()
+  }
+
+  /// Events logged before a restart that the broker never acknowledged, oldest first; the
+  /// newest `mqtt.outbox` of them are sent again (subscribers dedupe by `id`).
+  private func enqueueBacklog() {
+    guard config.mqtt != nil, outbox.deliveredSeq + 1 < log.nextSeq else { return }
+    do {
+      let cursor = try LogReader(directory: log.directory).cursor(
+        fromSeq: outbox.deliveredSeq + 1, toSeq: log.nextSeq - 1)
+      var count = 0
+      while let event = try cursor.next() {
+        outbox.enqueue(seq: event.seq, messages: messages(for: event))
+        count += 1
+      }
+      if count > 0 { logger.notice("\(count) logged events were not acknowledged by the broker; sending them again") }
+    } catch {
+      logger.error("cannot read unsent events from the log: \(error)")
+    }
+  }
+
+  /// Resumes the `for`/`after` countdowns that were running when the daemon stopped
+  /// (rules.md: a countdown whose deadline passed fires now, with `late: true`).
+  private func resumeTimers() {
+    do {
+      guard let text = try timersFile.read(), case .array(let items) = try JSON.parse(text) else { return }
+      let saved = items.compactMap(PendingTimer.init(jsonValue:))
+      for timer in engine.restoreTimers(saved) {
+        logger.notice("the countdown of rule \(timer.rule) was not resumed: the rule changed or is gone")
+      }
+      savedTimerRevision = engine.timerRevision
+    } catch {
+      logger.error("cannot read the saved countdowns: \(error)")
+    }
+  }
+
+  /// Saves what must survive a restart beside the log: the outbox position and the running
+  /// countdowns. Called when the log syncs; failures are logged, not fatal.
+  private func saveState() {
+    if outbox.deliveredSeq != savedDeliveredSeq {
+      do {
+        try deliveredFile.write("\(outbox.deliveredSeq)\n")
+        savedDeliveredSeq = outbox.deliveredSeq
+      } catch {
+        logger.error("cannot save the MQTT outbox position: \(error)")
+      }
+    }
+    if engine.timerRevision != savedTimerRevision {
+      do {
+        try timersFile.write(JSON.encode(.array(engine.pendingTimers.map(\.jsonValue))))
+        savedTimerRevision = engine.timerRevision
+      } catch {
+        logger.error("cannot save the running countdowns: \(error)")
+      }
+    }
   }
 
   // MARK: The loop
@@ -138,6 +209,8 @@ final class Pipeline: @unchecked Sendable {
         break loop
       }
       fireDueTimers()
+      for id in acknowledgements.take() { outbox.acknowledge(id) }
+      outbox.pump(mqtt)
       let now = MonotonicClock.nowMicroseconds()
       if now >= nextSync {
         syncLog()
@@ -198,11 +271,8 @@ final class Pipeline: @unchecked Sendable {
         drive(name, on)
       }
     }
-    for effect in effects {
-      if case .publish(let topic, let payload, let qos, let retain, _) = effect {
-        publish(topic: topic, payload: Array(payload.utf8), qos: qos, retain: retain)
-      }
-    }
+    // Rule publishes reach MQTT through their `publish` events, in seq order with the rest.
+    _ = effects
     afterRecording(recorded)
   }
 
@@ -210,18 +280,8 @@ final class Pipeline: @unchecked Sendable {
   private func afterRecording(_ events: [Event]) {
     for event in events {
       status.note(event)
-      let json = event.json(device: config.device)
+      if config.mqtt != nil { outbox.enqueue(seq: event.seq, messages: messages(for: event)) }
       switch event.kind {
-      case .signal:
-        if let signal = event.signal {
-          publish(topic: "\(prefix)/events/\(signal)", payload: Array(json.utf8), qos: qos, retain: false)
-          publish(
-            topic: "\(prefix)/state/\(signal)", payload: Array(event.value.plainText.utf8), qos: qos, retain: true)
-        }
-      case .fired:
-        if let rule = event.rule {
-          publish(topic: "\(prefix)/fired/\(rule)", payload: Array(json.utf8), qos: qos, retain: false)
-        }
       case .log:
         logger.info("rule \(event.rule ?? "?"): \(event.value.plainText)")
       case .system:
@@ -231,13 +291,52 @@ final class Pipeline: @unchecked Sendable {
       default:
         break
       }
-      if !tail.isEmpty { tail.broadcast(json) }
+      if !tail.isEmpty { tail.broadcast(event.json(device: config.device)) }
       if settings.printEvents { print(EventFormatter.line(event)) }
     }
     if settings.printEvents { fflush(nil) }
+    outbox.pump(mqtt)
     status.update { s in
       s.nextSeq = log.nextSeq
       s.logDroppedRecords = log.droppedRecords
+      s.outboxDepth = outbox.depth
+      s.outboxDropped = outbox.dropped
+      s.deliveredSeq = outbox.deliveredSeq
+    }
+  }
+
+  /// The MQTT messages that tell the world about an event (events.md "MQTT topics").
+  func messages(for event: Event) -> [MQTTMessage] {
+    switch event.kind {
+    case .signal:
+      guard let signal = event.signal else { return [] }
+      return [
+        MQTTMessage(
+          topic: "\(prefix)/events/\(signal)", payload: Array(event.json(device: config.device).utf8), qos: qos),
+        MQTTMessage(
+          topic: "\(prefix)/state/\(signal)", payload: Array(event.value.plainText.utf8), qos: qos, retain: true),
+      ]
+    case .fired:
+      guard let rule = event.rule else { return [] }
+      return [
+        MQTTMessage(topic: "\(prefix)/fired/\(rule)", payload: Array(event.json(device: config.device).utf8), qos: qos)
+      ]
+    case .publish:
+      guard let topic = event.value["topic"]?.stringValue, let payload = event.value["payload"]?.stringValue else {
+        return []
+      }
+      let qos = Int(event.value["qos"]?.numberValue ?? 0)
+      return [MQTTMessage(topic: topic, payload: Array(payload.utf8), qos: qos, retain: event.value["retain"] == true)]
+    case .deadLetter:
+      let payload = event.value["payload"] ?? .null
+      let published: Value = .object([
+        "topic": event.value["topic"] ?? .null,
+        "payload": payload["base64"] ?? payload,
+        "reason": event.value["reason"] ?? .null, "time": .string(event.time.iso8601),
+      ])
+      return [MQTTMessage(topic: "\(prefix)/dead_letter", payload: Array(JSON.encode(published).utf8), qos: qos)]
+    case .log, .system:
+      return []
     }
   }
 
@@ -263,13 +362,17 @@ final class Pipeline: @unchecked Sendable {
   }
 
   private func syncLog() {
-    if case .never = config.log.sync { return }
+    if case .never = config.log.sync {
+      saveState()
+      return
+    }
     do {
       try log.sync()
     } catch {
       fail("cannot sync the event log: \(error)")
     }
     noteLogHealth()
+    saveState()
   }
 
   /// Disk full and read-only disks are reported once, not per event, and when they clear.
@@ -373,12 +476,6 @@ final class Pipeline: @unchecked Sendable {
       value: .object(["topic": .string(message.topic), "payload": payload, "reason": .string(reason)]), source: .mqtt)
     record(&event)
     afterRecording([event])
-    let published: Value = .object([
-      "topic": .string(message.topic),
-      "payload": payload.stringValue.map(Value.string) ?? .string(Base64.encode(message.payload)),
-      "reason": .string(reason), "time": .string(now.iso8601),
-    ])
-    publish(topic: "\(prefix)/dead_letter", payload: Array(JSON.encode(published).utf8), qos: qos, retain: false)
     // Rate-limited: at most one log line per 10 s, with a count of what was held back.
     let monotonic = MonotonicClock.nowMicroseconds()
     if monotonic - lastDeadLetterLog >= 10_000_000 {
@@ -450,6 +547,7 @@ final class Pipeline: @unchecked Sendable {
 
   private func shutDown() {
     recordSystem(["event": "stop"])
+    saveState()
     do {
       try log.close()
     } catch {

@@ -35,6 +35,9 @@ final class StatusBoard: Sendable {
     var logWriteFailure: String?
     var logDroppedRecords: UInt64 = 0
     var rejectedReload: ReloadOutcome?
+    var outboxDepth = 0
+    var outboxDropped: UInt64 = 0
+    var deliveredSeq: UInt64 = 0
     var counters = Counters()
   }
 
@@ -98,6 +101,8 @@ final class StatusBoard: Sendable {
         .object([
           "url": .string(url), "connected": .bool(s.mqttConnected),
           "last_error": s.mqttLastError.map(Value.string) ?? .null,
+          "outbox": .number(Double(s.outboxDepth)), "outbox_dropped": .number(Double(s.outboxDropped)),
+          "delivered_seq": .number(Double(s.deliveredSeq)),
         ])
       } ?? .null,
       "log": .object([
@@ -152,6 +157,12 @@ final class StatusBoard: Sendable {
       "ganglion_log_dropped_records_total", "counter", "Events that could not be written to the log (disk full).",
       [("", Double(s.logDroppedRecords))])
     metric("ganglion_mqtt_connected", "gauge", "1 while connected to the broker.", [("", s.mqttConnected ? 1 : 0)])
+    metric(
+      "ganglion_mqtt_outbox_events", "gauge", "Logged events not yet acknowledged by the broker.",
+      [("", Double(s.outboxDepth))])
+    metric(
+      "ganglion_mqtt_outbox_dropped_total", "counter", "Events dropped from a full outbox (mqtt.outbox).",
+      [("", Double(s.outboxDropped))])
     metric("ganglion_log_next_seq", "gauge", "The seq the next event gets.", [("", Double(s.nextSeq))])
     metric(
       "ganglion_rule_fired_total", "counter", "Rule firings.",

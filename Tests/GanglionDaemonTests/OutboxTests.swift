@@ -1,0 +1,161 @@
+import GanglionCore
+import GanglionMQTT
+import GanglionTestSupport
+import Synchronization
+import Testing
+
+@testable import GanglionDaemon
+
+/// events.md "Delivery and ordering": with qos 1, every logged event reaches the broker at
+/// least once, in seq order, across broker restarts and daemon restarts.
+@Suite struct OutboxTests {
+  static func config(broker: MosquittoBroker, outbox: Int = 20_000) -> String {
+    """
+    device: test-pi
+    signals:
+      bench.level:
+        mqtt: { topic: sensors/level, type: number }
+    mqtt:
+      url: \(broker.url)
+      qos: 1
+      outbox: \(outbox)
+    log:
+      dir: log
+      sync: 200ms
+    http:
+      listen: 127.0.0.1:HTTP_PORT
+    """
+  }
+
+  /// A subscriber with a persistent session on a broker that saves its state on a clean stop,
+  /// so that what reached the broker while the subscriber was away is still delivered.
+  final class DurableObserver: Sendable {
+    final class Arrivals: Sendable {
+      let list = Mutex<[(seq: Double, value: Double)]>([])
+    }
+
+    let client: MQTTClient
+    let arrivals = Arrivals()
+
+    init(broker: MosquittoBroker) async throws {
+      let arrivals = self.arrivals
+      client = try MQTTClient(
+        options: MQTTClientOptions(
+          host: broker.host, port: broker.port, clientID: "durable-observer",
+          subscriptions: ["ganglion/test-pi/events/bench.level"],
+          reconnectDelay: (.milliseconds(50), .milliseconds(200)),
+          cleanSession: false),
+        onMessage: { message in
+          guard let event = try? JSON.parse(message.text), let seq = event["seq"]?.numberValue,
+            let value = event["value"]?.numberValue
+          else { return }
+          arrivals.list.withLock { $0.append((seq, value)) }
+        },
+        onStateChange: { _ in })
+      try client.start()
+      try await waitUntil("the observer to connect", timeout: .seconds(10)) { client.isConnected }
+    }
+
+    deinit { client.stop(finalMessage: nil) }
+
+    /// Values in the order they first arrived (duplicates, allowed by at-least-once, removed).
+    var firstArrivals: [(seq: Double, value: Double)] {
+      var seen = Set<Double>()
+      return arrivals.list.withLock { $0 }.filter { seen.insert($0.seq).inserted }
+    }
+  }
+
+  static func inject(_ value: Int, port: Int) throws {
+    let reply = try HTTPClient.request(
+      method: "POST", host: "127.0.0.1", port: port, path: "/inject",
+      query: [("signal", "bench.level"), ("value", String(value))])
+    guard reply.status == 202 else { throw TestSupportError("inject \(value): \(reply.status) \(reply.body)") }
+  }
+
+  @Test func tenThousandQoS1EventsSurviveThreeBrokerRestartsInOrder() async throws {
+    let broker = try await MosquittoBroker(extraConfiguration: [
+      "persistence true", "autosave_interval 0",
+    ])
+    let observer = try await DurableObserver(broker: broker)
+    let daemon = try await DaemonHarness(config: Self.config(broker: broker))
+    try await waitUntil("the daemon to connect", timeout: .seconds(10)) {
+      try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == true
+    }
+
+    let total = 10_000
+    for value in 1...total {
+      try Self.inject(value, port: daemon.httpPort)
+      if value % 2500 == 0 && value < total {
+        await broker.stop()
+        // The daemon keeps going without a broker: these only reach the outbox.
+        for extra in 1...300 { try Self.inject(value * 10_000 + extra, port: daemon.httpPort) }
+        try await broker.restart()
+      }
+    }
+    let expected = total + 3 * 300
+    try await waitUntil(
+      "all \(expected) events at the subscriber", timeout: .seconds(60), pollInterval: .milliseconds(50)
+    ) {
+      observer.firstArrivals.count >= expected
+    }
+    let arrivals = observer.firstArrivals
+    #expect(arrivals.count == expected)
+    #expect(arrivals.map(\.seq) == arrivals.map(\.seq).sorted(), "events arrived out of seq order")
+    var injected = Array(1...total).map(Double.init)
+    for stop in [2500, 5000, 7500] {
+      let index = injected.firstIndex(of: Double(stop))! + 1
+      injected.insert(contentsOf: (1...300).map { Double(stop * 10_000 + $0) }, at: index)
+    }
+    #expect(arrivals.map(\.value) == injected)
+    let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+    #expect(status["mqtt"]?["outbox_dropped"] == 0)
+    _ = await daemon.stop()
+  }
+
+  @Test func eventsLoggedWhileTheBrokerWasDownAreSentAfterADaemonRestart() async throws {
+    let broker = try await MosquittoBroker(extraConfiguration: ["persistence true", "autosave_interval 0"])
+    let observer = try await DurableObserver(broker: broker)
+    let daemon = try await DaemonHarness(config: Self.config(broker: broker))
+    try await waitUntil("the daemon to connect", timeout: .seconds(10)) {
+      try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == true
+    }
+    await broker.stop()
+    for value in 1...200 { try Self.inject(value, port: daemon.httpPort) }
+    // A clean stop while the broker is away: the events are only in the log now.
+    #expect(await daemon.stop() == .exited(code: 0))
+    try await broker.restart()
+    try await daemon.restart()
+    try await waitUntil("the 200 events from before the restart", timeout: .seconds(20)) {
+      observer.firstArrivals.filter { $0.value <= 200 }.count == 200
+    }
+    let values = observer.firstArrivals.map(\.value).filter { $0 <= 200 }
+    #expect(values == (1...200).map(Double.init))
+    _ = await daemon.stop()
+  }
+
+  @Test func aFullOutboxDropsTheOldestAndSaysHowMany() async throws {
+    let broker = try await MosquittoBroker()
+    let daemon = try await DaemonHarness(config: Self.config(broker: broker, outbox: 50))
+    try await waitUntil("the daemon to connect", timeout: .seconds(10)) {
+      try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == true
+    }
+    await broker.stop()
+    try await waitUntil("the daemon to notice", timeout: .seconds(10)) {
+      try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == false
+    }
+    for value in 1...500 { try Self.inject(value, port: daemon.httpPort) }
+    try await waitUntil("the drops to be counted", timeout: .seconds(10)) {
+      let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+      return (status["mqtt"]?["outbox_dropped"]?.numberValue ?? 0) > 0
+    }
+    let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+    let depth = try #require(status["mqtt"]?["outbox"]?.numberValue)
+    let dropped = try #require(status["mqtt"]?["outbox_dropped"]?.numberValue)
+    #expect(depth <= 50)
+    // Nothing vanishes uncounted: what is not waiting or in flight was dropped.
+    #expect(depth + dropped >= 500)
+    let metrics = try HTTPGet.text(port: daemon.httpPort, path: "/metrics")
+    #expect(metrics.contains("ganglion_mqtt_outbox_dropped_total \(Int(dropped))"))
+    _ = await daemon.stop()
+  }
+}
