@@ -108,6 +108,21 @@ import Testing
     #expect(throws: LogError.self) { _ = try EventLog.open(directory: dir.log, options: LogOptions(segmentSize: 10)) }
   }
 
+  @Test func anOversizedEventIsDroppedNotWrittenAsCorruption() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(sync: .always))
+    try appendSamples(log, count: 2)
+    var huge = Event(
+      time: Timestamp(seconds: 1), value: .string(String(repeating: "z", count: 17 << 20)), source: .mqtt)
+    try log.append(&huge)
+    #expect(huge.seq == 3)
+    try appendSamples(log, count: 2, start: 2)
+    try log.close()
+    #expect(log.oversizedRecords == 1 && log.droppedRecords == 1)
+    #expect(try LogReader(directory: dir.log).events().map(\.seq) == [1, 2, 4, 5])
+    #expect(try LogReader(directory: dir.log).verify().isOK)
+  }
+
   // MARK: recovery
 
   /// A log of `count` records in one segment, closed; returns the segment path, its bytes,
