@@ -283,6 +283,7 @@ public final class LogCursor {
   /// not readable yet (the writer may be creating it): `next()` then ends for now.
   private func openSegment() throws(LogError) -> Bool {
     let segment = segments[index]
+    closeSegment()  // after an error in an earlier call, the descriptor may still be open
     do {
       fd = try Sys.open(segment.path, .read)
     } catch {
