@@ -20,8 +20,11 @@ public final class EventLog {
   public private(set) var recovery: RecoveryReport
   /// The seq the next `append` assigns (1 for a new log). Never reused, across restarts too.
   public private(set) var nextSeq: UInt64
-  /// Records given a seq but never written because writing failed.
+  /// Records given a seq but never written: writing failed, or the event was too large.
   public private(set) var droppedRecords: UInt64 = 0
+  /// Events whose encoding is larger than 16 MiB: given a seq, counted in `droppedRecords`,
+  /// not written.
+  public private(set) var oversizedRecords: UInt64 = 0
   /// The write failure in effect, nil while writes succeed. Set on the first failure (log it
   /// then), cleared when a retry succeeds.
   public private(set) var writeFailure: LogError?
@@ -263,7 +266,8 @@ public final class EventLog {
 
   /// Assigns `event.seq = nextSeq` and buffers the event's record. Writes the buffer when it
   /// passes 64 KiB or the segment is full; never fdatasyncs except when starting a segment.
-  /// While writing is failing (see `writeFailure`), the record is dropped and counted.
+  /// While writing is failing (see `writeFailure`), the record is dropped and counted, and
+  /// so is an event larger than 16 MiB encoded (`oversizedRecords`).
   /// - Throws: only if the log is unusable: closed, or a sync failed.
   public func append(_ event: inout Event) throws(LogError) {
     if let unusable { throw unusable }
@@ -277,6 +281,13 @@ public final class EventLog {
     }
     payload.removeAll(keepingCapacity: true)
     EventCodec.encode(event, into: &payload)
+    guard payload.count <= SegmentFormat.maximumPayload else {
+      // Readers would take it for corruption: refuse it (it keeps its seq).
+      droppedRecords += 1
+      oversizedRecords += 1
+      payload = []
+      return
+    }
     let recordSize = Int64(SegmentFormat.recordHeaderSize + payload.count)
 
     let segmentBytes = (active?.size ?? Int64(SegmentFormat.headerSize)) + Int64(buffer.count)

@@ -44,6 +44,22 @@ public struct LogReader: Sendable {
     try cursor(fromSeq: seq, toSeq: seq).next()
   }
 
+  /// The seqs of the oldest and newest records in the log, nil if it holds none. Reads the
+  /// first record of the oldest segment and scans the newest (cheap, unlike `stats()`).
+  public func seqRange() throws(LogError) -> ClosedRange<UInt64>? {
+    let segments = try EventLog.listSegments(directory: directory)
+    var first: UInt64?
+    for segment in segments {
+      try scanSegment(segment) { (record, _) throws(LogError) in
+        first = record.seq
+        return false
+      }
+      if first != nil { break }
+    }
+    guard let first, let last = try lastRecordSeq(before: segments.count, in: segments) else { return nil }
+    return first...max(first, last)
+  }
+
   /// The events with `since <= time < until`, in seq order (times need not be monotonic:
   /// the whole log is scanned, decoding only matching records).
   public func events(since: Timestamp, until: Timestamp = Timestamp(microseconds: .max)) throws(LogError) -> [Event] {
@@ -283,6 +299,7 @@ public final class LogCursor {
   /// not readable yet (the writer may be creating it): `next()` then ends for now.
   private func openSegment() throws(LogError) -> Bool {
     let segment = segments[index]
+    closeSegment()  // after an error in an earlier call, the descriptor may still be open
     do {
       fd = try Sys.open(segment.path, .read)
     } catch {

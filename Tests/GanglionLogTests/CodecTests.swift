@@ -77,6 +77,14 @@ import Testing
     for event in events { #expect(try roundTrip(event) == event) }
   }
 
+  /// A tripwire: a field added to `Event` must be added to `EventCodec` (and its version).
+  @Test func codecCoversEveryEventField() {
+    let fields = Mirror(reflecting: sampleEvent(1)).children.compactMap(\.label)
+    #expect(
+      fields == ["seq", "time", "kind", "signal", "value", "previous", "source", "cause", "rule", "late"],
+      "Event changed: update EventCodec.encode/decode and bump EventCodec.version")
+  }
+
   @Test func numbersKeepTheirBits() throws {
     for n in [0.0, -0.0, .nan, -.nan, .signalingNaN, 1e300, -1.5, 4_503_599_627_370_496.5, 1.0 / 3.0] {
       let decoded = try roundTrip(Event(seq: 1, time: Timestamp(microseconds: 0), value: .number(n), source: .gpio))

@@ -12,6 +12,7 @@ import Testing
     let log = try EventLog.open(directory: dir.log, options: LogOptions(sync: .always))
     #expect(log.nextSeq == 1)
     #expect(log.recovery.segmentsFound == 0 && log.recovery.bytesCut == 0 && log.recovery.lastSeq == nil)
+    #expect(try LogReader(directory: dir.log).seqRange() == nil)
     let written = try appendSamples(log, count: 500)
     #expect(written.map(\.seq) == Array(1...500))
     try log.sync()
@@ -29,6 +30,7 @@ import Testing
     #expect(try reader.event(seq: 250) == written[249])
     #expect(try reader.event(seq: 501) == nil)
     #expect(try reader.event(seq: 0) == nil)
+    #expect(try reader.seqRange() == 1...500)
   }
 
   @Test func writerCountsForMetrics() throws {
@@ -106,6 +108,21 @@ import Testing
       _ = try EventLog.open(directory: dir.log, options: LogOptions(maxSize: 1000, segmentSize: 4000))
     }
     #expect(throws: LogError.self) { _ = try EventLog.open(directory: dir.log, options: LogOptions(segmentSize: 10)) }
+  }
+
+  @Test func anOversizedEventIsDroppedNotWrittenAsCorruption() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(sync: .always))
+    try appendSamples(log, count: 2)
+    var huge = Event(
+      time: Timestamp(seconds: 1), value: .string(String(repeating: "z", count: 17 << 20)), source: .mqtt)
+    try log.append(&huge)
+    #expect(huge.seq == 3)
+    try appendSamples(log, count: 2, start: 2)
+    try log.close()
+    #expect(log.oversizedRecords == 1 && log.droppedRecords == 1)
+    #expect(try LogReader(directory: dir.log).events().map(\.seq) == [1, 2, 4, 5])
+    #expect(try LogReader(directory: dir.log).verify().isOK)
   }
 
   // MARK: recovery
@@ -312,6 +329,7 @@ import Testing
       #expect(segments.count >= 3)
       for segment in segments { #expect(TestFile.size(dir.log + "/" + segment) <= options.segmentSize) }
       let events = try LogReader(directory: dir.log).events()
+      #expect(try LogReader(directory: dir.log).seqRange() == events.first!.seq...events.last!.seq)
       // The newest events are all there, contiguous, and equal to what was appended.
       #expect(events.last?.seq == all.last?.seq)
       #expect(events == Array(all.suffix(events.count)))
