@@ -3,6 +3,8 @@ import GanglionMQTT
 import GanglionTestSupport
 import Testing
 
+@testable import GanglionDaemon
+
 /// The daemon as a user meets it: the real executable, a real Mosquitto broker, the CLI.
 @Suite struct EndToEndTests {
   static let rules = """
@@ -122,6 +124,44 @@ import Testing
     #expect((restored?["seq"]?.numberValue ?? 0) > lastSeqBeforeKill)
     #expect(seqs == seqs.sorted() && Set(seqs).count == seqs.count, "seq must increase across restarts: \(seqs)")
     #expect(seqs.contains(lastSeqBeforeKill))
+    _ = await daemon.stop()
+  }
+
+  @Test func aCountdownRunningAtAKillFiresLateAfterTheRestart() async throws {
+    let broker = try await MosquittoBroker()
+    let rules =
+      Self.rules + """
+
+          - name: light-off
+            when: not hallway.motion
+            for: 1s
+            do:
+              - set: { hallway.light: off }
+        """
+    let daemon = try await DaemonHarness(config: Self.config(broker: broker), files: ["rules.yaml": rules])
+    #expect(try await daemon.cli(["inject", "hallway.motion", "on"]).code == 0)
+    #expect(try await daemon.cli(["inject", "hallway.motion", "off"]).code == 0)
+    // The countdown is saved beside the log when the event is synced (sync: always).
+    let timers = daemon.folder.path("log/timers.json")
+    let deadline = try await waitFor("the countdown to be saved") { () -> Timestamp? in
+      guard let text = readTextFile(timers), case .array(let items) = try? JSON.parse(text),
+        let first = items.first, first["rule"] == "light-off"
+      else { return nil }
+      return first["deadline"]?.stringValue.flatMap(Timestamp.init(iso8601:))
+    }
+    daemon.kill()
+    // Stay down past the deadline.
+    try await waitUntil("the deadline to pass", timeout: .seconds(5), pollInterval: .milliseconds(20)) {
+      SystemClock().now() > deadline
+    }
+    try await daemon.restart()
+    let fired = try await waitFor("the late firing in the log", timeout: .seconds(10)) { () -> Value? in
+      let tail = try await daemon.cli(["log", "tail", "-n", "50", "--json"])
+      return tail.output.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }.first {
+        $0["kind"] == "fired" && $0["rule"] == "light-off"
+      }
+    }
+    #expect(fired["late"] == true)
     _ = await daemon.stop()
   }
 

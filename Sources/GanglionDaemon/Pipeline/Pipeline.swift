@@ -102,9 +102,10 @@ final class Pipeline: @unchecked Sendable {
       "rules": .number(Double(settings.loaded.rules.names.count)),
     ])
     var restored: [String: Value] = [:]
-    if config.signals.contains(where: \.persist) {
+    let persisted = Set(config.signals.filter(\.persist).map(\.name))
+    if !persisted.isEmpty {
       do {
-        for (name, entry) in try log.lastSignalValues() where config.catalog[name]?.persist == true {
+        for (name, entry) in try log.lastSignalValues(of: persisted) where !entry.value.isNull {
           restored[name] = entry.value
         }
       } catch {
