@@ -1,0 +1,252 @@
+import GanglionCore
+import GanglionDaemon
+import GanglionLog
+import GanglionRules
+import GanglionTestSupport
+import Testing
+
+/// A configuration, rules, and a log written the way the daemon writes it: a `start` event,
+/// start-up values as `system` events, then inputs through the real engine, every event
+/// appended to a real `EventLog`.
+struct AnalysisFixture {
+  static let rules = """
+    rules:
+      - name: light-on
+        when: hallway.motion
+        if: hallway.lux < 40 or not known(hallway.lux)
+        do:
+          - set: { hallway.light: on }
+          - publish: { topic: home/hallway/light, payload: "on" }
+      - name: light-off
+        when: not hallway.motion
+        for: 2m
+        do:
+          - set: { hallway.light: off }
+          - publish: { topic: home/hallway/light, payload: "off" }
+    """
+
+  static let config = """
+    device: test-pi
+    hardware: \(repositoryRoot)/Hardware/simulated.yaml
+    rules: rules.yaml
+    signals:
+      hallway.motion:
+        gpio: { pin: GPIO17, bias: pull-down }
+      hallway.light:
+        gpio: { pin: GPIO27, output: true, initial: off }
+      hallway.lux:
+        type: number
+    log:
+      dir: log
+    """
+
+  enum Step {
+    case input(String, Value, EventSource, atSecond: Int64)
+    case advance(toSecond: Int64)
+  }
+
+  static let start = Timestamp(seconds: 1_795_000_000)
+
+  /// Motion with the light off and lux unknown (light-on fires), lux goes up, motion ends
+  /// (light-off fires 2 minutes later), motion in bright light (nothing), lux goes down,
+  /// motion again (light-on fires).
+  static let scenario: [Step] = [
+    .input("hallway.motion", true, .simulator, atSecond: 1),
+    .input("hallway.lux", 100, .command, atSecond: 5),
+    .input("hallway.motion", false, .simulator, atSecond: 10),
+    .advance(toSecond: 200),
+    .input("hallway.motion", true, .simulator, atSecond: 300),
+    .input("hallway.lux", 10, .command, atSecond: 310),
+    .input("hallway.motion", false, .simulator, atSecond: 320),
+    .input("hallway.motion", true, .simulator, atSecond: 330),
+  ]
+
+  let folder: TemporaryDirectory
+  let configPath: String
+  let logDirectory: String
+  let loaded: LoadedConfiguration
+  /// Every event logged, in order.
+  private(set) var events: [Event] = []
+
+  init(steps: [Step] = scenario) throws {
+    folder = try TemporaryDirectory(prefix: "ganglion-analysis")
+    try folder.write(Self.rules, to: "rules.yaml")
+    configPath = try folder.write(Self.config, to: "ganglion.yaml")
+    let (loaded, diagnostics) = ConfigurationLoader.load(configPath: configPath)
+    guard let loaded else { throw TestSupportError("the fixture's config: \(diagnostics)") }
+    self.loaded = loaded
+    logDirectory = loaded.logDirectory
+    try FileSystem.makeDirectories(logDirectory)
+    try record(steps)
+  }
+
+  func at(_ second: Int64) -> Timestamp { Timestamp(microseconds: Self.start.microseconds + second * 1_000_000) }
+
+  /// What `Pipeline.startUp` and its loop do, without hardware or broker.
+  private mutating func record(_ steps: [Step]) throws {
+    let log = try EventLog.open(directory: logDirectory, options: LogOptions(segmentSize: 1024))
+    var events: [Event] = []
+    func append(_ event: inout Event) {
+      try? log.append(&event)
+      events.append(event)
+    }
+    let config = loaded.config
+    let engine = Engine(
+      rules: loaded.rules, signals: config.catalog,
+      context: EngineContext(device: config.device, startTime: Self.start))
+    var start = Event(time: Self.start, kind: .system, value: .object(["event": "start"]), source: .system)
+    append(&start)
+    for (signal, value) in [("hallway.motion", Value.bool(false)), ("hallway.light", .bool(false))] {
+      engine.restore(signal: signal, value: value, time: Self.start)
+      var event = Event(time: Self.start, kind: .signal, signal: signal, value: value, source: .system)
+      append(&event)
+    }
+    for step in steps {
+      switch step {
+      case .input(let signal, let value, let source, let second):
+        _ = engine.ingest(Reading(signal: signal, value: value, time: at(second), source: source)) { append(&$0) }
+      case .advance(let second):
+        _ = engine.advance(to: at(second)) { append(&$0) }
+      }
+    }
+    var stop = Event(time: at(400), kind: .system, value: .object(["event": "stop"]), source: .system)
+    append(&stop)
+    try log.close()
+    self.events = events
+  }
+
+  /// The fixture's configuration with other rules, as `replay --rules` would load it.
+  func loaded(withRules text: String) throws -> LoadedConfiguration {
+    let path = try folder.write(text, to: "other-rules.yaml")
+    let (loaded, diagnostics) = ConfigurationLoader.load(configPath: configPath, rulePaths: [path])
+    guard let loaded else { throw TestSupportError("other rules: \(diagnostics)") }
+    return loaded
+  }
+}
+
+/// What a rule did, as the comparison sees it.
+private func outline(_ event: Event) -> String {
+  switch event.kind {
+  case .fired: "fired \(event.rule ?? "?")"
+  case .signal: "\(event.signal ?? "?") = \(event.value.plainText) by \(event.rule ?? "?")"
+  case .publish: "publish \(event.value["topic"]?.plainText ?? "?") \(event.value["payload"]?.plainText ?? "?")"
+  default: "\(event.kind.rawValue) \(JSON.encode(event.value))"
+  }
+}
+
+@Suite struct AnalysisTests {
+  static let expectedRuleEvents = [
+    "fired light-on", "publish home/hallway/light on", "hallway.light = true by light-on",
+    "fired light-off", "publish home/hallway/light off", "hallway.light = false by light-off",
+    "fired light-on", "publish home/hallway/light on", "hallway.light = true by light-on",
+  ]
+
+  @Test func theFixtureLogHoldsWhatTheEngineDid() throws {
+    let fixture = try AnalysisFixture()
+    let logged = try LogReader(directory: fixture.logDirectory).events()
+    #expect(logged == fixture.events)
+    #expect(logged.filter { $0.source == .rule }.map(outline) == Self.expectedRuleEvents)
+  }
+
+  @Test func exportGivesTheSameEventsAsJSONLinesAndCSV() throws {
+    let fixture = try AnalysisFixture()
+    let reader = try LogReader(directory: fixture.logDirectory)
+    var jsonl: [String] = []
+    let count = try Exporter.export(from: reader, selection: EventSelection(), device: "test-pi", format: .jsonl) {
+      jsonl.append($0)
+    }
+    #expect(count == fixture.events.count)
+    #expect(try jsonl.map { try Event(json: $0) } == fixture.events)
+
+    var csv: [String] = []
+    try Exporter.export(from: reader, selection: EventSelection(), device: "test-pi", format: .csv) { csv.append($0) }
+    #expect(csv.first == "seq,id,time,kind,signal,value,previous,source,cause,rule,late")
+    let rows = csv.dropFirst().map(parseCSVRow)
+    #expect(rows.count == fixture.events.count)
+    for (row, event) in zip(rows, fixture.events) {
+      #expect(try eventFromCSV(row) == event)
+    }
+    // A publish's value is an object, written as JSON in one quoted cell.
+    let publish = try #require(fixture.events.firstIndex { $0.kind == .publish })
+    #expect(csv[publish + 1].contains("\"{\"\""))
+  }
+
+  @Test func exportSelectsBySeqAndTime() throws {
+    let fixture = try AnalysisFixture()
+    let reader = try LogReader(directory: fixture.logDirectory)
+    let from = fixture.events[3].seq
+    let to = fixture.events[8].seq
+    var lines: [String] = []
+    try Exporter.export(
+      from: reader, selection: EventSelection(fromSeq: from, toSeq: to), device: "d", format: .jsonl
+    ) { lines.append($0) }
+    #expect(try lines.map { try Event(json: $0).seq } == Array(fixture.events[3...8]).map(\.seq))
+    lines = []
+    try Exporter.export(
+      from: reader, selection: EventSelection(since: fixture.at(100), until: fixture.at(310)), device: "d",
+      format: .jsonl
+    ) { lines.append($0) }
+    let expected = fixture.events.filter { $0.time >= fixture.at(100) && $0.time < fixture.at(310) }
+    #expect(!expected.isEmpty)
+    #expect(try lines.map { try Event(json: $0) } == expected)
+  }
+
+  @Test func sinceTakesADurationOrATime() {
+    let now = Timestamp(seconds: 1_800_000_000)
+    #expect(EventSelection.parseSince("2h", now: now) == Timestamp(seconds: 1_800_000_000 - 7200))
+    #expect(EventSelection.parseSince("2027-01-15T08:00:00Z", now: now) == Timestamp(iso8601: "2027-01-15T08:00:00Z"))
+    #expect(EventSelection.parseSince("yesterday", now: now) == nil)
+  }
+}
+
+/// RFC 4180 fields of one row (no embedded newlines in these tests).
+func parseCSVRow(_ line: String) -> [String] {
+  var fields: [String] = []
+  var field = ""
+  var quoted = false
+  var characters = Array(line)[...]
+  while let c = characters.popFirst() {
+    if quoted {
+      if c == "\"" {
+        if characters.first == "\"" {
+          field.append("\"")
+          characters.removeFirst()
+        } else {
+          quoted = false
+        }
+      } else {
+        field.append(c)
+      }
+    } else if c == "\"" {
+      quoted = true
+    } else if c == "," {
+      fields.append(field)
+      field = ""
+    } else {
+      field.append(c)
+    }
+  }
+  fields.append(field)
+  return fields
+}
+
+/// Reads an exported CSV row back, as a user's script would: cells that parse as JSON
+/// numbers, booleans, objects or arrays are those; other non-empty cells are strings.
+func eventFromCSV(_ row: [String]) throws -> Event {
+  guard row.count == Exporter.csvColumns.count else { throw TestSupportError("row of \(row.count) cells: \(row)") }
+  func value(_ cell: String) -> Value {
+    if cell.isEmpty { return .null }
+    if let parsed = try? JSON.parse(cell), !(parsed.stringValue != nil) { return parsed }
+    return .string(cell)
+  }
+  var object: [String: Value] = [:]
+  for (column, cell) in zip(Exporter.csvColumns, row) {
+    switch column {
+    case "value", "previous": object[column] = value(cell)
+    case "seq", "cause": object[column] = cell.isEmpty ? .null : (try? JSON.parse(cell)) ?? .string(cell)
+    case "late": object[column] = .bool(cell == "true")
+    default: object[column] = cell.isEmpty ? .null : .string(cell)
+    }
+  }
+  return try Event(jsonValue: .object(object))
+}

@@ -1,0 +1,90 @@
+import GanglionCore
+import GanglionDaemon
+import GanglionLog
+import GanglionTestSupport
+import Glibc
+import Testing
+
+/// `ganglion log export|stats|verify`, `replay` and `explain`, run as a user runs them, on a
+/// log written by the real engine (`AnalysisFixture`).
+@Suite struct LogCommandTests {
+  @Test func exportAsJSONLinesAndAsCSVGivesTheSameEvents() async throws {
+    let fixture = try AnalysisFixture()
+    let jsonl = try await runGanglion(["log", "export", "--config", fixture.configPath])
+    #expect(jsonl.code == 0, "\(jsonl.output)")
+    let csv = try await runGanglion(["log", "export", "--config", fixture.configPath, "--format", "csv"])
+    #expect(csv.code == 0, "\(csv.output)")
+    let jsonEvents = try jsonl.output.split(separator: "\n").map { try Event(json: String($0)) }
+    #expect(jsonEvents == fixture.events)
+    #expect(jsonl.output.contains("\"id\":\"test-pi:\(fixture.events[0].seq)\""))
+    let csvLines = csv.output.split(separator: "\n").map(String.init)
+    #expect(csvLines.first == Exporter.csvColumns.joined(separator: ","))
+    let csvEvents = try csvLines.dropFirst().map { try eventFromCSV(parseCSVRow($0)) }
+    #expect(csvEvents == jsonEvents)
+  }
+
+  @Test func exportOfASeqRangeFromTheLogFolder() async throws {
+    let fixture = try AnalysisFixture()
+    let from = fixture.events[2].seq
+    let to = fixture.events[5].seq
+    let result = try await runGanglion([
+      "log", "export", "--log", fixture.logDirectory, "--from", String(from), "--to", String(to),
+    ])
+    #expect(result.code == 0, "\(result.output)")
+    let seqs = try result.output.split(separator: "\n").map { try Event(json: String($0)).seq }
+    #expect(seqs == fixture.events[2...5].map(\.seq))
+  }
+
+  @Test func badSinceIsAUsageError() async throws {
+    let fixture = try AnalysisFixture()
+    let result = try await runGanglion(["log", "export", "--log", fixture.logDirectory, "--since", "last tuesday"])
+    #expect(result.code == 2, "\(result.output)")
+    #expect(result.output.contains("--since"))
+  }
+
+  @Test func statsCountsTheEvents() async throws {
+    let fixture = try AnalysisFixture()
+    let result = try await runGanglion(["log", "stats", "--json", "--config", fixture.configPath])
+    #expect(result.code == 0, "\(result.output)")
+    let stats = try JSON.parse(result.output)
+    #expect(stats["events"] == .number(Double(fixture.events.count)))
+    #expect(stats["first_seq"] == .number(Double(fixture.events.first!.seq)))
+    #expect(stats["last_seq"] == .number(Double(fixture.events.last!.seq)))
+    let motion = fixture.events.count { $0.signal == "hallway.motion" }
+    #expect(stats["events_by_signal"]?["hallway.motion"] == .number(Double(motion)))
+    let human = try await runGanglion(["log", "stats", "--config", fixture.configPath])
+    #expect(human.code == 0)
+    #expect(human.output.contains("\(fixture.events.count) events"))
+  }
+
+  @Test func verifyPassesAGoodLogAndNamesTheSegmentAndOffsetOfAFlippedByte() async throws {
+    let fixture = try AnalysisFixture()
+    let good = try await runGanglion(["log", "verify", "--log", fixture.logDirectory])
+    #expect(good.code == 0, "\(good.output)")
+    #expect(good.output.hasPrefix("ok: "))
+
+    let segments = try #require(directoryEntries(fixture.logDirectory)).map(\.name).filter { $0.hasSuffix(".seg") }
+      .sorted()
+    #expect(segments.count > 1)
+    let segment = segments[0]
+    try flipByte(in: fixture.logDirectory + "/" + segment, at: 200)
+    let expected = try #require(LogReader(directory: fixture.logDirectory).verify().problems.first)
+    #expect(expected.segment == segment)
+
+    let bad = try await runGanglion(["log", "verify", "--log", fixture.logDirectory])
+    #expect(bad.code == 1, "\(bad.output)")
+    #expect(bad.output.contains("\(segment): error: offset \(expected.offset):"), "\(bad.output)")
+    #expect(bad.output.contains("CORRUPT"))
+  }
+}
+
+/// Inverts one byte of a file, as a failing SD card might.
+func flipByte(in path: String, at offset: Int) throws {
+  let fd = open(path, O_RDWR)
+  guard fd >= 0 else { throw TestSupportError("cannot open \(path)") }
+  defer { close(fd) }
+  var byte: UInt8 = 0
+  guard pread(fd, &byte, 1, off_t(offset)) == 1 else { throw TestSupportError("cannot read \(path)") }
+  byte ^= 0xFF
+  guard pwrite(fd, &byte, 1, off_t(offset)) == 1 else { throw TestSupportError("cannot write \(path)") }
+}
