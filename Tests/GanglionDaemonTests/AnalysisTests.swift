@@ -43,6 +43,8 @@ struct AnalysisFixture {
   enum Step {
     case input(String, Value, EventSource, atSecond: Int64)
     case advance(toSecond: Int64)
+    /// The daemon stops and starts again: timers are gone, start-up values logged again.
+    case restart(atSecond: Int64)
   }
 
   static let start = Timestamp(seconds: 1_795_000_000)
@@ -91,22 +93,30 @@ struct AnalysisFixture {
       events.append(event)
     }
     let config = loaded.config
-    let engine = Engine(
-      rules: loaded.rules, signals: config.catalog,
-      context: EngineContext(device: config.device, startTime: Self.start))
-    var start = Event(time: Self.start, kind: .system, value: .object(["event": "start"]), source: .system)
-    append(&start)
-    for (signal, value) in [("hallway.motion", Value.bool(false)), ("hallway.light", .bool(false))] {
-      engine.restore(signal: signal, value: value, time: Self.start)
-      var event = Event(time: Self.start, kind: .signal, signal: signal, value: value, source: .system)
-      append(&event)
+    func startUp(at time: Timestamp) -> Engine {
+      let engine = Engine(
+        rules: loaded.rules, signals: config.catalog,
+        context: EngineContext(device: config.device, startTime: time))
+      var start = Event(time: time, kind: .system, value: .object(["event": "start"]), source: .system)
+      append(&start)
+      for (signal, value) in [("hallway.motion", Value.bool(false)), ("hallway.light", .bool(false))] {
+        engine.restore(signal: signal, value: value, time: time)
+        var event = Event(time: time, kind: .signal, signal: signal, value: value, source: .system)
+        append(&event)
+      }
+      return engine
     }
+    var engine = startUp(at: Self.start)
     for step in steps {
       switch step {
       case .input(let signal, let value, let source, let second):
         _ = engine.ingest(Reading(signal: signal, value: value, time: at(second), source: source)) { append(&$0) }
       case .advance(let second):
         _ = engine.advance(to: at(second)) { append(&$0) }
+      case .restart(let second):
+        var stop = Event(time: at(second), kind: .system, value: .object(["event": "stop"]), source: .system)
+        append(&stop)
+        engine = startUp(at: at(second))
       }
     }
     var stop = Event(time: at(400), kind: .system, value: .object(["event": "stop"]), source: .system)
@@ -121,6 +131,10 @@ struct AnalysisFixture {
     let (loaded, diagnostics) = ConfigurationLoader.load(configPath: configPath, rulePaths: [path])
     guard let loaded else { throw TestSupportError("other rules: \(diagnostics)") }
     return loaded
+  }
+
+  func replayer(_ loaded: LoadedConfiguration) -> Replayer {
+    Replayer(rules: loaded.rules, signals: loaded.config.catalog, device: loaded.config.device)
   }
 }
 
@@ -146,6 +160,143 @@ private func outline(_ event: Event) -> String {
     let logged = try LogReader(directory: fixture.logDirectory).events()
     #expect(logged == fixture.events)
     #expect(logged.filter { $0.source == .rule }.map(outline) == Self.expectedRuleEvents)
+  }
+
+  @Test func replayWithTheSameRulesReproducesTheLog() throws {
+    let fixture = try AnalysisFixture()
+    let report = try fixture.replayer(fixture.loaded).run(
+      reader: LogReader(directory: fixture.logDirectory), selection: EventSelection())
+    #expect(report.inputs == 7)
+    #expect(report.replayed.map(outline) == Self.expectedRuleEvents)
+    #expect(report.logged.map(outline) == Self.expectedRuleEvents)
+    #expect(report.differences.isEmpty)
+    #expect(report.matched == Self.expectedRuleEvents.count)
+    // Virtual clock: the timer fired at its deadline, 2 minutes after motion ended.
+    let lightOff = try #require(report.replayed.first { $0.rule == "light-off" && $0.kind == .fired })
+    #expect(lightOff.time == fixture.at(130))
+    // Causes point at the logged inputs.
+    let motion = try #require(fixture.events.first { $0.signal == "hallway.motion" && $0.time == fixture.at(10) })
+    #expect(lightOff.cause == motion.seq)
+    #expect(report.summaryLine.hasPrefix("no differences: 9 rule events match"))
+  }
+
+  @Test func replayWithAChangedRuleShowsWhereItDiffers() throws {
+    let fixture = try AnalysisFixture()
+    let brighter = AnalysisFixture.rules.replacingAll("hallway.lux < 40", with: "hallway.lux < 200")
+    let report = try fixture.replayer(fixture.loaded(withRules: brighter)).run(
+      reader: LogReader(directory: fixture.logDirectory), selection: EventSelection())
+    // With the higher threshold, motion at 300 s (lux 100) turns the light on; at 330 s
+    // light-on fires again, but the light is on already, so there is no light event.
+    let motionAt300 = try #require(
+      fixture.events.first { $0.signal == "hallway.motion" && $0.time == fixture.at(300) })
+    let motionAt330 = try #require(
+      fixture.events.first { $0.signal == "hallway.motion" && $0.time == fixture.at(330) })
+    #expect(
+      report.differences.map { "\($0.side.rawValue) \(outline($0.event))" } == [
+        "+ fired light-on", "+ publish home/hallway/light on", "+ hallway.light = true by light-on",
+        "- hallway.light = true by light-on",
+      ])
+    #expect(
+      report.differences.map(\.afterInput) == [motionAt300.seq, motionAt300.seq, motionAt300.seq, motionAt330.seq])
+    #expect(report.matched == 8)
+    #expect(report.lines(diff: true).contains("@ after \(EventFormatter.line(motionAt300))"))
+    #expect(report.lines(diff: true).last == report.summaryLine)
+  }
+
+  @Test func replayFromTheMiddleRestoresTheLoggedValuesWithoutFiring() throws {
+    let fixture = try AnalysisFixture()
+    // From the lux change at 310 s: motion is true and the light off at that point, as logged.
+    let lux = try #require(fixture.events.first { $0.signal == "hallway.lux" && $0.time == fixture.at(310) })
+    let report = try fixture.replayer(fixture.loaded).run(
+      reader: LogReader(directory: fixture.logDirectory), selection: EventSelection(fromSeq: lux.seq))
+    #expect(report.inputs == 3)
+    #expect(report.replayed.map(outline) == Array(Self.expectedRuleEvents.suffix(3)))
+    #expect(report.differences.isEmpty)
+  }
+
+  @Test func replayByTimeRange() throws {
+    let fixture = try AnalysisFixture()
+    let report = try fixture.replayer(fixture.loaded).run(
+      reader: LogReader(directory: fixture.logDirectory),
+      selection: EventSelection(since: fixture.at(0), until: fixture.at(250)))
+    #expect(report.inputs == 3)
+    #expect(report.replayed.map(outline) == Array(Self.expectedRuleEvents.prefix(6)))
+    #expect(report.differences.isEmpty)
+  }
+
+  @Test func explainNamesTheRuleItsConditionValuesAndTheInput() throws {
+    let fixture = try AnalysisFixture()
+    let light = try #require(fixture.events.last { $0.signal == "hallway.light" && $0.value == true })
+    let motion = try #require(fixture.events.first { $0.seq == light.cause })
+    #expect(motion.signal == "hallway.motion")
+    let explanation = try Explainer(rules: fixture.loaded.rules, device: "test-pi").explain(
+      seq: light.seq, reader: LogReader(directory: fixture.logDirectory))
+    #expect(explanation.steps.map(\.event) == [light, motion])
+    let firing = try #require(explanation.steps[0].firing)
+    #expect(firing.rule == "light-on")
+    #expect(firing.fired?.kind == .fired)
+    #expect(firing.fired?.cause == motion.seq)
+    #expect(firing.conditions.map(\.condition) == ["hallway.motion", "hallway.lux < 40 or not known(hallway.lux)"])
+    #expect(firing.conditions.map(\.value) == [true, true])
+    #expect(firing.values.map(\.signal) == ["hallway.lux", "hallway.motion"])
+    #expect(firing.values.map(\.value) == [10, true])
+    #expect(explanation.steps[1].firing == nil)
+    let lines = explanation.lines(device: "test-pi")
+    #expect(lines.first == EventFormatter.line(light))
+    #expect(lines.contains { $0.contains("rule light-on") && $0.contains("when: hallway.motion") })
+    #expect(lines.last == EventFormatter.line(motion) + "  <- input")
+  }
+
+  @Test func explainATimerFiringShowsTheConditionThatHeld() throws {
+    let fixture = try AnalysisFixture()
+    let off = try #require(
+      fixture.events.first { $0.signal == "hallway.light" && $0.value == false && $0.source == .rule })
+    let explanation = try Explainer(rules: fixture.loaded.rules, device: "test-pi").explain(
+      seq: off.seq, reader: LogReader(directory: fixture.logDirectory))
+    #expect(explanation.steps.count == 2)
+    #expect(explanation.steps[1].event.signal == "hallway.motion")
+    #expect(explanation.steps[1].event.value == false)
+    let firing = try #require(explanation.steps[0].firing)
+    #expect(firing.rule == "light-off")
+    #expect(firing.fired?.time == fixture.at(130))
+    #expect(firing.conditions.map(\.condition) == ["not hallway.motion"])
+    #expect(firing.conditions.map(\.value) == [true])
+  }
+
+  @Test func replayStartsAFreshEngineWhereTheDaemonRestarted() throws {
+    // Motion ends at 10 s; the daemon restarts at 60 s, so light-off's 2-minute countdown
+    // never ran out: the light stays as the restart left it.
+    let fixture = try AnalysisFixture(steps: [
+      .input("hallway.motion", true, .simulator, atSecond: 1),
+      .input("hallway.motion", false, .simulator, atSecond: 10),
+      .restart(atSecond: 60),
+      .advance(toSecond: 300),
+    ])
+    #expect(fixture.events.filter { $0.source == .rule }.map(outline) == Array(Self.expectedRuleEvents.prefix(3)))
+    let report = try fixture.replayer(fixture.loaded).run(
+      reader: LogReader(directory: fixture.logDirectory), selection: EventSelection())
+    #expect(report.replayed.map(outline) == Array(Self.expectedRuleEvents.prefix(3)))
+    #expect(report.differences.isEmpty)
+  }
+
+  @Test func explainWithoutRulesStillFollowsTheChain() throws {
+    let fixture = try AnalysisFixture()
+    let light = try #require(fixture.events.last { $0.signal == "hallway.light" && $0.value == true })
+    let explanation = try Explainer(rules: nil, device: "test-pi").explain(
+      seq: light.seq, reader: LogReader(directory: fixture.logDirectory))
+    #expect(explanation.steps.map(\.event.seq) == [light.seq, try #require(light.cause)])
+    #expect(explanation.steps[0].firing?.rule == "light-on")
+    #expect(explanation.steps[0].firing?.conditions.isEmpty == true)
+    #expect(
+      explanation.lines(device: "test-pi").contains(
+        "    rule light-on (no configuration given: its conditions are not shown)"))
+  }
+
+  @Test func explainOfASeqNotInTheLogThrows() throws {
+    let fixture = try AnalysisFixture()
+    #expect(throws: ExplainError.self) {
+      try Explainer(rules: nil, device: "x").explain(seq: 999_999, reader: LogReader(directory: fixture.logDirectory))
+    }
   }
 
   @Test func exportGivesTheSameEventsAsJSONLinesAndCSV() throws {

@@ -76,6 +76,60 @@ import Testing
     #expect(bad.output.contains("\(segment): error: offset \(expected.offset):"), "\(bad.output)")
     #expect(bad.output.contains("CORRUPT"))
   }
+
+  @Test func explainOfALightEventNamesTheRuleAndTheMotionInput() async throws {
+    let fixture = try AnalysisFixture()
+    let light = try #require(fixture.events.last { $0.signal == "hallway.light" && $0.value == true })
+    let motion = try #require(fixture.events.first { $0.seq == light.cause })
+    let result = try await runGanglion(["explain", String(light.seq), "--config", fixture.configPath])
+    #expect(result.code == 0, "\(result.output)")
+    let lines = result.output.split(separator: "\n").map(String.init)
+    #expect(lines.first == EventFormatter.line(light))
+    #expect(lines.contains { $0.contains("rule light-on") })
+    #expect(lines.contains { $0.contains("hallway.lux < 40 or not known(hallway.lux)  =>  true") })
+    #expect(lines.last == EventFormatter.line(motion) + "  <- input")
+
+    let json = try await runGanglion(["explain", String(light.seq), "--json", "--config", fixture.configPath])
+    #expect(json.code == 0, "\(json.output)")
+    let document = try JSON.parse(json.output)
+    guard case .array(let chain)? = document["chain"] else {
+      Issue.record("no chain in \(json.output)")
+      return
+    }
+    #expect(chain.count == 2)
+    #expect(chain.first?["rule"]?["name"] == "light-on")
+    #expect(chain.last?["event"]?["signal"] == "hallway.motion")
+    #expect(chain.last?["event"]?["seq"] == .number(Double(motion.seq)))
+
+    let missing = try await runGanglion(["explain", "999999", "--config", fixture.configPath])
+    #expect(missing.code == 2)
+    #expect(missing.output.contains("#999999 is not in the log"))
+  }
+
+  @Test func replayDiffOfTheSameRulesFindsNoDifferenceAndOfAChangedRuleReportsIt() async throws {
+    let fixture = try AnalysisFixture()
+    let same = try await runGanglion(["replay", "--diff", "--config", fixture.configPath])
+    #expect(same.code == 0, "\(same.output)")
+    #expect(same.output.hasPrefix("no differences: 9 rule events match (7 inputs replayed)"), "\(same.output)")
+
+    let changed = try fixture.folder.write(
+      AnalysisFixture.rules.replacingAll("hallway.lux < 40", with: "hallway.lux < 200"), to: "changed.yaml")
+    let result = try await runGanglion(["replay", "--diff", "--config", fixture.configPath, "--rules", changed])
+    #expect(result.code == 1, "\(result.output)")
+    let lines = result.output.split(separator: "\n").map(String.init)
+    #expect(lines.filter { $0.hasPrefix("+ ") }.count == 3)
+    #expect(lines.filter { $0.hasPrefix("- ") }.count == 1)
+    #expect(lines.contains { $0.hasPrefix("+ r") && $0.contains("fired light-on") })
+    #expect(lines.contains { $0.hasPrefix("- #") && $0.contains("hallway.light = true [rule light-on]") })
+    #expect(lines.last == "4 differences: 1 only in the log (-), 3 only in the replay (+); 8 match (7 inputs replayed)")
+
+    let plain = try await runGanglion(["replay", "--config", fixture.configPath, "--json"])
+    #expect(plain.code == 0, "\(plain.output)")
+    let documents = try plain.output.split(separator: "\n").map { try JSON.parse(String($0)) }
+    #expect(documents.count == 10)
+    #expect(documents.last?["summary"]?["replayed"] == 9)
+    #expect(documents.first?["kind"] == "fired")
+  }
 }
 
 /// Inverts one byte of a file, as a failing SD card might.
