@@ -130,6 +130,50 @@ import Testing
     #expect(documents.last?["summary"]?["replayed"] == 9)
     #expect(documents.first?["kind"] == "fired")
   }
+
+  @Test func theCommandsReadTheLogOfARunningDaemon() async throws {
+    let daemon = try await DaemonHarness(
+      config: """
+        device: live-pi
+        hardware: \(repositoryRoot)/Hardware/simulated.yaml
+        rules: rules.yaml
+        signals:
+          hallway.motion:
+            gpio: { pin: GPIO17, bias: pull-down }
+          hallway.light:
+            gpio: { pin: GPIO27, output: true, initial: off }
+          hallway.lux:
+            type: number
+        log:
+          dir: log
+          sync: always
+        http:
+          listen: 127.0.0.1:HTTP_PORT
+        """, files: ["rules.yaml": AnalysisFixture.rules])
+    let inject = try await daemon.cli(["inject", "hallway.motion", "on"])
+    #expect(inject.code == 0, "\(inject.output)")
+    let logDirectory = daemon.folder.path("log")
+    let light = try await waitFor("the light event in the daemon's log", timeout: .seconds(10)) {
+      try? LogReader(directory: logDirectory).events().first { $0.signal == "hallway.light" && $0.value == true }
+    }
+
+    let export = try await daemon.cli(["log", "export"])
+    #expect(export.code == 0, "\(export.output)")
+    #expect(export.output.contains(light.json(device: "live-pi")))
+
+    let explain = try await daemon.cli(["explain", String(light.seq)])
+    #expect(explain.code == 0, "\(explain.output)")
+    #expect(explain.output.contains("rule light-on"))
+    #expect(explain.output.contains("hallway.motion = true [simulator]  <- input"), "\(explain.output)")
+
+    let replay = try await daemon.cli(["replay", "--diff"])
+    #expect(replay.code == 0, "\(replay.output)")
+    #expect(replay.output.hasPrefix("no differences: 3 rule events match (1 input replayed)"), "\(replay.output)")
+
+    let verify = try await daemon.cli(["log", "verify"])
+    #expect(verify.code == 0, "\(verify.output)")
+    _ = await daemon.stop()
+  }
 }
 
 /// Inverts one byte of a file, as a failing SD card might.

@@ -339,13 +339,15 @@ extension ReplayReport {
     return .object(object)
   }
 
+  private var inputsText: String { "\(inputs) input\(inputs == 1 ? "" : "s") replayed" }
+
   /// The closing line of `replay --diff`.
   public var summaryLine: String {
     if differences.isEmpty {
-      return "no differences: \(matched) rule event\(matched == 1 ? "" : "s") match (\(inputs) inputs replayed)"
+      return "no differences: \(matched) rule event\(matched == 1 ? "" : "s") match (\(inputsText))"
     }
     return
-      "\(differences.count) difference\(differences.count == 1 ? "" : "s"): \(onlyLogged) only in the log (-), \(onlyReplayed) only in the replay (+); \(matched) match (\(inputs) inputs replayed)"
+      "\(differences.count) difference\(differences.count == 1 ? "" : "s"): \(onlyLogged) only in the log (-), \(onlyReplayed) only in the replay (+); \(matched) match (\(inputsText))"
   }
 
   /// Human output: the replayed events, or with `diff` the differences (`-`/`+` lines, under
@@ -353,7 +355,7 @@ extension ReplayReport {
   public func lines(diff: Bool) -> [String] {
     guard diff else {
       return replayed.map(Self.line(_:))
-        + ["replayed \(inputs) inputs: \(replayed.count) rule event\(replayed.count == 1 ? "" : "s")"]
+        + ["\(inputsText): \(replayed.count) rule event\(replayed.count == 1 ? "" : "s")"]
     }
     var out: [String] = []
     var group: UInt64?? = .none
