@@ -70,9 +70,9 @@ struct AnalysisFixture {
   /// Every event logged, in order.
   private(set) var events: [Event] = []
 
-  init(steps: [Step] = scenario) throws {
+  init(rules: String = rules, steps: [Step] = scenario) throws {
     folder = try TemporaryDirectory(prefix: "ganglion-analysis")
-    try folder.write(Self.rules, to: "rules.yaml")
+    try folder.write(rules, to: "rules.yaml")
     configPath = try folder.write(Self.config, to: "ganglion.yaml")
     let (loaded, diagnostics) = ConfigurationLoader.load(configPath: configPath)
     guard let loaded else { throw TestSupportError("the fixture's config: \(diagnostics)") }
@@ -290,6 +290,51 @@ private func outline(_ event: Event) -> String {
     #expect(
       explanation.lines(device: "test-pi").contains(
         "    rule light-on (no configuration given: its conditions are not shown)"))
+  }
+
+  @Test func explainFollowsAnAfterBackThroughTheFiringThatStartedIt() throws {
+    let fixture = try AnalysisFixture(
+      rules: """
+        rules:
+          - name: bright
+            on: hallway.lux
+            if: value > 50
+            do:
+              - log: "bright: ${value}"
+              - after: 30s
+                do:
+                  - set: { hallway.light: on }
+        """,
+      steps: [
+        .input("hallway.lux", 20, .command, atSecond: 1),
+        .input("hallway.lux", 100, .command, atSecond: 5),
+        .advance(toSecond: 100),
+      ])
+    let light = try #require(fixture.events.first { $0.signal == "hallway.light" && $0.source == .rule })
+    #expect(light.time == fixture.at(35))
+    let explanation = try Explainer(rules: fixture.loaded.rules, device: "test-pi").explain(
+      seq: light.seq, reader: LogReader(directory: fixture.logDirectory))
+    let chain = explanation.steps.map(\.event)
+    #expect(chain.map(\.kind) == [.signal, .fired, .fired, .signal])
+    #expect(chain[1].value == .object(["after": "30s"]))
+    #expect(chain[3].signal == "hallway.lux")
+    #expect(chain[3].value == 100)
+    #expect(explanation.steps[0].firing == nil)  // the `after` firing is the next step
+    #expect(explanation.steps[1].firing?.afterDelay == "30s")
+    #expect(explanation.steps[1].firing?.conditions.isEmpty == true)
+    let firing = try #require(explanation.steps[2].firing)
+    #expect(firing.afterDelay == nil)
+    #expect(firing.conditions.map(\.condition) == ["value > 50"])
+    #expect(firing.conditions.map(\.value) == [true])  // `value` is the lux event's
+    #expect(explanation.steps[3].firing == nil)
+
+    let report = try fixture.replayer(fixture.loaded).run(
+      reader: LogReader(directory: fixture.logDirectory), selection: EventSelection())
+    #expect(
+      report.replayed.map(outline) == [
+        "fired bright", "log \"bright: 100\"", "fired bright", "hallway.light = true by bright",
+      ])
+    #expect(report.differences.isEmpty)
   }
 
   @Test func explainOfASeqNotInTheLogThrows() throws {

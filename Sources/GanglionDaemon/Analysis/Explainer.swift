@@ -17,6 +17,9 @@ public struct Explanation: Sendable {
     public var conditions: [(condition: String, value: Value)]
     /// The signals the rule reads, with those values.
     public var values: [(signal: String, value: Value)]
+    /// Set when this is the firing of an `after` whose countdown ran out (`30s`): its actions
+    /// run without checking conditions; the firing that started it is the next step.
+    public var afterDelay: String?
   }
 
   public struct Step: Sendable {
@@ -112,8 +115,11 @@ public struct Explainer: Sendable {
 
   private func firing(rule: String, fired: Event?, trigger: Event?, snapshot: Snapshot?) -> Explanation.Firing {
     var firing = Explanation.Firing(
-      rule: rule, fired: fired, summary: rules?.summary(ofRule: rule), conditions: [], values: [])
-    guard let rules, let summary = firing.summary, let fired, let snapshot else { return firing }
+      rule: rule, fired: fired, summary: rules?.summary(ofRule: rule), conditions: [], values: [],
+      afterDelay: fired?.value["after"]?.stringValue)
+    guard firing.afterDelay == nil, let rules, let summary = firing.summary, let fired, let snapshot else {
+      return firing
+    }
     let context = EngineContext(
       device: device, prefix: prefix, startTime: snapshot.start ?? fired.time, utcOffset: utcOffset)
     var binding: (value: Value, previous: Value, signal: String)?
@@ -177,6 +183,10 @@ extension Explanation {
             : "    rule \(firing.rule) (no configuration given: its conditions are not shown)")
         continue
       }
+      if let delay = firing.afterDelay {
+        out.append("    rule \(firing.rule) (\(summary.location)): its `after: \(delay)` ran out")
+        continue
+      }
       out.append("    rule \(firing.rule) (\(summary.location)): \(summary.trigger)")
       if firing.fired == nil { out.append("    (its fired event is no longer in the log)") }
       for condition in firing.conditions {
@@ -207,6 +217,7 @@ extension Explanation {
             firing.conditions.map { .object(["condition": .string($0.condition), "value": $0.value]) }),
           "values": .object(Dictionary(firing.values.map { ($0.signal, $0.value) }, uniquingKeysWith: { a, _ in a })),
         ]
+        if let delay = firing.afterDelay { rule["after"] = .string(delay) }
         if let summary = firing.summary {
           rule["trigger"] = .string(summary.trigger)
           rule["location"] = .string(summary.location.description)
