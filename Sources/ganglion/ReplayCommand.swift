@@ -35,19 +35,26 @@ struct Replay: ParsableCommand {
     let replayer = Replayer(
       rules: loaded.rules, signals: config.catalog, device: config.device, prefix: config.mqtt?.prefix,
       utcOffset: { SystemClock().utcOffsetSeconds(at: $0) })
+    var printer = ReplayPrinter(diff: diff, json: json, device: config.device)
     let report: ReplayReport
     do {
       report = try replayer.run(
-        reader: reader, selection: selection, progressInterval: Progress.interval,
-        progress: Progress.reporter("replay"))
+        reader: reader, selection: selection, retainEvents: false, progressInterval: Progress.interval,
+        progress: Progress.reporter("replay")
+      ) { output in
+        let lines = printer.lines(for: output)
+        if !lines.isEmpty {
+          Progress.clear()
+          for line in lines { print(line) }
+        }
+      }
       Progress.clear()
     } catch {
       Progress.clear()
       printError("cannot read the event log: \(error)")
       throw ExitCode.runtimeFailure
     }
-    let lines = json ? report.jsonLines(device: config.device, diff: diff) : report.lines(diff: diff)
-    for line in lines { print(line) }
-    if diff, !report.differences.isEmpty { throw ExitCode.checkFailed }
+    for line in printer.closingLines(report) { print(line) }
+    if diff, report.differenceCount > 0 { throw ExitCode.checkFailed }
   }
 }

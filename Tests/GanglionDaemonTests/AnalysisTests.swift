@@ -203,6 +203,32 @@ private func outline(_ event: Event) -> String {
     #expect(report.lines(diff: true).last == report.summaryLine)
   }
 
+  @Test func aStreamingReplayEmitsWhatARetainedOneKeeps() throws {
+    let fixture = try AnalysisFixture()
+    let other = try fixture.loaded(
+      withRules: AnalysisFixture.rules.replacingAll("hallway.lux < 40", with: "hallway.lux < 200"))
+    let reader = try LogReader(directory: fixture.logDirectory)
+    let retained = try fixture.replayer(other).run(reader: reader, selection: EventSelection())
+    var replayed: [Event] = []
+    var differences: [ReplayReport.Difference] = []
+    let streamed = try fixture.replayer(other).run(
+      reader: reader, selection: EventSelection(), retainEvents: false,
+      emit: { output in
+        switch output {
+        case .replayed(let event): replayed.append(event)
+        case .difference(let difference): differences.append(difference)
+        }
+      })
+    #expect(streamed.replayed.isEmpty && streamed.logged.isEmpty && streamed.differences.isEmpty)
+    #expect(replayed == retained.replayed)
+    #expect(differences == retained.differences)
+    #expect(streamed.replayedCount == retained.replayed.count)
+    #expect(streamed.loggedCount == retained.logged.count)
+    #expect(streamed.onlyLogged == 1)
+    #expect(streamed.onlyReplayed == 3)
+    #expect(streamed.summaryLine == retained.summaryLine)
+  }
+
   @Test func replayFromTheMiddleRestoresTheLoggedValuesWithoutFiring() throws {
     let fixture = try AnalysisFixture()
     // From the lux change at 310 s: motion is true and the light off at that point, as logged.

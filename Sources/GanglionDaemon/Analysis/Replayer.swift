@@ -25,17 +25,28 @@ public struct ReplayReport: Sendable {
   public var inputs = 0
   /// What the rules did in the replay, in order: `fired`, rule-made `signal`, `publish`,
   /// `log` events and rule-loop stops. Their seqs are `Replayer.replayedSeqBase + n`; a
-  /// `cause` below that base is the seq of a logged input.
+  /// `cause` below that base is the seq of a logged input. Empty unless events are retained.
   public var replayed: [Event] = []
-  /// The same kinds of events as logged in the selection.
+  /// The same kinds of events as logged in the selection. Empty unless events are retained.
   public var logged: [Event] = []
-  /// Where the replay and the log differ, in order.
+  /// Where the replay and the log differ, in order. Empty unless events are retained.
   public var differences: [Difference] = []
+  public var replayedCount = 0
+  public var loggedCount = 0
   /// Events both had.
   public var matched = 0
+  public var onlyLogged = 0
+  public var onlyReplayed = 0
 
-  public var onlyLogged: Int { differences.count { $0.side == .onlyLogged } }
-  public var onlyReplayed: Int { differences.count { $0.side == .onlyReplayed } }
+  public var differenceCount: Int { onlyLogged + onlyReplayed }
+}
+
+/// What a replay reports as it goes.
+public enum ReplayOutput: Sendable {
+  /// An event the rules made in the replay.
+  case replayed(Event)
+  /// A place where the replay and the log differ (reported when the input group closes).
+  case difference(ReplayReport.Difference)
 }
 
 /// Feeds the logged input events of a log through rules on a virtual clock (the events' own
@@ -78,13 +89,15 @@ public struct Replayer: Sendable {
   }
 
   /// Replays the selected events. Blocks on file I/O; `progress` gets the count of events
-  /// read every `progressInterval` events.
+  /// read every `progressInterval` events. `emit` gets each replayed event and each
+  /// difference as soon as it is known; with `retainEvents` false the report keeps only
+  /// counts, so memory stays bounded by the busiest input's chain, not the log's length.
   /// - Throws: the log's read errors.
   public func run(
-    reader: LogReader, selection: EventSelection, progressInterval: Int = 100_000,
-    progress: ((Int) -> Void)? = nil
+    reader: LogReader, selection: EventSelection, retainEvents: Bool = true, progressInterval: Int = 100_000,
+    progress: ((Int) -> Void)? = nil, emit: ((ReplayOutput) -> Void)? = nil
   ) throws(LogError) -> ReplayReport {
-    var run = Run(replayer: self)
+    var run = Run(replayer: self, retainEvents: retainEvents, emit: emit)
     let cursor = try reader.cursor(fromSeq: 0, toSeq: selection.toSeq)
     while let event = try cursor.next() {
       run.report.eventsRead += 1
@@ -115,7 +128,14 @@ public struct Replayer: Sendable {
     var groupLogged: [Event] = []
     var groupReplayed: [Event] = []
 
-    init(replayer: Replayer) { self.replayer = replayer }
+    let retainEvents: Bool
+    let emit: ((ReplayOutput) -> Void)?
+
+    init(replayer: Replayer, retainEvents: Bool, emit: ((ReplayOutput) -> Void)?) {
+      self.replayer = replayer
+      self.retainEvents = retainEvents
+      self.emit = emit
+    }
 
     mutating func remember(_ event: Event) {
       if Self.isStart(event) {
@@ -154,7 +174,8 @@ public struct Replayer: Sendable {
         // The consequence of an event before the replay started: nothing to compare it with.
         if let cause = event.cause, let first = firstSelectedSeq, cause < first { return }
         groupLogged.append(event)
-        report.logged.append(event)
+        report.loggedCount += 1
+        if retainEvents { report.logged.append(event) }
         return
       }
       guard let reading = Reading(event: event) else { return }
@@ -214,7 +235,9 @@ public struct Replayer: Sendable {
 
     mutating func add(_ derived: [Event]) {
       groupReplayed += derived
-      report.replayed += derived
+      report.replayedCount += derived.count
+      if retainEvents { report.replayed += derived }
+      if let emit { for event in derived { emit(.replayed(event)) } }
     }
 
     mutating func finish() {
@@ -238,13 +261,20 @@ public struct Replayer: Sendable {
           i += 1
           j += 1
         case .onlyFirst:
-          report.differences.append(.init(side: .onlyLogged, event: groupLogged[i], after: group))
+          report.onlyLogged += 1
+          note(.init(side: .onlyLogged, event: groupLogged[i], after: group))
           i += 1
         case .onlySecond:
-          report.differences.append(.init(side: .onlyReplayed, event: groupReplayed[j], after: group))
+          report.onlyReplayed += 1
+          note(.init(side: .onlyReplayed, event: groupReplayed[j], after: group))
           j += 1
         }
       }
+    }
+
+    mutating func note(_ difference: ReplayReport.Difference) {
+      if retainEvents { report.differences.append(difference) }
+      emit?(.difference(difference))
     }
 
     /// What the comparison looks at: not seq, time or cause.
@@ -339,63 +369,96 @@ extension ReplayReport {
     return .object(object)
   }
 
-  private var inputsText: String { "\(inputs) input\(inputs == 1 ? "" : "s") replayed" }
+  var inputsText: String { "\(inputs) input\(inputs == 1 ? "" : "s") replayed" }
 
   /// The closing line of `replay --diff`.
   public var summaryLine: String {
-    if differences.isEmpty {
+    if differenceCount == 0 {
       return "no differences: \(matched) rule event\(matched == 1 ? "" : "s") match (\(inputsText))"
     }
     return
-      "\(differences.count) difference\(differences.count == 1 ? "" : "s"): \(onlyLogged) only in the log (-), \(onlyReplayed) only in the replay (+); \(matched) match (\(inputsText))"
+      "\(differenceCount) difference\(differenceCount == 1 ? "" : "s"): \(onlyLogged) only in the log (-), \(onlyReplayed) only in the replay (+); \(matched) match (\(inputsText))"
   }
 
-  /// Human output: the replayed events, or with `diff` the differences (`-`/`+` lines, under
-  /// an `@ after <logged event>` line naming the input they followed) and a summary line.
-  public func lines(diff: Bool) -> [String] {
-    guard diff else {
-      return replayed.map(Self.line(_:))
-        + ["\(inputsText): \(replayed.count) rule event\(replayed.count == 1 ? "" : "s")"]
-    }
-    var out: [String] = []
-    var group: UInt64?? = .none
-    for difference in differences {
-      if group != .some(difference.afterInput) {
-        group = .some(difference.afterInput)
-        out.append("@ after \(difference.after.map(EventFormatter.line) ?? "the start of the replay")")
-      }
-      out.append("\(difference.side.rawValue) \(Self.line(difference.event))")
-    }
-    out.append(summaryLine)
-    return out
-  }
+  /// Human output of a retained report: see `ReplayPrinter`.
+  public func lines(diff: Bool) -> [String] { printed(ReplayPrinter(diff: diff, json: false, device: "")) }
 
-  /// JSON lines: each replayed event (or, with `diff`, `{"diff": "+"|"-", "after": seq,
-  /// "event": {...}}` per difference), then `{"summary": {...}}`.
+  /// JSON lines of a retained report: see `ReplayPrinter`.
   public func jsonLines(device: String, diff: Bool) -> [String] {
+    printed(ReplayPrinter(diff: diff, json: true, device: device))
+  }
+
+  private func printed(_ printer: ReplayPrinter) -> [String] {
+    var printer = printer
     var out: [String] = []
-    if diff {
-      for difference in differences {
-        out.append(
+    for event in replayed { out += printer.lines(for: .replayed(event)) }
+    for difference in differences { out += printer.lines(for: .difference(difference)) }
+    return out + printer.closingLines(self)
+  }
+}
+
+/// The output of `replay`, line by line as the replay goes.
+///
+/// Human: each replayed event (`ReplayReport.line`), then `N inputs replayed: N rule events`;
+/// with `diff`, the differences (`-`/`+` lines, under an `@ after <logged event>` line naming
+/// the input they followed), then `ReplayReport.summaryLine`. JSON: each replayed event (or,
+/// with `diff`, `{"diff": "+"|"-", "after": seq, "event": {...}}`), then `{"summary": {...}}`.
+public struct ReplayPrinter {
+  public let diff: Bool
+  public let json: Bool
+  public let device: String
+  private var group: UInt64?? = .none
+
+  public init(diff: Bool, json: Bool, device: String) {
+    self.diff = diff
+    self.json = json
+    self.device = device
+  }
+
+  public mutating func lines(for output: ReplayOutput) -> [String] {
+    switch output {
+    case .replayed(let event):
+      guard !diff else { return [] }
+      return [json ? JSON.encode(ReplayReport.json(event, device: device)) : ReplayReport.line(event)]
+    case .difference(let difference):
+      guard diff else { return [] }
+      if json {
+        return [
           JSON.encode(
             .object([
               "diff": .string(difference.side.rawValue),
               "after": difference.afterInput.map { .number(Double($0)) } ?? .null,
-              "event": Self.json(difference.event, device: device),
-            ])))
+              "event": ReplayReport.json(difference.event, device: device),
+            ]))
+        ]
       }
-    } else {
-      out += replayed.map { JSON.encode(Self.json($0, device: device)) }
+      var out: [String] = []
+      if group != .some(difference.afterInput) {
+        group = .some(difference.afterInput)
+        out.append("@ after \(difference.after.map(EventFormatter.line) ?? "the start of the replay")")
+      }
+      out.append("\(difference.side.rawValue) \(ReplayReport.line(difference.event))")
+      return out
     }
-    out.append(
-      JSON.encode(
-        .object([
-          "summary": .object([
-            "inputs": .number(Double(inputs)), "replayed": .number(Double(replayed.count)),
-            "logged": .number(Double(logged.count)), "matched": .number(Double(matched)),
-            "only_logged": .number(Double(onlyLogged)), "only_replayed": .number(Double(onlyReplayed)),
-          ])
-        ])))
-    return out
+  }
+
+  public func closingLines(_ report: ReplayReport) -> [String] {
+    if json {
+      return [
+        JSON.encode(
+          .object([
+            "summary": .object([
+              "inputs": .number(Double(report.inputs)), "replayed": .number(Double(report.replayedCount)),
+              "logged": .number(Double(report.loggedCount)), "matched": .number(Double(report.matched)),
+              "only_logged": .number(Double(report.onlyLogged)),
+              "only_replayed": .number(Double(report.onlyReplayed)),
+            ])
+          ]))
+      ]
+    }
+    if diff { return [report.summaryLine] }
+    return [
+      "\(report.inputsText): \(report.replayedCount) rule event\(report.replayedCount == 1 ? "" : "s")"
+    ]
   }
 }
