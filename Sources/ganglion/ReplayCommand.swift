@@ -9,7 +9,9 @@ struct Replay: ParsableCommand {
     abstract: "Feed the logged inputs through rules on a virtual clock and print what the rules would have done.",
     discussion: """
       Touches no hardware and no broker. The rules are the configuration's, or those given with --rules. \
-      The signal values as logged before the first replayed event are restored without firing. \
+      The signal values as logged before the first replayed event are restored without firing; \
+      where the daemon restarted, the replay restarts too; a reload in the log changes nothing \
+      (the chosen rules apply throughout). \
       With --diff, prints only where the replay differs from the log: `-` lines were logged but not \
       replayed, `+` lines replayed but not logged, each group after the input it followed; exit 1 if \
       there is any difference.

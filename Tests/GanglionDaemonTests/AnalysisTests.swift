@@ -305,6 +305,29 @@ private func outline(_ event: Event) -> String {
     #expect(report.differences.isEmpty)
   }
 
+  @Test func replayFromTheMiddleOfAnEveryRuleKeepsItsRhythm() throws {
+    let fixture = try AnalysisFixture(
+      rules: """
+        rules:
+          - name: tick
+            every: 1m
+            do:
+              - log: "tick"
+        """,
+      steps: [
+        .advance(toSecond: 200),
+        .input("hallway.motion", true, .simulator, atSecond: 210),
+        .advance(toSecond: 390),
+      ])
+    #expect(fixture.events.count { $0.kind == .fired } == 6)
+    let motion = try #require(fixture.events.first { $0.signal == "hallway.motion" && $0.source == .simulator })
+    let report = try fixture.replayer(fixture.loaded).run(
+      reader: LogReader(directory: fixture.logDirectory), selection: EventSelection(fromSeq: motion.seq))
+    #expect(
+      report.replayed.filter { $0.kind == .fired }.map(\.time) == [fixture.at(240), fixture.at(300), fixture.at(360)])
+    #expect(report.differences.isEmpty)
+  }
+
   @Test func explainWithoutRulesStillFollowsTheChain() throws {
     let fixture = try AnalysisFixture()
     let light = try #require(fixture.events.last { $0.signal == "hallway.light" && $0.value == true })

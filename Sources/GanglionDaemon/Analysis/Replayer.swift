@@ -210,6 +210,11 @@ public struct Replayer: Sendable {
     mutating func startedEngine(at event: Event) -> Engine {
       if let engine { return engine }
       let engine = makeEngine(startTime: lastStart ?? event.time)
+      // Timers of the daemon's run that fell before the replay (`every`, `at`) ran then:
+      // catch up silently so that the next ones are due when they were in the daemon.
+      if let lastStart, lastStart < event.time {
+        _ = engine.advance(to: Timestamp(microseconds: event.time.microseconds - 1)) { _ in }
+      }
       for signal in valueOrder {
         let (value, time) = values[signal]!
         engine.restore(signal: signal, value: value, time: time)
