@@ -328,6 +328,30 @@ private func outline(_ event: Event) -> String {
     #expect(report.differences.isEmpty)
   }
 
+  @Test func replayReproducesARuleLoopStop() throws {
+    let fixture = try AnalysisFixture(
+      rules: """
+        rules:
+          - name: ping
+            on: hallway.lux
+            do:
+              - set: { hallway.light: not hallway.light }
+          - name: pong
+            on: hallway.light
+            do:
+              - set: { hallway.light: not hallway.light }
+        """,
+      steps: [.input("hallway.lux", 5, .command, atSecond: 1)])
+    let loops = fixture.events.filter { $0.kind == .system && $0.value["event"] == "rule loop" }
+    #expect(loops.count == 1)
+    let report = try fixture.replayer(fixture.loaded).run(
+      reader: LogReader(directory: fixture.logDirectory), selection: EventSelection())
+    #expect(report.replayed.count { $0.kind == .system && $0.value["event"] == "rule loop" } == 1)
+    #expect(report.loggedCount == fixture.events.count(where: Replayer.isDerived))
+    #expect(report.replayedCount == report.loggedCount)
+    #expect(report.differences.isEmpty)
+  }
+
   @Test func explainWithoutRulesStillFollowsTheChain() throws {
     let fixture = try AnalysisFixture()
     let light = try #require(fixture.events.last { $0.signal == "hallway.light" && $0.value == true })

@@ -35,6 +35,18 @@ import Testing
     #expect(seqs == fixture.events[2...5].map(\.seq))
   }
 
+  @Test func exportOfATimeRange() async throws {
+    let fixture = try AnalysisFixture()
+    let result = try await runGanglion([
+      "log", "export", "--log", fixture.logDirectory, "--since", fixture.at(100).iso8601, "--until",
+      fixture.at(310).iso8601,
+    ])
+    #expect(result.code == 0, "\(result.output)")
+    let expected = fixture.events.filter { $0.time >= fixture.at(100) && $0.time < fixture.at(310) }
+    #expect(!expected.isEmpty)
+    #expect(try result.output.split(separator: "\n").map { try Event(json: String($0)) } == expected)
+  }
+
   @Test func badSinceIsAUsageError() async throws {
     let fixture = try AnalysisFixture()
     let result = try await runGanglion(["log", "export", "--log", fixture.logDirectory, "--since", "last tuesday"])
