@@ -10,7 +10,8 @@ struct Ganglion: ParsableCommand {
     commandName: "ganglion",
     abstract: "A device-side event daemon: GPIO and MQTT in, rules, GPIO and MQTT out, an event log on disk.",
     subcommands: [
-      Run.self, Check.self, RuleTest.self, Inject.self, Status.self, Reload.self, LogCommand.self,
+      Run.self, Check.self, RuleTest.self, Replay.self, Explain.self, Inject.self, Status.self, Reload.self,
+      LogCommand.self,
     ])
 
   /// Exit codes follow cli.md: usage errors are 2 (ArgumentParser would say 64).

@@ -7,7 +7,7 @@ import Glibc
 struct LogCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "log", abstract: "Read the event log (works while the daemon runs, and on a copied folder).",
-    subcommands: [Tail.self])
+    subcommands: [Tail.self, Export.self, Stats.self, Verify.self])
 }
 
 /// `--config PATH` or `--log DIR`: where the log is.

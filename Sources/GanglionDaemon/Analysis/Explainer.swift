@@ -1,0 +1,238 @@
+import GanglionCore
+import GanglionLog
+import GanglionRules
+
+/// The chain of causes of one logged event, back to its input.
+public struct Explanation: Sendable {
+  /// A rule firing, with what its conditions saw.
+  public struct Firing: Sendable {
+    public var rule: String
+    /// The rule's `fired` event, when it is still in the log.
+    public var fired: Event?
+    /// The rule as it is now; nil when the current rules have no rule of that name (its
+    /// conditions are then not evaluated).
+    public var summary: RuleSummary?
+    /// The `when` expression (if any) and each `if` condition, evaluated with the signal
+    /// values as logged just before the rule fired.
+    public var conditions: [(condition: String, value: Value)]
+    /// The signals the rule reads, with those values.
+    public var values: [(signal: String, value: Value)]
+    /// Set when this is the firing of an `after` whose countdown ran out (`30s`): its actions
+    /// run without checking conditions; the firing that started it is the next step.
+    public var afterDelay: String?
+  }
+
+  public struct Step: Sendable {
+    public var event: Event
+    /// The firing that made this event; nil for inputs, system events, and events whose
+    /// firing is the next step's (the `fired` event itself is in the chain).
+    public var firing: Firing?
+  }
+
+  /// From the event asked about back to its input (or the timer that started the chain).
+  public var steps: [Step]
+  /// A cause the chain could not follow: no longer in the log (the ring wrapped).
+  public var missingCause: UInt64?
+  /// Whether rules were at hand to evaluate conditions with.
+  public var hasRules: Bool
+}
+
+public struct ExplainError: Error, Sendable, CustomStringConvertible {
+  public var description: String
+}
+
+/// Explains logged events by their `cause` chains and the rules behind them.
+public struct Explainer: Sendable {
+  /// The current rules; nil to explain without conditions (no configuration at hand).
+  public let rules: RuleSet?
+  public let device: String
+  public let prefix: String?
+  public let utcOffset: @Sendable (Timestamp) -> Int
+
+  /// A chain longer than this is cut (causes always point back, so it ends anyway).
+  public static let maximumSteps = 256
+
+  public init(
+    rules: RuleSet?, device: String, prefix: String? = nil,
+    utcOffset: @escaping @Sendable (Timestamp) -> Int = { _ in 0 }
+  ) {
+    self.rules = rules
+    self.device = device
+    self.prefix = prefix
+    self.utcOffset = utcOffset
+  }
+
+  /// Blocks on file I/O (reads the log up to the event, once).
+  /// - Throws: `ExplainError` if the log holds no event `seq`; the log's read errors.
+  public func explain(seq: UInt64, reader: LogReader) throws -> Explanation {
+    guard let target = try reader.events(fromSeq: seq, toSeq: seq).first else {
+      let range = try Self.range(reader)
+      throw ExplainError(description: "event #\(seq) is not in the log (it holds \(range))")
+    }
+    var chain = [target]
+    var missing: UInt64?
+    while chain.count < Self.maximumSteps, let cause = chain.last!.cause, cause < chain.last!.seq {
+      guard let event = try reader.events(fromSeq: cause, toSeq: cause).first else {
+        missing = cause
+        break
+      }
+      chain.append(event)
+    }
+
+    // The `fired` event behind each rule-made event whose firing is not the next step.
+    var firedEvents: [Int: Event] = [:]
+    for (index, event) in chain.enumerated() where event.source == .rule && event.rule != nil && event.seq > 0 {
+      if event.kind == .fired {
+        firedEvents[index] = event
+        continue
+      }
+      if index + 1 < chain.count, chain[index + 1].kind == .fired, chain[index + 1].rule == event.rule { continue }
+      let from = event.cause ?? 0
+      var found: Event?
+      for candidate in try reader.events(fromSeq: from, toSeq: event.seq - 1)
+      where candidate.kind == .fired && candidate.rule == event.rule && candidate.cause == event.cause {
+        found = candidate
+      }
+      if let found { firedEvents[index] = found }
+    }
+
+    let snapshots = try Self.values(before: Set(firedEvents.values.map(\.seq)), reader: reader)
+    var steps: [Explanation.Step] = []
+    for (index, event) in chain.enumerated() {
+      var step = Explanation.Step(event: event)
+      if let rule = event.rule, event.source == .rule,
+        !(event.kind != .fired && index + 1 < chain.count && chain[index + 1].kind == .fired
+          && chain[index + 1].rule == rule)
+      {
+        let fired = firedEvents[index]
+        let trigger = fired.flatMap { f in chain.first { $0.seq == f.cause } }
+        step.firing = firing(rule: rule, fired: fired, trigger: trigger, snapshot: fired.flatMap { snapshots[$0.seq] })
+      }
+      steps.append(step)
+    }
+    return Explanation(steps: steps, missingCause: missing, hasRules: rules != nil)
+  }
+
+  private func firing(rule: String, fired: Event?, trigger: Event?, snapshot: Snapshot?) -> Explanation.Firing {
+    var firing = Explanation.Firing(
+      rule: rule, fired: fired, summary: rules?.summary(ofRule: rule), conditions: [], values: [],
+      afterDelay: fired?.value["after"]?.stringValue)
+    guard firing.afterDelay == nil, let rules, let summary = firing.summary, let fired, let snapshot else {
+      return firing
+    }
+    let context = EngineContext(
+      device: device, prefix: prefix, startTime: snapshot.start ?? fired.time, utcOffset: utcOffset)
+    var binding: (value: Value, previous: Value, signal: String)?
+    if let trigger, trigger.kind == .signal, let signal = trigger.signal {
+      binding = (trigger.value, trigger.previous, signal)
+    }
+    firing.conditions =
+      rules.evaluateConditions(
+        ofRule: rule, values: snapshot.values, at: fired.time, context: context, binding: binding) ?? []
+    firing.values = summary.reads.map { ($0, snapshot.values[$0] ?? .null) }
+    return firing
+  }
+
+  struct Snapshot {
+    var values: [String: Value]
+    var start: Timestamp?
+  }
+
+  /// The signal values as logged just before each of `seqs` (a daemon start clears them:
+  /// the daemon logs the values it starts with right after).
+  static func values(before seqs: Set<UInt64>, reader: LogReader) throws(LogError) -> [UInt64: Snapshot] {
+    guard let last = seqs.max() else { return [:] }
+    var snapshots: [UInt64: Snapshot] = [:]
+    var current = Snapshot(values: [:], start: nil)
+    let cursor = try reader.cursor(fromSeq: 0, toSeq: last)
+    while let event = try cursor.next() {
+      if seqs.contains(event.seq) { snapshots[event.seq] = current }
+      if event.kind == .system, event.source == .system, event.value["event"] == "start" {
+        current = Snapshot(values: [:], start: event.time)
+      } else if event.kind == .signal, let signal = event.signal {
+        current.values[signal] = event.value
+      }
+    }
+    return snapshots
+  }
+
+  static func range(_ reader: LogReader) throws -> String {
+    let first = try reader.cursor().next()
+    let last = try reader.last(1).first
+    guard let first, let last else { return "no events" }
+    return "#\(first.seq) to #\(last.seq)"
+  }
+}
+
+extension Explanation {
+  /// For people: one block per step, from the event asked about back to its input.
+  public func lines(device: String) -> [String] {
+    var out: [String] = []
+    for (index, step) in steps.enumerated() {
+      let event = step.event
+      var line = EventFormatter.line(event)
+      if index == steps.count - 1, event.cause == nil {
+        line += event.source == .rule ? "  <- timer" : event.source == .system ? "" : "  <- input"
+      }
+      out.append(line)
+      guard let firing = step.firing else { continue }
+      guard let summary = firing.summary else {
+        out.append(
+          hasRules
+            ? "    rule \(firing.rule): not in the current rules (its conditions cannot be shown)"
+            : "    rule \(firing.rule) (no configuration given: its conditions are not shown)")
+        continue
+      }
+      if let delay = firing.afterDelay {
+        out.append("    rule \(firing.rule) (\(summary.location)): its `after: \(delay)` ran out")
+        continue
+      }
+      out.append("    rule \(firing.rule) (\(summary.location)): \(summary.trigger)")
+      if firing.fired == nil { out.append("    (its fired event is no longer in the log)") }
+      for condition in firing.conditions {
+        out.append("      \(condition.condition)  =>  \(EventFormatter.display(condition.value))")
+      }
+      if !firing.values.isEmpty {
+        out.append(
+          "      with "
+            + firing.values.map { "\($0.signal) = \(EventFormatter.display($0.value))" }.joined(separator: ", "))
+      }
+    }
+    if let missingCause {
+      out.append("#\(missingCause) is no longer in the log (the log is a ring: older events were dropped)")
+    }
+    return out
+  }
+
+  /// `{"seq", "chain": [{"event": {...}, "rule": {...} | null}], "missing_cause"}`.
+  public func json(device: String) -> String {
+    var chain: [Value] = []
+    for step in steps {
+      var item: [String: Value] = ["event": (try? JSON.parse(step.event.json(device: device))) ?? .null]
+      if let firing = step.firing {
+        var rule: [String: Value] = [
+          "name": .string(firing.rule),
+          "fired": firing.fired.map { .number(Double($0.seq)) } ?? .null,
+          "conditions": .array(
+            firing.conditions.map { .object(["condition": .string($0.condition), "value": $0.value]) }),
+          "values": .object(Dictionary(firing.values.map { ($0.signal, $0.value) }, uniquingKeysWith: { a, _ in a })),
+        ]
+        if let delay = firing.afterDelay { rule["after"] = .string(delay) }
+        if let summary = firing.summary {
+          rule["trigger"] = .string(summary.trigger)
+          rule["location"] = .string(summary.location.description)
+        }
+        item["rule"] = .object(rule)
+      } else {
+        item["rule"] = .null
+      }
+      chain.append(.object(item))
+    }
+    let document: Value = .object([
+      "seq": steps.first.map { .number(Double($0.event.seq)) } ?? .null,
+      "chain": .array(chain),
+      "missing_cause": missingCause.map { .number(Double($0)) } ?? .null,
+    ])
+    return JSON.encode(document)
+  }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import GanglionCore
+import GanglionDaemon
+import GanglionLog
+import GanglionRules
+
+struct Explain: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "The chain of causes of an event, back to its input, with each rule and its conditions' values.",
+    discussion: """
+      Conditions are evaluated with the configuration's current rules and the signal values as logged \
+      just before the rule fired (window functions see no history there). Without a configuration \
+      (only --log), the chain and rule names are shown without conditions.
+      """)
+
+  @OptionGroup var location: LogLocation
+  @Argument(help: "The seq of the event to explain.") var seq: UInt64
+  @Flag(help: "Print the explanation as one JSON document.") var json = false
+
+  func run() throws {
+    let configPath = location.options.path
+    let hasConfig = location.options.config != nil || FileSystem.kind(of: configPath) == .file
+    var rules: RuleSet?
+    var device = "ganglion"
+    var prefix: String?
+    var directory = location.log ?? ConfigurationLoader.defaultLogDirectory()
+    if hasConfig {
+      let (loaded, diagnostics) = ConfigurationLoader.load(configPath: configPath)
+      for diagnostic in diagnostics { printError(diagnostic.description) }
+      guard let loaded else { throw ExitCode.badConfig }
+      rules = loaded.rules
+      device = loaded.config.device
+      prefix = loaded.config.mqtt?.prefix
+      directory = location.log ?? loaded.logDirectory
+    }
+    let reader = try LogLocation.reader(directory)
+    let explainer = Explainer(
+      rules: rules, device: device, prefix: prefix, utcOffset: { SystemClock().utcOffsetSeconds(at: $0) })
+    let explanation: Explanation
+    do {
+      explanation = try explainer.explain(seq: seq, reader: reader)
+    } catch let error as ExplainError {
+      printError(error.description)
+      throw ExitCode.badConfig
+    } catch {
+      printError("cannot read the event log: \(error)")
+      throw ExitCode.runtimeFailure
+    }
+    if json {
+      print(explanation.json(device: device))
+    } else {
+      for line in explanation.lines(device: device) { print(line) }
+    }
+  }
+}
