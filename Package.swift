@@ -90,7 +90,9 @@ let package = Package(
       swiftSettings: strictSettings),
     .testTarget(
       name: "GanglionDaemonTests",
-      dependencies: ["GanglionDaemon", "GanglionCore", "GanglionMQTT", "GanglionTestSupport"],
+      dependencies: [
+        "GanglionDaemon", "GanglionCore", "GanglionMQTT", "GanglionLog", "GanglionRules", "GanglionTestSupport",
+      ],
       swiftSettings: strictSettings),
   ]
 )

@@ -122,6 +122,9 @@ public final class MosquittoBroker: Sendable {
     ]
     // As root, mosquitto 2.0 switches to the `mosquitto` user, which can't read our 0700 folder.
     if geteuid() == 0 { lines.append("user root") }
+    // Any broker state (`persistence true`) stays in the broker's own folder, never in the
+    // test's working directory where another run would load it.
+    lines.append("persistence_location \(directory.path)/")
     lines += extra
     try directory.write(lines.joined(separator: "\n") + "\n", to: "mosquitto.conf")
   }

@@ -40,6 +40,27 @@ struct ConfigOption: ParsableArguments {
   var config: String?
 
   var path: String { config ?? ConfigurationLoader.defaultConfigPath() }
+
+  /// The configuration, decoded only (nothing it names is read): for commands that need
+  /// where things are (the log, the HTTP listener) but not the rules. Nil when no `--config`
+  /// was given and the default file does not exist.
+  /// - Throws: `ExitCode.badConfig` after printing why the file cannot be used.
+  func decodedIfPresent() throws -> Config? {
+    if config == nil, FileSystem.kind(of: path) != .file { return nil }
+    let text: String
+    do {
+      text = try FileSystem.readText(path)
+    } catch {
+      printError("\(error)")
+      throw ExitCode.badConfig
+    }
+    let (decoded, diagnostics) = ConfigDecoder.decode(text: text, file: path)
+    guard let decoded else {
+      for diagnostic in diagnostics { printError(diagnostic.description) }
+      throw ExitCode.badConfig
+    }
+    return decoded
+  }
 }
 
 extension ExitCode {

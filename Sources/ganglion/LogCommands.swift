@@ -17,24 +17,12 @@ struct LogLocation: ParsableArguments {
 
   /// The log folder, and the device name for event ids (from the config when there is one).
   func resolve() throws -> (directory: String, device: String) {
-    let path = options.path
-    if options.config == nil, FileSystem.kind(of: path) != .file {
+    guard let config = try options.decodedIfPresent() else {
       return (log ?? ConfigurationLoader.defaultLogDirectory(), "ganglion")
     }
-    let text: String
-    do {
-      text = try FileSystem.readText(path)
-    } catch {
-      printError("\(error)")
-      throw ExitCode.badConfig
-    }
-    let (config, diagnostics) = ConfigDecoder.decode(text: text, file: path)
-    guard let config else {
-      for diagnostic in diagnostics { printError(diagnostic.description) }
-      throw ExitCode.badConfig
-    }
+    let base = FileSystem.directory(of: options.path)
     let directory =
-      log ?? config.log.dir.map { FileSystem.resolve($0, relativeTo: FileSystem.directory(of: path)) }
+      log ?? config.log.dir.map { FileSystem.resolve($0, relativeTo: base) }
       ?? ConfigurationLoader.defaultLogDirectory()
     return (directory, config.device)
   }

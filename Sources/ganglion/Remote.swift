@@ -8,22 +8,10 @@ struct DaemonAddress {
   var host: String
   var port: Int
 
-  static func resolve(configPath: String, explicit: Bool) throws -> DaemonAddress {
-    if !explicit, FileSystem.kind(of: configPath) != .file { return DaemonAddress(host: "127.0.0.1", port: 9120) }
-    let text: String
-    do {
-      text = try FileSystem.readText(configPath)
-    } catch {
-      printError("\(error)")
-      throw ExitCode.badConfig
-    }
-    let (config, diagnostics) = ConfigDecoder.decode(text: text, file: configPath)
-    guard let config else {
-      for diagnostic in diagnostics { printError(diagnostic.description) }
-      throw ExitCode.badConfig
-    }
+  static func resolve(_ options: ConfigOption) throws -> DaemonAddress {
+    guard let config = try options.decodedIfPresent() else { return DaemonAddress(host: "127.0.0.1", port: 9120) }
     guard let http = config.http else {
-      printError("\(configPath): the HTTP listener is off (`http: off`); the daemon cannot be reached")
+      printError("\(options.path): the HTTP listener is off (`http: off`); the daemon cannot be reached")
       throw ExitCode.badConfig
     }
     return DaemonAddress(host: http.host, port: http.port)
@@ -49,7 +37,7 @@ struct Inject: ParsableCommand {
   @Argument(help: "The value, e.g. on, off, 21.5, text.") var value: String
 
   func run() throws {
-    let address = try DaemonAddress.resolve(configPath: options.path, explicit: options.config != nil)
+    let address = try DaemonAddress.resolve(options)
     let reply = try address.request("POST", "/inject", query: [("signal", signal), ("value", value)])
     guard (200..<300).contains(reply.status) else {
       printError("inject refused: \(reply.body.trimmingASCIIWhitespace())")
@@ -67,7 +55,7 @@ struct Status: ParsableCommand {
   @Flag(help: "Print the status as JSON.") var json = false
 
   func run() throws {
-    let address = try DaemonAddress.resolve(configPath: options.path, explicit: options.config != nil)
+    let address = try DaemonAddress.resolve(options)
     let reply = try address.request("GET", "/status")
     guard reply.status == 200, let status = try? JSON.parse(reply.body) else {
       printError("unexpected reply from the daemon: \(reply.status) \(reply.body)")
@@ -87,7 +75,7 @@ struct Reload: ParsableCommand {
   @OptionGroup var options: ConfigOption
 
   func run() throws {
-    let address = try DaemonAddress.resolve(configPath: options.path, explicit: options.config != nil)
+    let address = try DaemonAddress.resolve(options)
     let reply = try address.request("POST", "/reload")
     let body = try? JSON.parse(reply.body)
     if reply.status == 200 {

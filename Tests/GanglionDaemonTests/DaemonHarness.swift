@@ -52,7 +52,7 @@ final class MQTTObserver: Sendable {
 
   /// The first message on `topic` (after `skipping` earlier ones) that satisfies `where`.
   func wait(
-    for topic: String, timeout: Duration = .seconds(10), fileID: String = #fileID, line: Int = #line,
+    for topic: String, timeout: Duration = .seconds(20), fileID: String = #fileID, line: Int = #line,
     where predicate: @escaping @Sendable (MQTTMessage) -> Bool = { _ in true }
   ) async throws -> MQTTMessage {
     try await waitFor("a message on \(topic)", timeout: timeout, fileID: fileID, line: line) {
@@ -62,7 +62,7 @@ final class MQTTObserver: Sendable {
 
   /// The JSON of the first event on `topic` satisfying `where`.
   func event(
-    on topic: String, timeout: Duration = .seconds(10), fileID: String = #fileID, line: Int = #line,
+    on topic: String, timeout: Duration = .seconds(20), fileID: String = #fileID, line: Int = #line,
     where predicate: @escaping @Sendable (Value) -> Bool = { _ in true }
   ) async throws -> Value {
     let message = try await wait(for: topic, timeout: timeout, fileID: fileID, line: line) {

@@ -1,6 +1,7 @@
 import GanglionCore
 import GanglionMQTT
 import GanglionTestSupport
+import Synchronization
 import Testing
 
 @testable import GanglionDaemon
@@ -110,7 +111,7 @@ import Testing
 
     try await daemon.restart()
     // The persisted value comes back at start-up: a `system` event, not a replayed command.
-    let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+    let status = try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
     #expect(status["signals"]?["house.mode"]?["value"] == "away")
     _ = try await observer.wait(for: "ganglion/test-pi/state/house.mode") { $0.text == "away" }
 
@@ -141,9 +142,16 @@ import Testing
     let daemon = try await DaemonHarness(config: Self.config(broker: broker), files: ["rules.yaml": rules])
     #expect(try await daemon.cli(["inject", "hallway.motion", "on"]).code == 0)
     #expect(try await daemon.cli(["inject", "hallway.motion", "off"]).code == 0)
-    // The countdown is saved beside the log when the event is synced (sync: always).
+    // The countdown is saved beside the log when the event is synced (sync: always); the
+    // daemon is killed while it runs (4 s is the window to see it saved, even on a busy machine).
     let timers = daemon.folder.path("log/timers.json")
-    let deadline = try await waitFor("the countdown to be saved") { () -> Timestamp? in
+    defer {
+      if daemon.process.withLock({ $0?.isRunning }) == true {
+        // Still running means the wait below failed: say what was there.
+        Issue.record("timers.json: \(readTextFile(timers) ?? "missing")\n\(daemon.output)")
+      }
+    }
+    let deadline = try await waitFor("the countdown to be saved", timeout: .seconds(20)) { () -> Timestamp? in
       guard let text = readTextFile(timers), case .array(let items) = try? JSON.parse(text),
         let first = items.first, first["rule"] == "light-off"
       else { return nil }
@@ -151,7 +159,7 @@ import Testing
     }
     daemon.kill()
     // Stay down past the deadline.
-    try await waitUntil("the deadline to pass", timeout: .seconds(5), pollInterval: .milliseconds(20)) {
+    try await waitUntil("the deadline to pass", timeout: .seconds(10), pollInterval: .milliseconds(20)) {
       SystemClock().now() > deadline
     }
     try await daemon.restart()
@@ -203,7 +211,7 @@ import Testing
         $0.topic == "ganglion/test-pi/events/hallway.motion" && $0.text.contains("\"value\":true")
       })
 
-    let metrics = try HTTPGet.text(port: daemon.httpPort, path: "/metrics")
+    let metrics = try await HTTPGet.text(port: daemon.httpPort, path: "/metrics")
     #expect(metrics.contains("ganglion_dead_letters_total 5"))
     _ = await daemon.stop()
   }
@@ -212,12 +220,12 @@ import Testing
     let broker = try await MosquittoBroker()
     await broker.stop()
     let daemon = try await DaemonHarness(config: Self.config(broker: broker), files: ["rules.yaml": Self.rules])
-    let status = try HTTPGet.text(port: daemon.httpPort, path: "/status")
+    let status = try await HTTPGet.text(port: daemon.httpPort, path: "/status")
     #expect(try JSON.parse(status)["mqtt"]?["connected"] == false)
     // Events still happen and are logged without a broker.
     #expect(try await daemon.cli(["inject", "hallway.motion", "on"]).code == 0)
     try await waitUntil("the light to go on without a broker") {
-      let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+      let status = try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
       return status["signals"]?["hallway.light"]?["value"] == true
     }
 
@@ -237,20 +245,20 @@ import Testing
     #expect(rejected.code == 1)
     #expect(rejected.output.contains("rules.yaml:3:11: error:"), "\(rejected.output)")
     #expect(rejected.output.contains("did you mean 'hallway.motion'"))
-    let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+    let status = try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
     #expect(status["rejected_reload"]?["errors"] != nil)
 
     // The old rules still run.
     #expect(try await daemon.cli(["inject", "hallway.motion", "on"]).code == 0)
     try await waitUntil("the old rule to turn the light on") {
-      let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+      let status = try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
       return status["signals"]?["hallway.light"]?["value"] == true
     }
 
     _ = try daemon.folder.write(Self.rules.replacingAll("light-on", with: "lamp-on"), to: "rules.yaml")
     let accepted = try await daemon.cli(["reload"])
     #expect(accepted.code == 0, "\(accepted.output)")
-    let after = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+    let after = try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
     #expect(after["rules"]?["lamp-on"] != nil)
     #expect(after["rejected_reload"] == .null)
     _ = await daemon.stop()

@@ -4,9 +4,22 @@ import GanglionTestSupport
 
 /// A GET against a daemon's loopback listener, as `curl` would do it.
 enum HTTPGet {
-  static func text(port: Int, path: String) throws -> String {
-    let reply = try HTTPClient.request(method: "GET", host: "127.0.0.1", port: port, path: path)
+  static func text(port: Int, path: String) async throws -> String {
+    let reply = try await offThePool {
+      try HTTPClient.request(method: "GET", host: "127.0.0.1", port: port, path: path)
+    }
     guard reply.status == 200 else { throw TestSupportError("GET \(path): \(reply.status) \(reply.body)") }
     return reply.body
+  }
+}
+
+/// Runs blocking work (socket calls) on a thread of its own, so tests never hold one of the
+/// cooperative pool's few threads while they wait.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+  try await withCheckedThrowingContinuation { continuation in
+    let started = startThread(name: "test-blocking") {
+      continuation.resume(with: Result { try work() })
+    }
+    if started != 0 { continuation.resume(throwing: TestSupportError("cannot start a thread: \(started)")) }
   }
 }
