@@ -80,6 +80,7 @@ enum MQTTBenchmark {
               + "  CPU/msg: subject \(format(result.subjectCPUPerMessage)) us, broker \(format(result.brokerCPUPerMessage)) us"
           )
         }
+        fflush(nil)  // progress shows even when the output goes to a file
         relayRounds.append(relay)
         daemonRounds.append(daemon)
       }
@@ -222,8 +223,9 @@ enum MQTTBenchmark {
         + " throughput of a C relay making the same 4 publishes per input")
   }
 
-  /// Each metric's median over the rounds (the rounds run interleaved, so load from other
-  /// processes on the machine hits both subjects alike).
+  /// Each metric's median over the rounds, except: p50 and p99 come from the round with the
+  /// median p50, losses are summed and the peak RSS is the highest. (The subjects run
+  /// interleaved round by round, so load from other processes hits them alike.)
   static func median(_ rounds: [Result]) -> Result {
     func mid<T: Comparable>(_ values: [T]) -> T { values.sorted()[values.count / 2] }
     var result = Result(name: rounds[0].name)
