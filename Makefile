@@ -49,8 +49,10 @@ format:
 lint:
 	$(SWIFT) format lint -r Package.swift Sources Tests Benchmarks
 
+# Builds every release executable: the mqtt benchmark starts ganglion and mqtt-relay-c.
 bench: deps
-	$(SWIFT) run -c release ganglion-bench
+	$(SWIFT) build -c release
+	.build/release/ganglion-bench
 
 clean:
 	rm -rf .build

@@ -61,9 +61,15 @@ let package = Package(
       swiftSettings: strictSettings),
     .executableTarget(
       name: "ganglion-bench",
-      dependencies: ["GanglionCore", "GanglionRules", "GanglionLog"],
+      dependencies: ["GanglionCore", "GanglionRules", "GanglionLog", "GanglionMQTT", "GanglionTestSupport"],
       path: "Benchmarks",
+      exclude: ["CRelay", "README.md"],
       swiftSettings: strictSettings),
+    // The baseline `ganglion-bench mqtt` compares the daemon with: a minimal C relay.
+    .executableTarget(
+      name: "mqtt-relay-c",
+      path: "Benchmarks/CRelay",
+      linkerSettings: [.linkedLibrary("mosquitto")]),
 
     .target(
       name: "GanglionTestSupport",
