@@ -58,7 +58,10 @@ public struct Event: Hashable, Sendable {
 
   /// The JSON of events.md, keys in the documented order.
   public func json(device: String) -> String {
-    var out = "{\"seq\":\(seq),\"id\":"
+    var out = "{\"seq\":"
+    out.reserveCapacity(256)
+    out += String(seq)
+    out += ",\"id\":"
     JSON.writeString(id(device: device), to: &out)
     out += ",\"time\":\"\(time.iso8601)\",\"kind\":\"\(kind.rawValue)\",\"signal\":"
     if let signal { JSON.writeString(signal, to: &out) } else { out += "null" }

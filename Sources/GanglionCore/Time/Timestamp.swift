@@ -20,14 +20,41 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     .microseconds(lhs.microseconds - rhs.microseconds)
   }
 
-  /// RFC 3339 in UTC with microseconds: `2026-11-29T18:02:03.123456Z`.
+  /// RFC 3339 in UTC with microseconds: `2026-11-29T18:02:03.123456Z`. Written digit by digit
+  /// into one 27-byte buffer: this runs for every published event.
   public var iso8601: String {
     let (days, micros) = microseconds.floorDivided(by: 86_400_000_000)
     let (year, month, day) = CivilDate.fromDays(days)
     let secondsOfDay = micros / 1_000_000
     let fraction = micros % 1_000_000
-    return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondsOfDay / 3600, 2)):"
-      + "\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2)).\(pad(fraction, 6))Z"
+    guard (0...9999).contains(year) else {
+      return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondsOfDay / 3600, 2)):"
+        + "\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2)).\(pad(fraction, 6))Z"
+    }
+    return String(unsafeUninitializedCapacity: 27) { buffer in
+      func put(_ value: Int64, digits: Int, at offset: Int) {
+        var value = value
+        for index in stride(from: offset + digits - 1, through: offset, by: -1) {
+          buffer[index] = UInt8(truncatingIfNeeded: 48 + value % 10)
+          value /= 10
+        }
+      }
+      put(year, digits: 4, at: 0)
+      buffer[4] = UInt8(ascii: "-")
+      put(month, digits: 2, at: 5)
+      buffer[7] = UInt8(ascii: "-")
+      put(day, digits: 2, at: 8)
+      buffer[10] = UInt8(ascii: "T")
+      put(secondsOfDay / 3600, digits: 2, at: 11)
+      buffer[13] = UInt8(ascii: ":")
+      put(secondsOfDay / 60 % 60, digits: 2, at: 14)
+      buffer[16] = UInt8(ascii: ":")
+      put(secondsOfDay % 60, digits: 2, at: 17)
+      buffer[19] = UInt8(ascii: ".")
+      put(fraction, digits: 6, at: 20)
+      buffer[26] = UInt8(ascii: "Z")
+      return 27
+    }
   }
 
   public var description: String { iso8601 }
