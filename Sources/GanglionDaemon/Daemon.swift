@@ -51,6 +51,15 @@ public enum Daemon {
       logger.critical("cannot open the event log in \(loaded.logDirectory): \(error)")
       return .runtimeFailure
     }
+    // The device's name travels with the log, so ids come out right from a copied folder.
+    let deviceFile = LogStateFile(directory: loaded.logDirectory, name: "device")
+    if (try? deviceFile.read())?.trimmingASCIIWhitespace() != config.device {
+      do {
+        try deviceFile.write(config.device + "\n")
+      } catch {
+        logger.error("cannot record the device name beside the log: \(error)")
+      }
+    }
     if log.recovery.bytesCut > 0 {
       logger.warning("event log recovered: cut \(log.recovery.bytesCut) bytes of a torn or corrupt tail")
     }
@@ -67,9 +76,22 @@ public enum Daemon {
       gpio = HardwareGPIO()
       board = nil
     }
+    // `persist: true` values come back from the log, outputs included: they are driven to
+    // the restored level when claimed, with no glitch through `initial`.
+    var restored: [String: Value] = [:]
+    let persisted = Set(config.signals.filter(\.persist).map(\.name))
+    if !persisted.isEmpty {
+      do {
+        for (name, entry) in try log.lastSignalValues(of: persisted) where !entry.value.isNull {
+          restored[name] = entry.value
+        }
+      } catch {
+        logger.error("cannot read persisted values from the log: \(error)")
+      }
+    }
     let readings: [String: Bool]
     do {
-      try gpio.claim(inputs: GPIOWiring.inputs(config), outputs: GPIOWiring.outputs(config))
+      try gpio.claim(inputs: GPIOWiring.inputs(config), outputs: GPIOWiring.outputs(config, restored: restored))
       readings = try gpio.readInputs()
     } catch {
       logger.critical("cannot claim the GPIO lines: \(error)")
@@ -80,7 +102,7 @@ public enum Daemon {
     let pipeline = Pipeline(
       settings: .init(loaded: loaded, simulate: options.simulate, printEvents: options.printEvents), clock: clock,
       logger: logger, log: log, gpio: gpio, watchdog: watchdog)
-    pipeline.startUp(initialInputs: readings)
+    pipeline.startUp(initialInputs: readings, restored: restored)
 
     let edgeSource: EventSource = options.simulate ? .simulator : .gpio
     do {

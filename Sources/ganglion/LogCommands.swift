@@ -18,7 +18,10 @@ struct LogLocation: ParsableArguments {
   /// The log folder, and the device name for event ids (from the config when there is one).
   func resolve() throws -> (directory: String, device: String) {
     guard let config = try options.decodedIfPresent() else {
-      return (log ?? ConfigurationLoader.defaultLogDirectory(), "ganglion")
+      let directory = log ?? ConfigurationLoader.defaultLogDirectory()
+      // The daemon leaves its device name beside the log (a copied folder keeps it).
+      let device = (try? LogStateFile(directory: directory, name: "device").read())?.trimmingASCIIWhitespace()
+      return (directory, device.flatMap { $0.isEmpty ? nil : $0 } ?? "ganglion")
     }
     let base = FileSystem.directory(of: options.path)
     let directory =

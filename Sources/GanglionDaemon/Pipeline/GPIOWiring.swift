@@ -29,10 +29,12 @@ enum GPIOWiring {
     }
   }
 
-  static func outputs(_ config: Config) -> [GPIOOutputRequest] {
+  /// Output requests; an output with a restored (`persist: true`) bool value starts there.
+  static func outputs(_ config: Config, restored: [String: Value] = [:]) -> [GPIOOutputRequest] {
     config.signals.compactMap { signal in
       guard case .gpio(let gpio) = signal.source, gpio.isOutput, let address = address(gpio) else { return nil }
-      return GPIOOutputRequest(signal: signal.name, address: address, activeLow: gpio.activeLow, initial: gpio.initial)
+      let initial = restored[signal.name]?.boolValue ?? gpio.initial
+      return GPIOOutputRequest(signal: signal.name, address: address, activeLow: gpio.activeLow, initial: initial)
     }
   }
 

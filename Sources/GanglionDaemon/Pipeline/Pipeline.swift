@@ -94,40 +94,30 @@ final class Pipeline: @unchecked Sendable {
 
   /// Records the start-up state without firing rules (rules.md "Restart is not a trigger"):
   /// the `start` event, restored `persist` values, outputs at `initial`, inputs read once.
-  func startUp(initialInputs: [String: Bool]) {
+  func startUp(initialInputs: [String: Bool], restored: [String: Value]) {
     enqueueBacklog()
     let now = clock.now()
     recordSystem([
       "event": "start", "simulated": .bool(settings.simulate),
       "rules": .number(Double(settings.loaded.rules.names.count)),
     ])
-    var restored: [String: Value] = [:]
-    let persisted = Set(config.signals.filter(\.persist).map(\.name))
-    if !persisted.isEmpty {
-      do {
-        for (name, entry) in try log.lastSignalValues(of: persisted) where !entry.value.isNull {
-          restored[name] = entry.value
+    // Outputs were driven first (to `initial`, or their persisted value), then inputs read.
+    let order: [SignalRole] = [.output, .input, .virtual]
+    for role in order {
+      for signal in config.signals where signal.role == role {
+        let value: Value?
+        if let persisted = restored[signal.name] {
+          value = persisted
+        } else if case .gpio(let gpio) = signal.source {
+          value = gpio.isOutput ? .bool(gpio.initial) : initialInputs[signal.name].map(Value.bool)
+        } else {
+          value = signal.initial
         }
-      } catch {
-        logger.error("cannot read persisted values from the log: \(error)")
-      }
-    }
-    for signal in config.signals {
-      let value: Value?
-      if let persisted = restored[signal.name] {
-        value = persisted
-      } else if case .gpio(let gpio) = signal.source {
-        value = gpio.isOutput ? .bool(gpio.initial) : initialInputs[signal.name].map(Value.bool)
-      } else {
-        value = signal.initial
-      }
-      guard let value else { continue }
-      engine.restore(signal: signal.name, value: value, time: now)
-      var event = Event(time: now, kind: .signal, signal: signal.name, value: value, source: .system)
-      record(&event)
-      afterRecording([event])
-      if restored[signal.name] != nil, case .gpio(let gpio) = signal.source, gpio.isOutput, case .bool(let on) = value {
-        drive(signal.name, on)
+        guard let value else { continue }
+        engine.restore(signal: signal.name, value: value, time: now)
+        var event = Event(time: now, kind: .signal, signal: signal.name, value: value, source: .system)
+        record(&event)
+        afterRecording([event])
       }
     }
     resumeTimers()
