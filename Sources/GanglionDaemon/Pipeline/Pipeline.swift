@@ -493,12 +493,18 @@ final class Pipeline: @unchecked Sendable {
         publish(topic: "\(prefix)/state/\(name)", payload: Array(state.value.plainText.utf8), qos: qos, retain: true)
       }
     case .disconnected(let reason):
-      let wasConnected = status.snapshot.mqttConnected
+      let before = status.snapshot
       status.update {
         $0.mqttConnected = false
         $0.mqttLastError = reason
       }
-      if wasConnected { logger.warning("lost the MQTT broker: \(reason); reconnecting") }
+      if before.mqttConnected {
+        logger.warning("lost the MQTT broker: \(reason); reconnecting")
+      } else if before.mqttLastError != reason {
+        // A broker that refuses us (TLS, credentials) or is not there: say so once per reason,
+        // not once per retry.
+        logger.warning("cannot connect to the MQTT broker \(before.mqttURL ?? ""): \(reason); retrying with backoff")
+      }
     case .connecting:
       break
     }
