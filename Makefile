@@ -3,7 +3,7 @@
 #   make test  installs what is missing, builds, and runs every test
 SWIFT       ?= swift
 CONFIG      ?= Hardware/demo.yaml
-APT_PACKAGES = mosquitto mosquitto-clients libmosquitto-dev libgpiod-dev libyaml-dev pkg-config
+APT_PACKAGES = mosquitto mosquitto-clients libmosquitto-dev libgpiod-dev libyaml-dev pkg-config openssl
 BIN_RELEASE  = .build/release/ganglion
 BIN_DEBUG    = .build/debug/ganglion
 
