@@ -44,6 +44,8 @@ final class Pipeline: @unchecked Sendable {
   private let timersFile: LogStateFile
   private var savedDeliveredSeq: UInt64
   private var savedTimerRevision: UInt64 = 0
+  /// The state file that failed last, so a full disk is reported once, not every sync.
+  private var stateFileFailure: String?
   /// Set when the log became unusable (fsync error): the daemon exits non-zero.
   private(set) var fatalError: String?
 
@@ -160,12 +162,15 @@ final class Pipeline: @unchecked Sendable {
   /// Saves what must survive a restart beside the log: the outbox position and the running
   /// countdowns. Called when the log syncs; failures are logged, not fatal.
   private func saveState() {
+    var failure: String?
+    let attempted = outbox.deliveredSeq != savedDeliveredSeq || engine.timerRevision != savedTimerRevision
+    guard attempted else { return }
     if outbox.deliveredSeq != savedDeliveredSeq {
       do {
         try deliveredFile.write("\(outbox.deliveredSeq)\n")
         savedDeliveredSeq = outbox.deliveredSeq
       } catch {
-        logger.error("cannot save the MQTT outbox position: \(error)")
+        failure = "cannot save the MQTT outbox position: \(error)"
       }
     }
     if engine.timerRevision != savedTimerRevision {
@@ -173,9 +178,15 @@ final class Pipeline: @unchecked Sendable {
         try timersFile.write(JSON.encode(.array(engine.pendingTimers.map(\.jsonValue))))
         savedTimerRevision = engine.timerRevision
       } catch {
-        logger.error("cannot save the running countdowns: \(error)")
+        failure = "cannot save the running countdowns: \(error)"
       }
     }
+    if let failure, stateFileFailure == nil {
+      logger.error("\(failure) (reported once until it works again)")
+    } else if failure == nil, stateFileFailure != nil {
+      logger.notice("state files beside the log are written again")
+    }
+    stateFileFailure = failure
   }
 
   // MARK: The loop
