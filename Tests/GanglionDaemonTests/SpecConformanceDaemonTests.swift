@@ -1,0 +1,116 @@
+import GanglionCore
+import GanglionMQTT
+import GanglionTestSupport
+import Synchronization
+import Testing
+
+@testable import GanglionDaemon
+
+/// Loops, reload, `log` actions, `on` lists and following the log, through the daemon.
+@Suite struct SpecConformanceDaemonTests {
+  @Test func aRuleLoopIsStoppedLoggedByNameAndTheDaemonKeepsRunning() async throws {
+    let signals = """
+        counter:
+          type: number
+          initial: 0
+      """
+    let rules = """
+      rules:
+        - name: ping
+          on: counter
+          do:
+            - set: { counter: counter + 1 }
+      """
+    let (broker, observer, daemon) = try await Spec.start(signals: signals, rules: rules)
+    try await broker.publish(topic: "\(Spec.prefix)/set/counter", text: "1")
+    let loop = try await waitFor("a rule loop event in the log", timeout: .seconds(10)) { () -> Value? in
+      try await Spec.logEvents(daemon).first {
+        $0["kind"] == "system" && JSON.encode($0).contains("loop")
+      }
+    }
+    #expect(JSON.encode(loop).contains("ping"), "the loop names the rules involved: \(JSON.encode(loop))")
+    #expect(daemon.output.contains("rule loop"), "the daemon log says `rule loop`: \(daemon.output)")
+    // "A chain of causes deeper than 32 ... stops the chain": about 32 increments, not thousands.
+    let counts = try await Spec.logEvents(daemon).filter { $0["signal"] == "counter" && $0["source"] == "rule" }
+    #expect(counts.count >= 30 && counts.count <= 34, "\(counts.count) increments")
+    // Still running: a later reading is processed.
+    try await Spec.barrier(broker, observer, "alive")
+    #expect(daemon.process.withLock { $0?.isRunning } == true)
+    _ = await daemon.stop()
+  }
+
+  @Test func reloadKeepsSignalValuesAndLoadsTheNewRules() async throws {
+    let signals = """
+        alarm.armed:
+          type: bool
+          initial: false
+      """
+    let (broker, observer, daemon) = try await Spec.start(signals: signals, rules: "rules: []")
+    try await broker.publish(topic: "\(Spec.prefix)/set/alarm.armed", text: "on")
+    _ = try await observer.event(on: "\(Spec.prefix)/events/alarm.armed") { $0["value"] == true }
+    _ = try daemon.folder.write(
+      """
+      rules:
+        - name: echo
+          on: hallway.lux
+          do:
+            - publish: { topic: test/echo, payload: "${value} armed=${alarm.armed}" }
+      """, to: "rules.yaml")
+    let reload = try await daemon.cli(["reload"])
+    #expect(reload.code == 0, "\(reload.output)")
+    try await broker.publish(topic: "sensors/hallway/lux", text: "5")
+    let echo = try await observer.wait(for: "test/echo")
+    #expect(echo.text == "5 armed=true", "state survives a reload")
+    let reloads = try await Spec.logEvents(daemon).filter {
+      $0["kind"] == "system" && JSON.encode($0).contains("reload")
+    }
+    #expect(!reloads.isEmpty, "a reload is a system event (events.md)")
+    _ = await daemon.stop()
+  }
+
+  @Test func onListsBindSignalAndValueAndLogActionsReachTheDaemonLog() async throws {
+    let rules = """
+      rules:
+        - name: echo
+          on: [hallway.lux, marker]
+          do:
+            - publish: { topic: test/echo, payload: "${signal}=${value}" }
+            - log: "saw ${signal} at ${value}"
+      """
+    let (broker, observer, daemon) = try await Spec.start(rules: rules)
+    try await broker.publish(topic: "sensors/hallway/lux", text: "7")
+    try await Spec.barrier(broker, observer, "hi")
+    let echoes = try await waitFor("two echoes") { () -> [String]? in
+      let texts = observer.messages.filter { $0.topic == "test/echo" }.map(\.text)
+      return texts.count >= 2 ? texts : nil
+    }
+    #expect(echoes == ["hallway.lux=7", "marker=hi"])
+    try await waitUntil("the log lines in the daemon's log") {
+      daemon.output.contains("saw hallway.lux at 7") && daemon.output.contains("saw marker at hi")
+    }
+    let logEvents = try await Spec.logEvents(daemon).filter { $0["kind"] == "log" }
+    #expect(logEvents.count == 2)
+    #expect(logEvents.allSatisfy { $0["rule"] == "echo" && $0["cause"] != .null })
+    _ = await daemon.stop()
+  }
+
+  @Test func logTailFollowPrintsNewEventsAsTheyHappen() async throws {
+    let (broker, _, daemon) = try await Spec.start()
+    let folder = try TemporaryDirectory(prefix: "ganglion-spec-follow")
+    let output = folder.path("out")
+    let follow = try ChildProcess(
+      executable: ganglionExecutable,
+      arguments: ["log", "tail", "-f", "--json", "--signal", "hallway.lux", "--config", daemon.configPath],
+      stdout: .file(output), stderr: .file(output))
+    defer { _ = follow.kill() }
+    try await broker.publish(topic: "sensors/hallway/lux", text: "42")
+    let line = try await waitFor("the followed event", timeout: .seconds(10)) { () -> Value? in
+      (readTextFile(output) ?? "").split(separator: "\n").compactMap { try? JSON.parse(String($0)) }.first {
+        $0["value"] == 42
+      }
+    }
+    #expect(line["signal"] == "hallway.lux")
+    #expect(follow.isRunning, "-f keeps following")
+    _ = await daemon.stop()
+  }
+}
