@@ -44,6 +44,18 @@ import Testing
           - after: 30s
             do:
               - set: { porch.light: off }
+      - name: hot
+        when: avg(hallway.lux, 5m) > 28
+        do:
+          - log: hot
+      - name: silent
+        when: known(hallway.lux) and count(hallway.lux, 1m) == 0
+        do:
+          - log: the lux sensor went silent
+      - name: dark
+        when: not hallway.lux > 40
+        do:
+          - log: dark
     """
 
   /// Semantics from rules.md, each as a rule test; all of them must pass.
@@ -91,6 +103,29 @@ import Testing
         given: { hallway.motion: on, hallway.lux: 10, hallway.light: off }
         steps:
           - expect: { hallway.light: off }
+      - name: a window threshold fires on the crossing, not on every sample
+        steps:
+          - input: { hallway.lux: 30 }
+          - expect_fired: hot
+          - input: { hallway.lux: 31 }
+          - expect_not_fired: hot
+          - input: { hallway.lux: 10 }
+          - expect_not_fired: hot
+          - input: { hallway.lux: 50 }
+          - expect_fired: hot
+      - name: when is re-evaluated when its window moves, without a new event
+        steps:
+          - input: { hallway.lux: 50 }
+          - wait: 59s
+          - expect_not_fired: silent
+          - wait: 2s
+          - expect_fired: silent
+      - name: not unknown is unknown
+        steps:
+          - input: { hallway.motion: on }
+          - expect_not_fired: dark
+          - input: { hallway.lux: 10 }
+          - expect_fired: dark
     """
 
   /// `<folder>/ganglion.yaml` with `rules: rules/`, and the rules and tests in `rules/`.
@@ -108,7 +143,7 @@ import Testing
     // The config is found as `ganglion.yaml` in the folder above the test.
     let result = try await runGanglion(["test", folder.path("rules/semantics.test.yaml")])
     #expect(result.code == 0, "\(result.output)")
-    #expect(result.output.contains("5 passed, 0 failed"), "\(result.output)")
+    #expect(result.output.contains("8 passed, 0 failed"), "\(result.output)")
   }
 
   // rules.md: the config defaults to "`ganglion.yaml` in the folder or above" and the rules to
@@ -122,7 +157,7 @@ import Testing
     let result = try await runGanglion(["test", folder.path("semantics.test.yaml")])
     withKnownIssue("spec mismatch: `ganglion test` loads ganglion.yaml itself as a rule file") {
       #expect(result.code == 0, "\(result.output)")
-      #expect(result.output.contains("5 passed, 0 failed"), "\(result.output)")
+      #expect(result.output.contains("8 passed, 0 failed"), "\(result.output)")
     }
   }
 

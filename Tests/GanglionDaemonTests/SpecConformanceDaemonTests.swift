@@ -113,4 +113,58 @@ import Testing
     #expect(follow.isRunning, "-f keeps following")
     _ = await daemon.stop()
   }
+
+  /// cli.md's log readers beyond `tail`. Each block is separate so that each command turns
+  /// into a plain pass (and its `withKnownIssue` must go) as soon as it exists.
+  @Test func exportExplainStatsVerifyAndReplayReadTheSameLog() async throws {
+    let rules = """
+      rules:
+        - name: light-on
+          when: hallway.motion
+          do:
+            - set: { hallway.light: on }
+      """
+    let (broker, observer, daemon) = try await Spec.start(rules: rules)
+    #expect(try await daemon.cli(["inject", "hallway.motion", "on"]).code == 0)
+    let light = try await observer.event(on: "\(Spec.prefix)/events/hallway.light") { $0["value"] == true }
+    let lightSeq = try #require(light["seq"]?.numberValue)
+    let motionSeq = try #require(light["cause"]?.numberValue)
+    let all = try await Spec.logEvents(daemon)
+
+    let export = try await daemon.cli(["log", "export", "--format", "jsonl"])
+    withKnownIssue("spec mismatch: `ganglion log export` does not exist") {
+      #expect(export.code == 0, "\(export.output)")
+      let exported = export.output.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
+      #expect(exported == all, "export is the same data as tail")
+    }
+    let range = try await daemon.cli([
+      "log", "export", "--from", String(Int(motionSeq)), "--to", String(Int(lightSeq)),
+    ])
+    withKnownIssue("spec mismatch: `ganglion log export --from --to` does not exist") {
+      #expect(range.code == 0, "\(range.output)")
+      let seqs = range.output.split(separator: "\n").compactMap { try? JSON.parse(String($0))["seq"]?.numberValue }
+      #expect(seqs.first == motionSeq && seqs.last == lightSeq, "\(range.output)")
+    }
+    let explain = try await daemon.cli(["explain", String(Int(lightSeq)), "--json"])
+    withKnownIssue("spec mismatch: `ganglion explain` does not exist") {
+      #expect(explain.code == 0, "\(explain.output)")
+      #expect(explain.output.contains("light-on") && explain.output.contains(String(Int(motionSeq))))
+    }
+    let stats = try await daemon.cli(["log", "stats"])
+    withKnownIssue("spec mismatch: `ganglion log stats` does not exist") {
+      #expect(stats.code == 0, "\(stats.output)")
+      #expect(stats.output.contains("hallway.motion"), "events by signal")
+    }
+    let verify = try await daemon.cli(["log", "verify"])
+    withKnownIssue("spec mismatch: `ganglion log verify` does not exist") {
+      #expect(verify.code == 0, "a healthy log verifies: \(verify.output)")
+    }
+    let replay = try await daemon.cli(["replay", "--json"])
+    withKnownIssue("spec mismatch: `ganglion replay` does not exist") {
+      #expect(replay.code == 0, "\(replay.output)")
+      #expect(replay.output.contains("light-on"), "what the rules would have done")
+    }
+    _ = await daemon.stop()
+    withExtendedLifetime(broker) {}
+  }
 }
