@@ -44,6 +44,11 @@ import Testing
           - after: 30s
             do:
               - set: { porch.light: off }
+      - name: disabled
+        on: doorbell.press
+        enabled: false
+        do:
+          - set: { porch.light: on }
       - name: hot
         when: avg(hallway.lux, 5m) > 28
         do:
@@ -98,6 +103,7 @@ import Testing
         steps:
           - input: { doorbell.press: double }
           - expect_not_fired: doorbell
+          - expect_not_fired: disabled
           - expect: { porch.light: off }
       - name: given fires nothing
         given: { hallway.motion: on, hallway.lux: 10, hallway.light: off }

@@ -167,4 +167,41 @@ import Testing
     _ = await daemon.stop()
     withExtendedLifetime(broker) {}
   }
+
+  // config.md: "`persist: true` (any signal): the last value is restored from the event log at
+  // start-up. Without it, a signal starts ... at `initial`." An output with persist comes back
+  // as it was, like a smart plug's "restore last state" setting.
+  @Test func aPersistedOutputComesBackAsItWasAfterARestart() async throws {
+    let (broker, observer, daemon) = try await Spec.start(
+      signals: "  porch.lamp:\n    gpio: { pin: GPIO22, output: true, initial: off }\n    persist: true")
+    try await broker.publish(topic: "\(Spec.prefix)/set/porch.lamp", text: "on")
+    _ = try await observer.event(on: "\(Spec.prefix)/events/porch.lamp") { $0["value"] == true }
+    #expect(await daemon.stop() == .exited(code: 0))
+    try await daemon.restart()
+    let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+    #expect(status["signals"]?["porch.lamp"]?["value"] == true, "\(status["signals"] ?? .null)")
+    let late = try await MQTTObserver(broker: broker, filter: "\(Spec.prefix)/state/porch.lamp")
+    try await waitUntil("the retained state to settle on true") {
+      late.messages.last?.text == "true"
+    }
+    _ = await daemon.stop()
+  }
+
+  @Test func aCustomPrefixAndQoSZeroApplyToEveryTopic() async throws {
+    let mqtt = "  commands: true\n  prefix: home/porch-pi\n  qos: 0"
+    let broker = try await MosquittoBroker()
+    let observer = try await MQTTObserver(broker: broker, filter: "#")
+    let daemon = try await DaemonHarness(
+      config: Spec.config(broker: broker, signals: "  alarm.armed:\n    type: bool\n    initial: false", mqtt: mqtt),
+      files: ["rules.yaml": "rules: []"])
+    _ = try await observer.wait(for: "home/porch-pi/status", timeout: .seconds(20)) { $0.text == "online" }
+    try await broker.publish(topic: "home/porch-pi/set/alarm.armed", text: "on")
+    let armed = try await observer.wait(for: "home/porch-pi/events/alarm.armed") {
+      (try? JSON.parse($0.text))?["value"] == true
+    }
+    #expect(armed.qos == 0, "mqtt.qos: 0 is the QoS of published events")
+    _ = try await observer.wait(for: "home/porch-pi/state/alarm.armed") { $0.text == "true" }
+    #expect(!observer.messages.contains { $0.topic.hasPrefix("ganglion/") }, "nothing under the default prefix")
+    _ = await daemon.stop()
+  }
 }
