@@ -204,4 +204,56 @@ import Testing
     #expect(!observer.messages.contains { $0.topic.hasPrefix("ganglion/") }, "nothing under the default prefix")
     _ = await daemon.stop()
   }
+
+  // events.md: seq is unique "across restarts (kill -9 and power cuts included)"; subscribers
+  // deduplicate by id, so an id seen on the broker must never name a different event later,
+  // even with the default `sync: 1s` where the newest events may not be on disk yet.
+  @Test func seqsSeenOnTheBrokerAreNeverReusedAfterAKillWithTheDefaultSync() async throws {
+    let broker = try await MosquittoBroker()
+    let observer = try await MQTTObserver(broker: broker, filter: "\(Spec.prefix)/#")
+    let config = Spec.config(broker: broker).replacingAll("  sync: always\n", with: "")
+    #expect(!config.contains("sync:"))
+    let daemon = try await DaemonHarness(config: config, files: ["rules.yaml": "rules: []"])
+    _ = try await observer.wait(for: "\(Spec.prefix)/status", timeout: .seconds(20)) { $0.text == "online" }
+    for reading in 1...30 {
+      _ = try observer.client.publish(MQTTMessage(topic: "sensors/hallway/lux", text: String(reading)))
+    }
+    let before = try await observer.event(on: "\(Spec.prefix)/events/hallway.lux") { $0["value"] == 30 }
+    daemon.kill()
+    let seenBefore = observer.events(on: "\(Spec.prefix)/events/hallway.lux").compactMap { $0["seq"]?.numberValue }
+    #expect(seenBefore.contains(try #require(before["seq"]?.numberValue)))
+    try await daemon.restart()
+    try await broker.publish(topic: "sensors/hallway/lux", text: "99")
+    let after = try await observer.event(on: "\(Spec.prefix)/events/hallway.lux") { $0["value"] == 99 }
+    let highestBefore = try #require(seenBefore.max())
+    let afterSeq = try #require(after["seq"]?.numberValue)
+    #expect(afterSeq > highestBefore, "seq \(afterSeq) after the restart, \(highestBefore) seen before the kill")
+    // Every id on the broker names one event only.
+    var valuesByID: [String: Value] = [:]
+    for event in observer.events(on: "\(Spec.prefix)/events/hallway.lux") {
+      guard let id = event["id"]?.stringValue else { continue }
+      if let earlier = valuesByID[id] {
+        #expect(earlier == event, "id \(id) reused: \(JSON.encode(earlier)) vs \(JSON.encode(event))")
+      }
+      valuesByID[id] = event
+    }
+    _ = await daemon.stop()
+  }
+
+  @Test func signalNamesAreOneTo128LowerCaseCharacters() async throws {
+    let folder = try TemporaryDirectory(prefix: "ganglion-spec-names")
+    _ = try folder.write("rules: []", to: "rules.yaml")
+    let longest = String(repeating: "a", count: 60) + "." + String(repeating: "b", count: 67)
+    let tooLong = longest + "c"
+    let good = try folder.write(
+      "device: spec-pi\nrules: rules.yaml\nsignals:\n  \(longest):\n    type: number\n", to: "good.yaml")
+    let goodCheck = try await runGanglion(["check", "--config", good])
+    #expect(goodCheck.code == 0, "128 characters is allowed: \(goodCheck.output)")
+    let bad = try folder.write(
+      "device: Spec Pi\nrules: rules.yaml\nsignals:\n  \(tooLong):\n    type: number\n", to: "bad.yaml")
+    let badCheck = try await runGanglion(["check", "--config", bad])
+    #expect(badCheck.code == 1, "\(badCheck.output)")
+    #expect(badCheck.output.contains("\(bad):1:"), "device names are [a-z0-9_-]+: \(badCheck.output)")
+    #expect(badCheck.output.contains("\(bad):4:"), "129 characters is too long: \(badCheck.output)")
+  }
 }
