@@ -256,4 +256,46 @@ import Testing
     #expect(badCheck.output.contains("\(bad):1:"), "device names are [a-z0-9_-]+: \(badCheck.output)")
     #expect(badCheck.output.contains("\(bad):4:"), "129 characters is too long: \(badCheck.output)")
   }
+
+  @Test func startAndStopAreSystemEventsAndACopiedLogFolderReadsTheSame() async throws {
+    let (broker, _, daemon) = try await Spec.start()
+    try await broker.publish(topic: "sensors/hallway/lux", text: "3")
+    #expect(await daemon.stop() == .exited(code: 0))
+    let events = try await Spec.logEvents(daemon)
+    let system = events.filter { $0["kind"] == "system" }.map { JSON.encode($0) }
+    #expect(system.first?.contains("start") == true, "\(system)")
+    #expect(system.last?.contains("stop") == true, "a clean stop is logged: \(system)")
+    #expect(events.last?["kind"] == "system", "the stop is the last event")
+
+    // "work on a copy of a log folder taken from another device"
+    let copy = try TemporaryDirectory(prefix: "ganglion-spec-logcopy")
+    try await ChildProcess.run("cp", ["-r", daemon.folder.path("log"), copy.path("log")])
+    let tail = try await runGanglion(["log", "tail", "-n", "10000", "--json", "--log", copy.path("log")])
+    #expect(tail.code == 0, "\(tail.output)")
+    let copied = tail.output.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
+    func withoutID(_ event: Value) -> Value {
+      guard case .object(var fields) = event else { return event }
+      fields["id"] = nil
+      return .object(fields)
+    }
+    #expect(copied.map(withoutID) == events.map(withoutID), "the same events")
+    // The id is "<device>:<seq>" of the device that logged it, wherever the log is read.
+    withKnownIssue("spec mismatch: `log tail --log DIR` prints ids as 'ganglion:<seq>', not the logging device's") {
+      #expect(copied.map { $0["id"] } == events.map { $0["id"] })
+    }
+  }
+
+  // rules.md: "At start-up, outputs are driven to their `initial` state first, then inputs are
+  // read once". Events are processed in seq order, so the output's event comes first.
+  @Test func atStartUpOutputsAreDrivenBeforeInputsAreRead() async throws {
+    let (broker, _, daemon) = try await Spec.start()
+    let events = try await Spec.logEvents(daemon)
+    let light = try #require(events.first { $0["signal"] == "hallway.light" }?["seq"]?.numberValue)
+    let motion = try #require(events.first { $0["signal"] == "hallway.motion" }?["seq"]?.numberValue)
+    withKnownIssue("spec mismatch: the start-up input reading is logged before the output's initial state") {
+      #expect(light < motion, "output seq \(light), input seq \(motion)")
+    }
+    _ = await daemon.stop()
+    withExtendedLifetime(broker) {}
+  }
 }
