@@ -150,6 +150,27 @@ import Testing
     let result = try await runGanglion(["test", folder.path("rules/semantics.test.yaml")])
     #expect(result.code == 0, "\(result.output)")
     #expect(result.output.contains("8 passed, 0 failed"), "\(result.output)")
+    // A folder runs every *.test.yaml in it.
+    let byFolder = try await runGanglion(["test", folder.path("rules")])
+    #expect(byFolder.code == 0, "\(byFolder.output)")
+    #expect(byFolder.output.contains("8 passed, 0 failed"), "\(byFolder.output)")
+  }
+
+  @Test func checkValidatesTheRulesNamedOnItsCommandLineAndWritesErrorsToStderr() async throws {
+    let folder = try ruleTestFolder(tests: Self.passingTests)
+    let other = try folder.write(
+      "rules:\n  - name: other\n    when: hallway.moton\n    do:\n      - log: x\n", to: "other.yaml")
+    let stdout = folder.path("stdout")
+    let stderr = folder.path("stderr")
+    let child = try ChildProcess(
+      executable: ganglionExecutable, arguments: ["check", "--config", folder.path("ganglion.yaml"), other],
+      stdout: .file(stdout), stderr: .file(stderr))
+    let status = await child.waitForExit(timeout: .seconds(30))
+    #expect(status == .exited(code: 1))
+    let errors = readTextFile(stderr) ?? ""
+    #expect(errors.contains("\(other):3:11: error:"), "\(errors)")
+    #expect(errors.contains("did you mean 'hallway.motion'"), "\(errors)")
+    #expect(!(readTextFile(stdout) ?? "").contains(": error: "), "errors go to stderr")
   }
 
   // rules.md: the config defaults to "`ganglion.yaml` in the folder or above" and the rules to

@@ -298,4 +298,36 @@ import Testing
     _ = await daemon.stop()
     withExtendedLifetime(broker) {}
   }
+
+  @Test func aReloadKeepsTheTimersOfUnchangedRulesAndLogsTheCancelledOnes() async throws {
+    let keep = """
+        - name: keep-me
+          when: hallway.lux > 40
+          for: 2s
+          do:
+            - log: kept
+      """
+    let change = """
+        - name: change-me
+          when: marker == "x"
+          for: 30s
+          do:
+            - log: changed
+      """
+    let (broker, observer, daemon) = try await Spec.start(rules: "rules:\n" + keep + "\n" + change)
+    try await broker.publish(topic: "sensors/hallway/lux", text: "50")
+    try await Spec.barrier(broker, observer, "x")
+    _ = try daemon.folder.write(
+      "rules:\n" + keep + "\n" + change.replacingAll("30s", with: "31s"), to: "rules.yaml")
+    let reload = try await daemon.cli(["reload"])
+    #expect(reload.code == 0, "\(reload.output)")
+    let fired = try await observer.event(on: "\(Spec.prefix)/fired/keep-me", timeout: .seconds(10))
+    #expect(fired["rule"] == "keep-me", "the unchanged rule's countdown survived the reload")
+    let events = try await Spec.logEvents(daemon)
+    let mentions = events.filter { $0["kind"] != "fired" && JSON.encode($0).contains("change-me") }
+    #expect(
+      !mentions.isEmpty || daemon.output.contains("change-me"),
+      "the cancelled timer of the changed rule is logged: \(daemon.output)")
+    _ = await daemon.stop()
+  }
 }
