@@ -21,6 +21,8 @@ import Testing
       porch.light:
         type: bool
         initial: false
+      zigbee.button:
+        mqtt: { topic: zigbee2mqtt/button, type: json }
     """
 
   static let testRules = """
@@ -49,6 +51,15 @@ import Testing
         enabled: false
         do:
           - set: { porch.light: on }
+      - name: hold
+        when: zigbee.button["action"] == "hold"
+        do:
+          - log: held
+      - name: pick
+        on: doorbell.press
+        if: value in ["long", "triple"] and (3 + 4 * 2) % 5 == 1 and -hallway.lux < 0
+        do:
+          - log: picked
       - name: hot
         when: avg(hallway.lux, 5m) > 28
         do:
@@ -126,6 +137,17 @@ import Testing
           - expect_not_fired: silent
           - wait: 2s
           - expect_fired: silent
+      - name: json indexing, in lists and arithmetic
+        given: { hallway.lux: 5 }
+        steps:
+          - input: { zigbee.button: { action: press } }
+          - expect_not_fired: hold
+          - input: { zigbee.button: { action: hold } }
+          - expect_fired: hold
+          - input: { doorbell.press: single }
+          - expect_not_fired: pick
+          - input: { doorbell.press: triple }
+          - expect_fired: pick
       - name: not unknown is unknown
         steps:
           - input: { hallway.motion: on }
@@ -149,11 +171,11 @@ import Testing
     // The config is found as `ganglion.yaml` in the folder above the test.
     let result = try await runGanglion(["test", folder.path("rules/semantics.test.yaml")])
     #expect(result.code == 0, "\(result.output)")
-    #expect(result.output.contains("8 passed, 0 failed"), "\(result.output)")
+    #expect(result.output.contains("9 passed, 0 failed"), "\(result.output)")
     // A folder runs every *.test.yaml in it.
     let byFolder = try await runGanglion(["test", folder.path("rules")])
     #expect(byFolder.code == 0, "\(byFolder.output)")
-    #expect(byFolder.output.contains("8 passed, 0 failed"), "\(byFolder.output)")
+    #expect(byFolder.output.contains("9 passed, 0 failed"), "\(byFolder.output)")
   }
 
   @Test func checkValidatesTheRulesNamedOnItsCommandLineAndWritesErrorsToStderr() async throws {
@@ -184,7 +206,7 @@ import Testing
     let result = try await runGanglion(["test", folder.path("semantics.test.yaml")])
     withKnownIssue("spec mismatch: `ganglion test` loads ganglion.yaml itself as a rule file") {
       #expect(result.code == 0, "\(result.output)")
-      #expect(result.output.contains("8 passed, 0 failed"), "\(result.output)")
+      #expect(result.output.contains("9 passed, 0 failed"), "\(result.output)")
     }
   }
 

@@ -91,6 +91,7 @@ import Testing
     let logEvents = try await Spec.logEvents(daemon).filter { $0["kind"] == "log" }
     #expect(logEvents.count == 2)
     #expect(logEvents.allSatisfy { $0["rule"] == "echo" && $0["cause"] != .null })
+    #expect(JSON.encode(logEvents.first ?? .null).contains("saw hallway.lux at 7"), "the event holds the rendered line")
     _ = await daemon.stop()
   }
 
@@ -329,5 +330,29 @@ import Testing
       !mentions.isEmpty || daemon.output.contains("change-me"),
       "the cancelled timer of the changed rule is logged: \(daemon.output)")
     _ = await daemon.stop()
+  }
+
+  @Test func everyFiresPeriodicallyWithTemplatesForPrefixAndUptime() async throws {
+    let rules = """
+      rules:
+        - name: heartbeat
+          every: 1s
+          do:
+            - publish: { topic: "${prefix}/heartbeat", payload: "${uptime}" }
+      """
+    let (broker, observer, daemon) = try await Spec.start(rules: rules)
+    let beats = try await waitFor("two heartbeats", timeout: .seconds(10)) { () -> [Value]? in
+      let fired = observer.events(on: "\(Spec.prefix)/fired/heartbeat")
+      return fired.count >= 2 ? fired : nil
+    }
+    let times = beats.compactMap { $0["time"]?.stringValue.flatMap(Timestamp.init(iso8601:)) }
+    try #require(times.count >= 2)
+    let gap = times[1].microseconds - times[0].microseconds
+    #expect(gap >= 900_000 && gap <= 3_000_000, "every: 1s, \(gap) µs apart")
+    let published = observer.messages.filter { $0.topic == "\(Spec.prefix)/heartbeat" }
+    #expect(published.count >= 1)
+    #expect(!(published.first?.text.isEmpty ?? true), "${uptime} renders")
+    _ = await daemon.stop()
+    withExtendedLifetime(broker) {}
   }
 }
