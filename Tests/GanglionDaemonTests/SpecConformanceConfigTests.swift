@@ -55,6 +55,7 @@ import Testing
     try await broker.publish(topic: "test/deep", text: #"{"a": {"b": [{"c": 7}, {"c": 8}]}, "name": "kitchen"}"#)
     let deep = try await observer.event(on: "\(Spec.prefix)/events/deep.value")
     #expect(deep["value"] == 7)
+    #expect(deep["previous"] == .null, "the first reading has no previous value")
     #expect(deep["source"] == "mqtt")
     // MQTT signals default to `string`.
     let name = try await observer.event(on: "\(Spec.prefix)/events/deep.name")
@@ -83,6 +84,11 @@ import Testing
     #expect(buttons == [.object(["press": "single"]), .object(["press": "double"])], "\(buttons)")
     let everything = observer.events(on: "\(Spec.prefix)/events/everything").compactMap { $0["value"] }
     #expect(everything == [.array([1, 2])], "\(everything)")
+    // A catch-all is still typed: a payload that is not JSON is dead-lettered.
+    try await broker.publish(topic: "zigbee2mqtt/hall/action", text: "not json {")
+    try await Spec.barrier(broker, observer, "done2")
+    #expect(observer.events(on: "\(Spec.prefix)/dead_letter").contains { $0["topic"] == "zigbee2mqtt/hall/action" })
+    #expect(observer.events(on: "\(Spec.prefix)/events/buttons").count == 2)
     _ = await daemon.stop()
   }
 
@@ -218,5 +224,29 @@ import Testing
     #expect(errors.contains { $0.contains("\(path):12:") }, "an upper-case signal name: \(result.output)")
     // The daemon refuses the same file as a bad config.
     #expect(try await runGanglion(["run", "--config", path, "--simulate"]).code == 2)
+  }
+
+  // zigbee2mqtt publishes `{"state": "ON", "occupancy": true}`: a bool field extracted with
+  // `json` takes the same spellings as a bool payload (config.md), and a JSON true is true.
+  @Test func boolFieldsExtractedFromJSONAcceptTheBoolSpellings() async throws {
+    let signals = """
+        plug.on:
+          mqtt: { topic: zigbee2mqtt/plug, json: state, type: bool }
+        room.occupied:
+          mqtt: { topic: zigbee2mqtt/plug, json: occupancy, type: bool }
+        plug.power:
+          mqtt: { topic: zigbee2mqtt/plug, json: power, type: number }
+      """
+    let (broker, observer, daemon) = try await Spec.start(signals: signals)
+    try await broker.publish(topic: "zigbee2mqtt/plug", text: #"{"state": "ON", "occupancy": true, "power": 12.5}"#)
+    try await broker.publish(topic: "zigbee2mqtt/plug", text: #"{"state": "OFF", "occupancy": false, "power": true}"#)
+    try await Spec.barrier(broker, observer, "done")
+    let occupied = observer.events(on: "\(Spec.prefix)/events/room.occupied").compactMap { $0["value"] }
+    #expect(occupied == [true, false])
+    let power = observer.events(on: "\(Spec.prefix)/events/plug.power").compactMap { $0["value"] }
+    #expect(power == [12.5], "a JSON true is not a number")
+    let plug = observer.events(on: "\(Spec.prefix)/events/plug.on").compactMap { $0["value"] }
+    #expect(plug == [true, false], "\"ON\"/\"OFF\" strings in JSON are bools: \(plug)")
+    _ = await daemon.stop()
   }
 }
