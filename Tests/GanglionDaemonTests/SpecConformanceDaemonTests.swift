@@ -355,4 +355,28 @@ import Testing
     _ = await daemon.stop()
     withExtendedLifetime(broker) {}
   }
+
+  // config.md: "`debounce` ... suppresses edges that revert within the period; the event keeps
+  // the time of the first edge."
+  @Test func debounceSuppressesEdgesThatRevertAndKeepsTheFirstEdgesTime() async throws {
+    let (broker, observer, daemon) = try await Spec.start(
+      signals: "  door.contact:\n    gpio: { pin: GPIO5, bias: pull-down, debounce: 1500ms }")
+    let beforeFirstEdge = SystemClock().now()
+    #expect(try await daemon.cli(["inject", "door.contact", "on"]).code == 0)
+    #expect(try await daemon.cli(["inject", "door.contact", "off"]).code == 0)
+    #expect(try await daemon.cli(["inject", "door.contact", "on"]).code == 0)
+    let event = try await observer.event(on: "\(Spec.prefix)/events/door.contact", timeout: .seconds(10)) {
+      $0["value"] == true
+    }
+    let seenAt = SystemClock().now()
+    let changes = observer.events(on: "\(Spec.prefix)/events/door.contact").filter { $0["source"] != "system" }
+    #expect(changes.count == 1, "the on-off blip is suppressed: \(changes.map { JSON.encode($0) })")
+    let time = try #require(event["time"]?.stringValue.flatMap(Timestamp.init(iso8601:)))
+    // on-off-on inside the period is one bouncing change; its time is the burst's first edge.
+    #expect(time >= beforeFirstEdge)
+    #expect(
+      seenAt.microseconds - time.microseconds >= 1_400_000, "reported once the period passed, with the edge's time")
+    _ = await daemon.stop()
+    withExtendedLifetime(broker) {}
+  }
 }
