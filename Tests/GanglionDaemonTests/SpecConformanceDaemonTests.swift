@@ -379,4 +379,30 @@ import Testing
     _ = await daemon.stop()
     withExtendedLifetime(broker) {}
   }
+
+  // config.md: `bias` and `active_low`. The simulated board stands in for the hardware, so an
+  // idle line with a pull-up reads high, and `active_low` makes that logical false (a contact
+  // to ground that is open). Outputs start at `initial`.
+  @Test func biasActiveLowAndInitialShapeTheStartUpValues() async throws {
+    let signals = """
+        door.closed:
+          gpio: { pin: GPIO6, bias: pull-up, active_low: true }
+        button.raw:
+          gpio: { pin: GPIO13, bias: pull-up }
+        fan:
+          gpio: { pin: GPIO19, output: true, initial: on }
+      """
+    let (broker, _, daemon) = try await Spec.start(signals: signals)
+    let late = try await MQTTObserver(broker: broker, filter: "\(Spec.prefix)/state/#")
+    let fan = try await late.wait(for: "\(Spec.prefix)/state/fan")
+    #expect(fan.text == "true", "initial: on")
+    let door = try await late.wait(for: "\(Spec.prefix)/state/door.closed")
+    let button = try await late.wait(for: "\(Spec.prefix)/state/button.raw")
+    #expect(button.text == "true", "pull-up: an idle line reads high")
+    #expect(door.text == "false", "pull-up + active_low: logical false")
+    // Injecting sets the logical value, whatever the polarity.
+    #expect(try await daemon.cli(["inject", "door.closed", "on"]).code == 0)
+    _ = try await late.wait(for: "\(Spec.prefix)/state/door.closed") { $0.text == "true" }
+    _ = await daemon.stop()
+  }
 }
