@@ -1,6 +1,7 @@
 import GanglionCore
 import GanglionMQTT
 import GanglionTestSupport
+import Synchronization
 import Testing
 
 /// Shared pieces of the spec-conformance tests: these tests are written from
@@ -55,10 +56,29 @@ enum Spec {
   ) async throws -> (broker: MosquittoBroker, observer: MQTTObserver, daemon: DaemonHarness) {
     let broker = try await MosquittoBroker()
     let observer = try await MQTTObserver(broker: broker, filter: filter)
-    let daemon = try await DaemonHarness(
-      config: config(broker: broker, signals: signals, mqtt: mqtt, top: top), files: ["rules.yaml": rules])
-    _ = try await observer.wait(for: "\(prefix)/status", timeout: .seconds(20)) { $0.text == "online" }
-    return (broker, observer, daemon)
+    let text = config(broker: broker, signals: signals, mqtt: mqtt, top: top)
+    // DaemonHarness takes "the port answers" as ready; with many tests picking random ports,
+    // that can be another process's listener while this daemon exits on EADDRINUSE. Start
+    // again in that case.
+    for _ in 0..<3 {
+      let daemon = try await DaemonHarness(config: text, files: ["rules.yaml": rules])
+      let online: Bool
+      do {
+        online = try await waitFor("the daemon to say online", timeout: .seconds(20)) { () -> Bool? in
+          if observer.messages.contains(where: { $0.topic == "\(prefix)/status" && $0.text == "online" }) {
+            return true
+          }
+          return daemon.process.withLock { $0?.isRunning ?? false } ? nil : false
+        }
+      } catch {
+        throw TestSupportError("\(error)\ndaemon output:\n\(daemon.output)\nbroker log:\n\(broker.log)")
+      }
+      if online { return (broker, observer, daemon) }
+      guard daemon.output.contains("Address already in use") || daemon.output.contains("in use") else {
+        throw TestSupportError("the daemon exited:\n\(daemon.output)")
+      }
+    }
+    throw TestSupportError("the daemon could not get a free port")
   }
 
   /// Every event in the daemon's log, oldest first, through `ganglion log tail --json`.
