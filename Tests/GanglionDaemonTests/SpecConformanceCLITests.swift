@@ -314,7 +314,7 @@ import Testing
   }
 
   // No daemon to talk to is a runtime failure too, not bad usage.
-  @Test func statusWithoutARunningDaemonIsARuntimeFailure() async throws {
+  @Test func talkingToNoRunningDaemonIsARuntimeFailure() async throws {
     let broker = try await MosquittoBroker()
     let folder = try TemporaryDirectory(prefix: "ganglion-spec-nodaemon")
     _ = try folder.write("rules: []", to: "rules.yaml")
@@ -325,8 +325,10 @@ import Testing
     }
     let path = try folder.write(
       Spec.config(broker: broker).replacingAll("HTTP_PORT", with: String(port)), to: "ganglion.yaml")
-    let status = try await runGanglion(["status", "--config", path])
-    #expect(status.code == 3, "\(status.output)")
+    for command in [["status"], ["reload"], ["inject", "hallway.motion", "on"]] {
+      let result = try await runGanglion(command + ["--config", path])
+      #expect(result.code == 3, "\(command): \(result.output)")
+    }
   }
 
   @Test func logTailAndStatusSpeakJSON() async throws {
