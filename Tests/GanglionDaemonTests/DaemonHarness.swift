@@ -96,7 +96,12 @@ final class DaemonHarness: Sendable {
         stdout: .file(outputPath), stderr: .file(outputPath))
       let ready = try await waitFor("the daemon to answer on port \(port)", timeout: .seconds(20)) { () -> Bool? in
         if !child.isRunning { return false }
-        return tcpPortAcceptsConnections(port: port) ? true : nil
+        // The port may belong to another test's daemon while ours fails on EADDRINUSE:
+        // ready means *this* process answers.
+        guard tcpPortAcceptsConnections(port: port),
+          let status = try? await JSON.parse(HTTPGet.text(port: port, path: "/status"))
+        else { return nil }
+        return status["pid"]?.numberValue == Double(child.pid) ? true : nil
       }
       if ready {
         configPath = path
@@ -139,7 +144,10 @@ final class DaemonHarness: Sendable {
       guard child.isRunning else {
         throw TestSupportError("the restarted daemon exited:\n\(readTextFile(self.outputPath + ".2") ?? "")")
       }
-      return tcpPortAcceptsConnections(port: self.httpPort)
+      guard tcpPortAcceptsConnections(port: self.httpPort),
+        let status = try? await JSON.parse(HTTPGet.text(port: self.httpPort, path: "/status"))
+      else { return false }
+      return status["pid"]?.numberValue == Double(child.pid)
     }
     process.withLock { $0 = child }
   }

@@ -204,10 +204,8 @@ import Testing
     _ = try folder.write(Self.testRules, to: "rules.yaml")
     _ = try folder.write(Self.passingTests, to: "semantics.test.yaml")
     let result = try await runGanglion(["test", folder.path("semantics.test.yaml")])
-    withKnownIssue("spec mismatch: `ganglion test` loads ganglion.yaml itself as a rule file") {
-      #expect(result.code == 0, "\(result.output)")
-      #expect(result.output.contains("9 passed, 0 failed"), "\(result.output)")
-    }
+    #expect(result.code == 0, "\(result.output)")
+    #expect(result.output.contains("9 passed, 0 failed"), "\(result.output)")
   }
 
   @Test func aFailingRuleTestPrintsFileLineExpectedActualAndExitsOne() async throws {

@@ -153,7 +153,7 @@ import Testing
       try await broker.publish(topic: "\(Spec.prefix)/set/hallway.light", text: "on")
       try await broker.publish(topic: "\(Spec.prefix)/set/alarm.armed", text: "true")
       try await Spec.barrier(broker, observer, "done")
-      let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+      let status = try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
       #expect(
         observer.events(on: "\(Spec.prefix)/events/hallway.light").allSatisfy { $0["value"] != true },
         "mqtt: [\(mqtt)]")

@@ -116,7 +116,7 @@ import Testing
   }
 
   /// cli.md's log readers beyond `tail`. Each block is separate so that each command turns
-  /// into a plain pass (and its `withKnownIssue` must go) as soon as it exists.
+  /// into a plain pass as soon as it exists.
   @Test func exportExplainStatsVerifyAndReplayReadTheSameLog() async throws {
     let rules = """
       rules:
@@ -133,38 +133,26 @@ import Testing
     let all = try await Spec.logEvents(daemon)
 
     let export = try await daemon.cli(["log", "export", "--format", "jsonl"])
-    withKnownIssue("spec mismatch: `ganglion log export` does not exist") {
-      #expect(export.code == 0, "\(export.output)")
-      let exported = export.output.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
-      #expect(exported == all, "export is the same data as tail")
-    }
+    #expect(export.code == 0, "\(export.output)")
+    let exported = export.output.split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
+    #expect(exported == all, "export is the same data as tail")
     let range = try await daemon.cli([
       "log", "export", "--from", String(Int(motionSeq)), "--to", String(Int(lightSeq)),
     ])
-    withKnownIssue("spec mismatch: `ganglion log export --from --to` does not exist") {
-      #expect(range.code == 0, "\(range.output)")
-      let seqs = range.output.split(separator: "\n").compactMap { try? JSON.parse(String($0))["seq"]?.numberValue }
-      #expect(seqs.first == motionSeq && seqs.last == lightSeq, "\(range.output)")
-    }
+    #expect(range.code == 0, "\(range.output)")
+    let seqs = range.output.split(separator: "\n").compactMap { try? JSON.parse(String($0))["seq"]?.numberValue }
+    #expect(seqs.first == motionSeq && seqs.last == lightSeq, "\(range.output)")
     let explain = try await daemon.cli(["explain", String(Int(lightSeq)), "--json"])
-    withKnownIssue("spec mismatch: `ganglion explain` does not exist") {
-      #expect(explain.code == 0, "\(explain.output)")
-      #expect(explain.output.contains("light-on") && explain.output.contains(String(Int(motionSeq))))
-    }
+    #expect(explain.code == 0, "\(explain.output)")
+    #expect(explain.output.contains("light-on") && explain.output.contains(String(Int(motionSeq))))
     let stats = try await daemon.cli(["log", "stats"])
-    withKnownIssue("spec mismatch: `ganglion log stats` does not exist") {
-      #expect(stats.code == 0, "\(stats.output)")
-      #expect(stats.output.contains("hallway.motion"), "events by signal")
-    }
+    #expect(stats.code == 0, "\(stats.output)")
+    #expect(stats.output.contains("hallway.motion"), "events by signal")
     let verify = try await daemon.cli(["log", "verify"])
-    withKnownIssue("spec mismatch: `ganglion log verify` does not exist") {
-      #expect(verify.code == 0, "a healthy log verifies: \(verify.output)")
-    }
+    #expect(verify.code == 0, "a healthy log verifies: \(verify.output)")
     let replay = try await daemon.cli(["replay", "--json"])
-    withKnownIssue("spec mismatch: `ganglion replay` does not exist") {
-      #expect(replay.code == 0, "\(replay.output)")
-      #expect(replay.output.contains("light-on"), "what the rules would have done")
-    }
+    #expect(replay.code == 0, "\(replay.output)")
+    #expect(replay.output.contains("light-on"), "what the rules would have done")
     _ = await daemon.stop()
     withExtendedLifetime(broker) {}
   }
@@ -179,7 +167,7 @@ import Testing
     _ = try await observer.event(on: "\(Spec.prefix)/events/porch.lamp") { $0["value"] == true }
     #expect(await daemon.stop() == .exited(code: 0))
     try await daemon.restart()
-    let status = try JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
+    let status = try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
     #expect(status["signals"]?["porch.lamp"]?["value"] == true, "\(status["signals"] ?? .null)")
     let late = try await MQTTObserver(broker: broker, filter: "\(Spec.prefix)/state/porch.lamp")
     try await waitUntil("the retained state to settle on true") {
@@ -281,9 +269,7 @@ import Testing
     }
     #expect(copied.map(withoutID) == events.map(withoutID), "the same events")
     // The id is "<device>:<seq>" of the device that logged it, wherever the log is read.
-    withKnownIssue("spec mismatch: `log tail --log DIR` prints ids as 'ganglion:<seq>', not the logging device's") {
-      #expect(copied.map { $0["id"] } == events.map { $0["id"] })
-    }
+    #expect(copied.map { $0["id"] } == events.map { $0["id"] })
   }
 
   // rules.md: "At start-up, outputs are driven to their `initial` state first, then inputs are
@@ -293,9 +279,7 @@ import Testing
     let events = try await Spec.logEvents(daemon)
     let light = try #require(events.first { $0["signal"] == "hallway.light" }?["seq"]?.numberValue)
     let motion = try #require(events.first { $0["signal"] == "hallway.motion" }?["seq"]?.numberValue)
-    withKnownIssue("spec mismatch: the start-up input reading is logged before the output's initial state") {
-      #expect(light < motion, "output seq \(light), input seq \(motion)")
-    }
+    #expect(light < motion, "output seq \(light), input seq \(motion)")
     _ = await daemon.stop()
     withExtendedLifetime(broker) {}
   }

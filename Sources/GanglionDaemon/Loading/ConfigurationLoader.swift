@@ -117,8 +117,10 @@ public enum ConfigurationLoader {
     return sources
   }
 
+  /// Rule files in a folder: `*.yaml`, but not tests (`*.test.yaml`), hidden files, or a
+  /// configuration (`ganglion.yaml`) that sits beside its rules.
   static func isRuleFile(_ name: String) -> Bool {
     (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !name.hasSuffix(".test.yaml")
-      && !name.hasSuffix(".test.yml") && !name.hasPrefix(".")
+      && !name.hasSuffix(".test.yml") && !name.hasPrefix(".") && name != "ganglion.yaml" && name != "ganglion.yml"
   }
 }

@@ -1,4 +1,5 @@
 import GanglionCore
+import Glibc
 import Synchronization
 
 /// What `/status` and `/metrics` show: a snapshot the pipeline thread updates and HTTP
@@ -92,6 +93,7 @@ final class StatusBoard: Sendable {
     }
     var document: [String: Value] = [
       "device": .string(s.device),
+      "pid": .number(Double(getpid())),
       "started": .string(s.startTime.iso8601),
       "uptime_seconds": .number(Double((now - s.startTime).microseconds / 1_000_000)),
       "simulated": .bool(s.simulated),
