@@ -64,6 +64,13 @@ let package = Package(
       dependencies: ["GanglionCore", "GanglionRules", "GanglionLog"],
       path: "Benchmarks",
       swiftSettings: strictSettings),
+    // libFuzzer targets (`make fuzz`); without -DFUZZING it replays inputs from files.
+    .executableTarget(
+      name: "ganglion-fuzz",
+      dependencies: ["GanglionCore", "GanglionRules"],
+      path: "Fuzz",
+      exclude: ["Corpus"],
+      swiftSettings: strictSettings),
 
     .target(
       name: "GanglionTestSupport",
