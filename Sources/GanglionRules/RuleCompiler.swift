@@ -24,7 +24,14 @@ public enum RuleCompiler {
         context.diagnostics.append(contentsOf: error.diagnostics)
         continue
       }
-      guard let root else { continue }
+      guard let root else {
+        // Not an error (a placeholder file is harmless), but most likely not what was meant.
+        context.diagnostics.append(
+          Diagnostic(
+            .warning, at: SourceLocation(file: source.file, line: 1, column: 1),
+            "the rule file is empty; expected 'rules:', a list of rules"))
+        continue
+      }
       context.lines = TextOrigin.splitLines(source.text)
       context.compileFile(root)
     }
