@@ -66,6 +66,7 @@ fuzz: deps
 	  $(FUZZ_DIR)/release/ganglion-fuzz $$t $(FUZZ_DIR)/corpus/$$t Fuzz/Corpus/$$t \
 	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- -print_final_stats=1 \
+	    $$( [ -f Fuzz/$$t.dict ] && echo -dict=Fuzz/$$t.dict ) \
 	  || { echo "replay without libFuzzer: swift run ganglion-fuzz $$t $(FUZZ_DIR)/crashes/$$t-*"; exit 1; }; \
 	done
 

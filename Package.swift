@@ -69,7 +69,7 @@ let package = Package(
       name: "ganglion-fuzz",
       dependencies: ["GanglionCore", "GanglionRules"],
       path: "Fuzz",
-      exclude: ["Corpus"],
+      exclude: ["Corpus", "expression.dict"],
       swiftSettings: strictSettings),
 
     .target(
