@@ -164,3 +164,16 @@ import Testing
     #expect(lines.first?.hasPrefix("bad.yaml:2:1: error: YAML syntax:") == true, "\(lines)")
   }
 }
+
+@Suite struct ManyErrorsTests {
+  @Test func aFileOfManyBrokenRulesStopsAfterOneHundredErrors() {
+    let text = "rules:\n" + String(repeating: "  - x\n", count: 50_000)
+    let lines = RuleCompiler.compile([RuleSource(file: "bad.yaml", text: text)], signals: demoSignals).diagnostics
+      .map(\.description)
+    #expect(lines.count == 101)
+    #expect(lines.first == "bad.yaml:2:5: error: a rule is a mapping with 'name', a trigger and 'do'; found a scalar")
+    #expect(
+      lines.last
+        == "bad.yaml:102:5: error: more than 100 errors in this file; the rules from here on were not checked")
+  }
+}
