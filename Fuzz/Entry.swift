@@ -24,7 +24,7 @@ func targetArgument(_ arguments: ArraySlice<String>, usage: String) -> FuzzTarge
   /// libFuzzer's entry point for programs that keep their own `main` (SwiftPM renames an
   /// executable's `main` and defines `main` as an alias, so libFuzzer's own cannot be used).
   @_silgen_name("LLVMFuzzerRunDriver")
-  func LLVMFuzzerRunDriver(
+  func runFuzzerDriver(
     _ argc: UnsafeMutablePointer<CInt>,
     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
@@ -42,7 +42,7 @@ func targetArgument(_ arguments: ArraySlice<String>, usage: String) -> FuzzTarge
       argv[1] = argv[0]
       var shifted: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv + 1
       exit(
-        LLVMFuzzerRunDriver(&argc, &shifted) { data, size in
+        runFuzzerDriver(&argc, &shifted) { data, size in
           fuzzTarget.run(UnsafeBufferPointer(start: data, count: size))
           return 0
         })
