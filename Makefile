@@ -7,7 +7,7 @@ APT_PACKAGES = mosquitto mosquitto-clients libmosquitto-dev libgpiod-dev libyaml
 BIN_RELEASE  = .build/release/ganglion
 BIN_DEBUG    = .build/debug/ganglion
 
-.PHONY: all deps build release run test check format lint bench clean
+.PHONY: all deps build release run test check format lint bench fuzz clean
 
 all: build
 
@@ -53,6 +53,24 @@ lint:
 bench: deps
 	$(SWIFT) build -c release
 	.build/release/ganglion-bench
+
+# Runs each libFuzzer target (Fuzz/) for FUZZ_SECONDS; new inputs go to .build/fuzz/corpus,
+# crashers to .build/fuzz/crashes. gold cannot link libFuzzer with SwiftPM's renamed main: lld.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= expression rules config json payload
+FUZZ_DIR      = .build/fuzz
+fuzz: deps
+	$(SWIFT) build -c release --scratch-path $(FUZZ_DIR) --product ganglion-fuzz \
+	  -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/crashes; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_DIR)/release/ganglion-fuzz $$t $(FUZZ_DIR)/corpus/$$t Fuzz/Corpus/$$t \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- -print_final_stats=1 \
+	    $$( [ -f Fuzz/$$t.dict ] && echo -dict=Fuzz/$$t.dict ) \
+	  || { echo "replay without libFuzzer: swift run ganglion-fuzz $$t $(FUZZ_DIR)/crashes/$$t-*"; exit 1; }; \
+	done
 
 clean:
 	rm -rf .build

@@ -70,6 +70,13 @@ let package = Package(
       name: "mqtt-relay-c",
       path: "Benchmarks/CRelay",
       linkerSettings: [.linkedLibrary("mosquitto")]),
+    // libFuzzer targets (`make fuzz`); without -DFUZZING it replays inputs from files.
+    .executableTarget(
+      name: "ganglion-fuzz",
+      dependencies: ["GanglionCore", "GanglionRules"],
+      path: "Fuzz",
+      exclude: ["Corpus", "expression.dict"],
+      swiftSettings: strictSettings),
 
     .target(
       name: "GanglionTestSupport",

@@ -2,6 +2,9 @@ import GanglionCore
 
 /// Turns rule files into a `RuleSet`, checking everything against the declared signals.
 public enum RuleCompiler {
+  /// A file with more problems than this is reported up to the first rule past the limit,
+  /// so that a wrong file (a list of 100,000 items) does not flood the terminal.
+  public static let maximumErrorsPerFile = 100
   static let ruleKeys = ["name", "description", "when", "for", "on", "every", "at", "if", "do", "enabled"]
   static let triggerKeys = ["when", "on", "every", "at"]
   static let actionKeys = ["set", "publish", "log", "after"]
@@ -24,7 +27,14 @@ public enum RuleCompiler {
         context.diagnostics.append(contentsOf: error.diagnostics)
         continue
       }
-      guard let root else { continue }
+      guard let root else {
+        // Not an error (a placeholder file is harmless), but most likely not what was meant.
+        context.diagnostics.append(
+          Diagnostic(
+            .warning, at: SourceLocation(file: source.file, line: 1, column: 1),
+            "the rule file is empty; expected 'rules:', a list of rules"))
+        continue
+      }
       context.lines = TextOrigin.splitLines(source.text)
       context.compileFile(root)
     }
@@ -72,7 +82,16 @@ private struct CompileContext {
         error("'rules' is a list of rules (each starting with '- name:')", at: pair.value.location)
         continue
       }
-      for item in items { compileRule(item) }
+      let errorsBefore = diagnostics.count
+      for item in items {
+        if diagnostics.count - errorsBefore >= RuleCompiler.maximumErrorsPerFile {
+          error(
+            "more than \(RuleCompiler.maximumErrorsPerFile) errors in this file; the rules from here on were not checked",
+            at: item.location)
+          break
+        }
+        compileRule(item)
+      }
     }
   }
 

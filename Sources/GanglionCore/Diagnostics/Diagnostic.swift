@@ -72,8 +72,12 @@ public enum Spelling {
   /// The candidate with the smallest edit distance, if it is close enough to be a likely typo.
   public static func nearest(to word: String, in candidates: some Sequence<String>) -> String? {
     var best: (String, Int)?
-    let limit = max(1, min(3, word.count / 3 + 1))
+    let length = word.unicodeScalars.count
+    let limit = max(1, min(3, length / 3 + 1))
     for candidate in candidates {
+      // The distance is at least the difference in length: skip without the quadratic
+      // comparison (a megabyte-long name against every signal took a minute).
+      guard abs(candidate.unicodeScalars.count - length) <= limit else { continue }
       let distance = editDistance(word, candidate)
       if distance <= limit, best == nil || distance < best!.1 { best = (candidate, distance) }
     }

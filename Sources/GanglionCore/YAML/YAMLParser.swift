@@ -61,17 +61,22 @@ public enum YAMLParser {
   }
 
   /// Assembles nodes from libyaml's event stream with an explicit stack (no recursion).
+  /// Children are appended in place to the open frame, so building is linear in the
+  /// number of nodes.
   private struct Builder {
-    enum Frame {
-      case mapping(
-        location: SourceLocation, tag: String?, anchor: String?, pairs: [YAMLNode.Pair], pendingKey: YAMLNode?)
-      case sequence(location: SourceLocation, tag: String?, anchor: String?, items: [YAMLNode])
+    struct Frame {
+      var isMapping: Bool
+      var location: SourceLocation
+      var anchor: String?
+      /// A sequence's items; a mapping's keys and values, alternating.
+      var children: [YAMLNode] = []
+      /// Nodes under this frame, aliases expanded.
+      var size = 0
     }
 
     let file: String
     var stack: [Frame] = []
     var anchors: [String: (node: YAMLNode, size: Int)] = [:]
-    var sizes: [Int] = []  // nodes under each open frame
     var nodeCount = 0
     var documents = 0
     var root: YAMLNode?
@@ -110,7 +115,7 @@ public enum YAMLParser {
         default: style = .plain
         }
         let tag = scalar.plain_implicit == 1 || scalar.quoted_implicit == 1 ? nil : string(scalar.tag)
-        try add(YAMLNode(.scalar(text, style), at: at, tag: tag), size: 1, anchor: string(scalar.anchor))
+        try add(YAMLNode(.scalar(text, style), at: at, tag: tag), size: 1, newNodes: 1, anchor: string(scalar.anchor))
       case YAML_ALIAS_EVENT:
         let name = string(event.data.alias.anchor) ?? ""
         guard let anchored = anchors[name] else {
@@ -118,62 +123,60 @@ public enum YAMLParser {
         }
         var node = anchored.node
         node.location = at
-        try add(node, size: anchored.size, anchor: nil)
+        try add(node, size: anchored.size, newNodes: anchored.size, anchor: nil)
       case YAML_SEQUENCE_START_EVENT:
-        try push(
-          .sequence(location: at, tag: nil, anchor: string(event.data.sequence_start.anchor), items: []), at: at)
+        try push(Frame(isMapping: false, location: at, anchor: string(event.data.sequence_start.anchor)))
       case YAML_MAPPING_START_EVENT:
-        try push(
-          .mapping(location: at, tag: nil, anchor: string(event.data.mapping_start.anchor), pairs: [], pendingKey: nil),
-          at: at)
+        try push(Frame(isMapping: true, location: at, anchor: string(event.data.mapping_start.anchor)))
       case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
         let frame = stack.removeLast()
-        let size = sizes.removeLast() + 1
-        switch frame {
-        case .sequence(let location, let tag, let anchor, let items):
-          try add(YAMLNode(.sequence(items), at: location, tag: tag), size: size, anchor: anchor)
-        case .mapping(let location, let tag, let anchor, let pairs, _):
-          try add(YAMLNode(.mapping(pairs), at: location, tag: tag), size: size, anchor: anchor)
+        let content: YAMLNode.Content
+        if frame.isMapping {
+          var pairs: [YAMLNode.Pair] = []
+          pairs.reserveCapacity(frame.children.count / 2)
+          var index = 0
+          while index + 1 < frame.children.count {
+            pairs.append(YAMLNode.Pair(key: frame.children[index], value: frame.children[index + 1]))
+            index += 2
+          }
+          content = .mapping(pairs)
+        } else {
+          content = .sequence(frame.children)
         }
+        // The children were counted as they came; only the container itself is new.
+        try add(
+          YAMLNode(content, at: frame.location, tag: nil), size: frame.size + 1, newNodes: 1, anchor: frame.anchor)
       default:
         break
       }
       return false
     }
 
-    mutating func push(_ frame: Frame, at: SourceLocation) throws(DiagnosticsError) {
+    mutating func push(_ frame: Frame) throws(DiagnosticsError) {
       guard stack.count < YAMLParser.maximumDepth else {
-        throw DiagnosticsError([.error("nesting deeper than \(YAMLParser.maximumDepth) levels", at: at)])
+        throw DiagnosticsError([.error("nesting deeper than \(YAMLParser.maximumDepth) levels", at: frame.location)])
       }
       stack.append(frame)
-      sizes.append(0)
     }
 
-    mutating func add(_ node: YAMLNode, size: Int, anchor: String?) throws(DiagnosticsError) {
-      nodeCount += size
+    /// Adds a finished node to the open frame (or makes it the root).
+    /// - Parameters:
+    ///   - size: nodes in its subtree, aliases expanded.
+    ///   - newNodes: nodes not counted yet (the whole subtree for an alias).
+    mutating func add(_ node: YAMLNode, size: Int, newNodes: Int, anchor: String?) throws(DiagnosticsError) {
+      nodeCount += newNodes
       guard nodeCount <= YAMLParser.maximumNodes else {
         throw DiagnosticsError([
           .error("more than \(YAMLParser.maximumNodes) nodes (after expanding aliases)", at: node.location)
         ])
       }
       if let anchor { anchors[anchor] = (node, size) }
-      guard let top = stack.popLast() else {
+      guard !stack.isEmpty else {
         root = node
         return
       }
-      sizes[sizes.count - 1] += size
-      switch top {
-      case .sequence(let location, let tag, let anchor, var items):
-        items.append(node)
-        stack.append(.sequence(location: location, tag: tag, anchor: anchor, items: items))
-      case .mapping(let location, let tag, let anchor, var pairs, let pendingKey):
-        if let key = pendingKey {
-          pairs.append(YAMLNode.Pair(key: key, value: node))
-          stack.append(.mapping(location: location, tag: tag, anchor: anchor, pairs: pairs, pendingKey: nil))
-        } else {
-          stack.append(.mapping(location: location, tag: tag, anchor: anchor, pairs: pairs, pendingKey: node))
-        }
-      }
+      stack[stack.count - 1].children.append(node)
+      stack[stack.count - 1].size += size
     }
   }
 }
