@@ -27,7 +27,7 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release --static-swift-stdlib
+	$(SWIFT) build -c release --static-swift-stdlib --product ganglion
 
 run: release
 	Hardware/demo.sh $(BIN_RELEASE) $(CONFIG)
