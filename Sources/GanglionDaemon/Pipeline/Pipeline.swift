@@ -280,6 +280,8 @@ final class Pipeline: @unchecked Sendable {
 
   /// Publishes events to MQTT, updates the status page, the live tail and the console.
   private func afterRecording(_ events: [Event]) {
+    // `sync: always`: nothing leaves the daemon (MQTT, live tail) before it is on disk.
+    syncIfAlways()
     for event in events {
       status.note(event)
       if config.mqtt != nil { outbox.enqueue(seq: event.seq, messages: messages(for: event)) }
