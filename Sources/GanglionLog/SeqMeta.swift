@@ -28,24 +28,9 @@ struct SeqMeta {
   /// Opens or creates the file in `directory`.
   static func open(directory: String) throws(LogError) -> SeqMeta {
     let path = directory + "/" + fileName
-    let tmpPath = path + ".tmp"
-    try Sys.unlink(tmpPath)
     if try Sys.fileSize(path: path) == nil {
       let fresh = encodeSlot(counter: 0, reservedSeq: 1, generation: 0)
-      let fd = try Sys.open(tmpPath, .createExclusive)
-      do {
-        try (fresh + fresh).withBytes { (raw) throws(LogError) in
-          try Sys.pwriteAll(fd, raw, offset: 0, path: tmpPath)
-        }
-        try Sys.fsync(fd, path: tmpPath)
-        try Sys.close(fd, path: tmpPath)
-      } catch {
-        _ = try? Sys.close(fd, path: tmpPath)
-        try? Sys.unlink(tmpPath)
-        throw error
-      }
-      try Sys.rename(tmpPath, to: path)
-      try Sys.syncDirectory(directory)
+      try LogStateFile(directory: directory, name: fileName).write(bytes: fresh + fresh)
     }
     let fd = try Sys.open(path, .readWrite)
     var bytes = [UInt8](repeating: 0, count: 2 * slotSize)

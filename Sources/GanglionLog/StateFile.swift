@@ -18,11 +18,17 @@ public struct LogStateFile: Sendable {
   /// Replaces the file's contents durably.
   /// - Throws: `LogError` when a step fails (disk full, read-only disk); the old contents stay.
   public func write(_ text: String) throws(LogError) {
+    try write(bytes: Array(text.utf8))
+  }
+
+  /// Replaces the file's contents durably with `bytes`.
+  /// - Throws: `LogError` when a step fails (disk full, read-only disk); the old contents stay.
+  public func write(bytes: [UInt8]) throws(LogError) {
     let tmpPath = path + ".tmp"
-    try? Sys.unlink(tmpPath)
+    try Sys.unlink(tmpPath)
     let fd = try Sys.open(tmpPath, .createExclusive)
     do {
-      try Array(text.utf8).withBytes { (raw) throws(LogError) in
+      try bytes.withBytes { (raw) throws(LogError) in
         try Sys.pwriteAll(fd, raw, offset: 0, path: tmpPath)
       }
       try Sys.fsync(fd, path: tmpPath)
