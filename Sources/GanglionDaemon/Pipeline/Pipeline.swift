@@ -47,7 +47,7 @@ final class Pipeline: @unchecked Sendable {
   /// The state file that failed last, so a full disk is reported once, not every sync.
   private var stateFileFailure: String?
   /// Set when the log became unusable (fsync error): the daemon exits non-zero.
-  private(set) var fatalError: String?
+  private(set) var fatalFailure: String?
 
   init(
     settings: Settings, clock: any WallClock, logger: Logger, log: EventLog, gpio: any GPIOBackend,
@@ -194,7 +194,7 @@ final class Pipeline: @unchecked Sendable {
   /// Runs until `.stop` arrives or the log fails. Blocks the calling (dedicated) thread.
   func run() {
     var nextSync = MonotonicClock.nowMicroseconds() + syncInterval
-    loop: while fatalError == nil {
+    loop: while fatalFailure == nil {
       let monotonicNow = MonotonicClock.nowMicroseconds()
       var wakeAt = min(nextSync, watchdog.nextPingDue(now: monotonicNow))
       if let deadline = engine.nextDeadline {
@@ -395,9 +395,9 @@ final class Pipeline: @unchecked Sendable {
   }
 
   private func fail(_ message: String) {
-    guard fatalError == nil else { return }
+    guard fatalFailure == nil else { return }
     logger.critical("\(message); stopping so that systemd restarts the daemon")
-    fatalError = message
+    fatalFailure = message
   }
 
   // MARK: Outputs
