@@ -59,7 +59,8 @@ struct RuleTest: ParsableCommand {
       var rules = loaded.ruleSources
       var known = Set(rules.map { FileSystem.normalize($0.file) })
       for folder in Set(files.map(FileSystem.directory(of:))).sorted() {
-        for source in ConfigurationLoader.readRules([(folder, nil)], diagnostics: &collector)
+        for source in ConfigurationLoader.readRules(
+          [(folder, nil)], excluding: configPath, diagnostics: &collector)
         where known.insert(FileSystem.normalize(source.file)).inserted {
           rules.append(source)
         }

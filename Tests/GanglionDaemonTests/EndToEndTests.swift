@@ -313,6 +313,29 @@ import Testing
     #expect(test.output.contains(" passed, 0 failed"))
   }
 
+  @Test func aConfigInsideItsOwnRulesFolderIsNotReadAsRules() async throws {
+    let folder = try TemporaryDirectory(prefix: "ganglion-flat")
+    _ = try folder.write(
+      """
+      rules:
+        - name: copy
+          on: house.mode
+          do:
+            - set: { house.echo: value }
+      """, to: "copy.yaml")
+    let path = try folder.write(
+      """
+      device: flat-pi
+      rules: .
+      signals:
+        house.mode: { type: string }
+        house.echo: { type: string }
+      """, to: "house.yaml")
+    let result = try await runGanglion(["check", "--config", path])
+    #expect(result.code == 0, "\(result.output)")
+    #expect(result.output.contains("1 rules in 1 files"), "\(result.output)")
+  }
+
   @Test func badUsageExitsWithTwo() async throws {
     #expect(try await runGanglion(["frobnicate"]).code == 2)
     #expect(try await runGanglion(["inject", "only-one-argument"]).code == 2)

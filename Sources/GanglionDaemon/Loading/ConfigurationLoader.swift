@@ -66,10 +66,9 @@ public enum ConfigurationLoader {
 
     let sources: [RuleSource]
     if let rulePaths {
-      sources = readRules(rulePaths.map { ($0, nil) }, diagnostics: &diagnostics)
+      sources = readRules(rulePaths.map { ($0, nil) }, excluding: configPath, diagnostics: &diagnostics)
     } else {
-      sources = readRules(
-        config.rules.map { (FileSystem.resolve($0.value, relativeTo: base), $0.location) }, diagnostics: &diagnostics)
+      sources = readRules(of: config, configPath: configPath, diagnostics: &diagnostics)
     }
     let (rules, ruleDiagnostics) = RuleCompiler.compile(sources, signals: config.catalog)
     diagnostics.append(contentsOf: ruleDiagnostics)
@@ -84,9 +83,21 @@ public enum ConfigurationLoader {
     )
   }
 
-  /// Reads rule files: a folder gives every `*.yaml` in it that is not a `*.test.yaml`.
+  /// Reads the rule files the config's `rules:` names (relative to the config's folder).
   public static func readRules(
-    _ paths: [(path: String, location: SourceLocation?)], diagnostics: inout DiagnosticCollector
+    of config: Config, configPath: String, diagnostics: inout DiagnosticCollector
+  ) -> [RuleSource] {
+    let base = FileSystem.directory(of: configPath)
+    return readRules(
+      config.rules.map { (FileSystem.resolve($0.value, relativeTo: base), $0.location) }, excluding: configPath,
+      diagnostics: &diagnostics)
+  }
+
+  /// Reads rule files: a folder gives every `*.yaml` in it that is not a `*.test.yaml`, and
+  /// not the configuration file `excluding` when it sits beside its rules.
+  public static func readRules(
+    _ paths: [(path: String, location: SourceLocation?)], excluding configPath: String? = nil,
+    diagnostics: inout DiagnosticCollector
   ) -> [RuleSource] {
     var sources: [RuleSource] = []
     for (path, location) in paths {
@@ -95,6 +106,7 @@ public enum ConfigurationLoader {
         do {
           for name in try FileSystem.list(path) where isRuleFile(name) {
             let file = FileSystem.normalize(path + "/" + name)
+            if let configPath, FileSystem.isSameFile(file, configPath) { continue }
             do {
               sources.append(RuleSource(file: file, text: try FileSystem.readText(file)))
             } catch {
@@ -117,10 +129,9 @@ public enum ConfigurationLoader {
     return sources
   }
 
-  /// Rule files in a folder: `*.yaml`, but not tests (`*.test.yaml`), hidden files, or a
-  /// configuration (`ganglion.yaml`) that sits beside its rules.
+  /// Rule files in a folder: `*.yaml`, but not tests (`*.test.yaml`) or hidden files.
   static func isRuleFile(_ name: String) -> Bool {
     (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) && !name.hasSuffix(".test.yaml")
-      && !name.hasSuffix(".test.yml") && !name.hasPrefix(".") && name != "ganglion.yaml" && name != "ganglion.yml"
+      && !name.hasSuffix(".test.yml") && !name.hasPrefix(".")
   }
 }

@@ -535,9 +535,8 @@ final class Pipeline: @unchecked Sendable {
 
   private func reload() -> ReloadOutcome {
     var diagnostics = DiagnosticCollector()
-    let base = FileSystem.directory(of: settings.loaded.configPath)
     let sources = ConfigurationLoader.readRules(
-      config.rules.map { (FileSystem.resolve($0.value, relativeTo: base), $0.location) }, diagnostics: &diagnostics)
+      of: config, configPath: settings.loaded.configPath, diagnostics: &diagnostics)
     let (rules, ruleDiagnostics) = RuleCompiler.compile(sources, signals: config.catalog)
     diagnostics.append(contentsOf: ruleDiagnostics)
     let now = clock.now()

@@ -48,6 +48,14 @@ public enum FileSystem {
     }
   }
 
+  /// Whether two paths name the same file (same device and inode), however they are spelled.
+  public static func isSameFile(_ a: String, _ b: String) -> Bool {
+    var first = stat()
+    var second = stat()
+    guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+    return first.st_dev == second.st_dev && first.st_ino == second.st_ino
+  }
+
   /// Names of the entries of a directory (not `.`/`..`), sorted.
   public static func list(_ directory: String) throws(FileError) -> [String] {
     guard let dir = opendir(directory) else { throw FileError(path: directory, operation: "list", code: errno) }
