@@ -283,7 +283,14 @@ public final class MQTTClient: Sendable {
   /// message's acknowledgement, disconnects, and gives up on a clean disconnect after 2 s.
   private func serveConnection() {
     var disconnectDeadline: ContinuousClock.Instant?
-    while handle.loop(timeoutMilliseconds: 1000) {
+    while true {
+      if let ended = handle.loop(timeoutMilliseconds: 1000) {
+        // Keep the reason on_disconnect gave, if it gave one; otherwise this is the only word.
+        if currentPhase == .running {
+          report(.disconnected(reason: "\(options.brokerAddress): \(ended)"), unlessDisconnected: true)
+        }
+        return
+      }
       guard currentPhase == .disconnecting else { continue }
       let now = ContinuousClock.now
       if let disconnectDeadline {

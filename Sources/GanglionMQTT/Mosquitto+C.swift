@@ -153,9 +153,13 @@ struct MosquittoHandle: @unchecked Sendable {
   }
 
   /// Runs network I/O once, waiting up to `timeoutMilliseconds`; callbacks run inside.
-  /// Returns false when there is no connection any more. Network thread only.
-  func loop(timeoutMilliseconds: Int32) -> Bool {
-    mosquitto_loop(mosq, timeoutMilliseconds, 1) == MOSQ_ERR_SUCCESS.rawValue
+  /// Returns nil while the connection lives, and why it ended otherwise (a failed TLS
+  /// handshake ends here without libmosquitto calling on_disconnect). Network thread only.
+  func loop(timeoutMilliseconds: Int32) -> String? {
+    let rc = mosquitto_loop(mosq, timeoutMilliseconds, 1)
+    let code = errno
+    guard rc != MOSQ_ERR_SUCCESS.rawValue else { return nil }
+    return Self.describe(rc, errno: code)
   }
 
   /// Queues a message; returns its message id. QoS 0 fails with `notConnected` when there is
