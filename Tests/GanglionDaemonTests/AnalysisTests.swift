@@ -25,20 +25,7 @@ struct AnalysisFixture {
           - publish: { topic: home/hallway/light, payload: "off" }
     """
 
-  static let config = """
-    device: test-pi
-    hardware: \(repositoryRoot)/Hardware/simulated.yaml
-    rules: rules.yaml
-    signals:
-      hallway.motion:
-        gpio: { pin: GPIO17, bias: pull-down }
-      hallway.light:
-        gpio: { pin: GPIO27, output: true, initial: off }
-      hallway.lux:
-        type: number
-    log:
-      dir: log
-    """
+  static let config = hallwayConfig(device: "test-pi", signals: "hallway.lux:\n  type: number", http: false)
 
   enum Step {
     case input(String, Value, EventSource, atSecond: Int64)

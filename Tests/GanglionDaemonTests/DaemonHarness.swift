@@ -188,3 +188,27 @@ extension MosquittoBroker {
       "mosquitto_pub", ["-h", host, "-p", String(port), "-q", "1", "-t", topic, "-f", file])
   }
 }
+
+/// The hallway every daemon test starts from: the simulated board with a motion sensor on
+/// GPIO17 and a light on GPIO27, rules from `rules.yaml`, the log in `log/` (or `log`, a
+/// block of `log:` settings), and the HTTP listener on `HTTP_PORT` (filled in by
+/// `DaemonHarness`). `signals` and `sections` are YAML appended at top level indentation.
+func hallwayConfig(
+  device: String, signals: String = "", log: String = "dir: log", http: Bool = true, sections: String = ""
+) -> String {
+  var text = """
+    device: \(device)
+    hardware: \(repositoryRoot)/Hardware/simulated.yaml
+    rules: rules.yaml
+    signals:
+      hallway.motion:
+        gpio: { pin: GPIO17, bias: pull-down }
+      hallway.light:
+        gpio: { pin: GPIO27, output: true, initial: off }
+
+    """
+  text += signals.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+  text += "\nlog:\n" + log.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+  if http { text += "http:\n  listen: 127.0.0.1:HTTP_PORT\n" }
+  return text + sections
+}

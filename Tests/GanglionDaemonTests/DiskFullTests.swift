@@ -19,23 +19,9 @@ import Testing
     try writeFile(filler, bytes: [UInt8](repeating: 1, count: 150 * 1024))
 
     let daemon = try await DaemonHarness(
-      config: """
-        device: full-pi
-        hardware: \(repositoryRoot)/Hardware/simulated.yaml
-        rules: rules.yaml
-        signals:
-          hallway.motion:
-            gpio: { pin: GPIO17, bias: pull-down }
-          hallway.light:
-            gpio: { pin: GPIO27, output: true, initial: off }
-        log:
-          dir: \(mountPoint)/log
-          segment_size: 16KiB
-          max_size: 8MiB
-          sync: always
-        http:
-          listen: 127.0.0.1:HTTP_PORT
-        """,
+      config: hallwayConfig(
+        device: "full-pi",
+        log: "dir: \(mountPoint)/log\nsegment_size: 16KiB\nmax_size: 8MiB\nsync: always"),
       files: [
         "rules.yaml": """
         rules:

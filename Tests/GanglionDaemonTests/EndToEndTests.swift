@@ -19,33 +19,20 @@ import Testing
     """
 
   static func config(broker: MosquittoBroker, extra: String = "") -> String {
-    """
-    device: test-pi
-    hardware: \(repositoryRoot)/Hardware/simulated.yaml
-    rules: rules.yaml
-    signals:
-      hallway.motion:
-        gpio: { pin: GPIO17, bias: pull-down }
-      hallway.light:
-        gpio: { pin: GPIO27, output: true, initial: off }
-      hallway.lux:
-        mqtt: { topic: sensors/hallway/lux, type: number }
-      living.temperature:
-        mqtt: { topic: zigbee2mqtt/living, json: temperature, type: number }
-      house.mode:
-        type: string
-        initial: home
-        persist: true
-    mqtt:
-      url: \(broker.url)
-      commands: true
-    log:
-      dir: log
-      sync: always
-    http:
-      listen: 127.0.0.1:HTTP_PORT
-    \(extra)
-    """
+    hallwayConfig(
+      device: "test-pi",
+      signals: """
+        hallway.lux:
+          mqtt: { topic: sensors/hallway/lux, type: number }
+        living.temperature:
+          mqtt: { topic: zigbee2mqtt/living, json: temperature, type: number }
+        house.mode:
+          type: string
+          initial: home
+          persist: true
+        """,
+      log: "dir: log\nsync: always",
+      sections: "mqtt:\n  url: \(broker.url)\n  commands: true\n\(extra)\n")
   }
 
   @Test func injectedMotionTurnsTheLightOnThroughRealMQTTAndStopSaysOffline() async throws {

@@ -8,20 +8,7 @@ import Testing
 @Suite struct LiveTailTests {
   @Test func eventsEndpointStreamsEachEventAsAJSONLine() async throws {
     let daemon = try await DaemonHarness(
-      config: """
-        device: tail-pi
-        hardware: \(repositoryRoot)/Hardware/simulated.yaml
-        rules: rules.yaml
-        signals:
-          hallway.motion:
-            gpio: { pin: GPIO17, bias: pull-down }
-          hallway.light:
-            gpio: { pin: GPIO27, output: true, initial: off }
-        log:
-          dir: log
-        http:
-          listen: 127.0.0.1:HTTP_PORT
-        """,
+      config: hallwayConfig(device: "tail-pi"),
       files: [
         "rules.yaml": """
         rules:

@@ -145,23 +145,8 @@ import Testing
 
   @Test func theCommandsReadTheLogOfARunningDaemon() async throws {
     let daemon = try await DaemonHarness(
-      config: """
-        device: live-pi
-        hardware: \(repositoryRoot)/Hardware/simulated.yaml
-        rules: rules.yaml
-        signals:
-          hallway.motion:
-            gpio: { pin: GPIO17, bias: pull-down }
-          hallway.light:
-            gpio: { pin: GPIO27, output: true, initial: off }
-          hallway.lux:
-            type: number
-        log:
-          dir: log
-          sync: always
-        http:
-          listen: 127.0.0.1:HTTP_PORT
-        """, files: ["rules.yaml": AnalysisFixture.rules])
+      config: hallwayConfig(device: "live-pi", signals: "hallway.lux:\n  type: number", log: "dir: log\nsync: always"),
+      files: ["rules.yaml": AnalysisFixture.rules])
     let inject = try await daemon.cli(["inject", "hallway.motion", "on"])
     #expect(inject.code == 0, "\(inject.output)")
     let logDirectory = daemon.folder.path("log")
