@@ -38,42 +38,30 @@ final class EdgeLoop: Sendable {
     var debouncer: EdgeDebouncer
   }
 
-  private let waker: WakePipe
-  private let stopRequested = Atomic<Bool>(false)
-  private let thread = Mutex<PosixThread?>(nil)
+  private let worker: StoppableThread
+  private var waker: WakePipe { worker.waker }
   private let failures = Mutex<GPIOError?>(nil)
 
-  private init(waker: WakePipe) { self.waker = waker }
+  private init(worker: StoppableThread) { self.worker = worker }
 
   /// Spawns the thread. `onEdge` is called on it.
   static func start(
     lines: [WatchedLine], onEdge: @escaping @Sendable (GPIOEdge) -> Void
   ) throws(SystemError) -> EdgeLoop {
-    let loop = EdgeLoop(waker: try WakePipe())
-    let spawned = try PosixThread { loop.run(lines: lines, onEdge: onEdge) }
-    loop.thread.withLock { $0 = spawned }
+    let loop = EdgeLoop(worker: try StoppableThread())
+    try loop.worker.start { loop.run(lines: lines, onEdge: onEdge) }
     return loop
   }
 
   /// What went wrong on the thread so far (lines dropped, poll failing), if anything.
   var failure: GPIOError? { failures.withLock { $0 } }
 
-  private var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
+  private var isStopping: Bool { worker.isStopping }
 
   /// Ends the thread: after this returns `onEdge` is not called again. Called from `onEdge`
   /// itself it cannot wait: the thread then ends as soon as that call returns and touches no
   /// source after it. Idempotent.
-  func stop() {
-    guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
-    waker.wake()
-    // `start` stores the thread before it returns the loop, so it is there.
-    guard let spawned = thread.withLock({ $0 }) else { return }
-    if spawned.isCurrent {
-      spawned.detach()
-    } else {
-      spawned.join()
-    }
-  }
+  func stop() { worker.stop() }
 
   private func record(_ problem: GPIOError.Problem) {
     failures.withLock { failure in

@@ -2,6 +2,7 @@
 // struct under CGPIOD, and MemberImportVisibility then wants that module named.
 import CGPIOD
 import Glibc
+import Synchronization
 
 // The one place in GanglionGPIO that makes POSIX calls (clocks, pipe, poll, threads, /dev
 // listing). Every call checks its result and reads errno right away.
@@ -194,5 +195,38 @@ final class PosixThread: Sendable {
   func detach() {
     let result = pthread_detach(handle)
     precondition(result == 0, "pthread_detach: \(SystemError(code: result))")
+  }
+}
+
+/// A dedicated thread with a wake pipe and a stop flag: the shape both the edge reader and
+/// the simulated board's timer share. The body polls `waker.readDescriptor` with its other
+/// descriptors and returns once `isStopping` is true.
+final class StoppableThread: Sendable {
+  let waker: WakePipe
+  private let stopRequested = Atomic<Bool>(false)
+  private let thread = Mutex<PosixThread?>(nil)
+
+  init() throws(SystemError) { waker = try WakePipe() }
+
+  var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
+
+  /// Spawns the thread running `body`.
+  func start(_ body: @escaping @Sendable () -> Void) throws(SystemError) {
+    let spawned = try PosixThread(body: body)
+    thread.withLock { $0 = spawned }
+  }
+
+  /// Ends the thread: after this returns the body runs no more. Called from the body itself
+  /// it cannot wait: the thread ends as soon as the body returns. Idempotent.
+  func stop() {
+    guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+    waker.wake()
+    // `start` stores the thread before it returns, so it is there.
+    guard let spawned = thread.withLock({ $0 }) else { return }
+    if spawned.isCurrent {
+      spawned.detach()
+    } else {
+      spawned.join()
+    }
   }
 }

@@ -377,40 +377,27 @@ public final class SimulatedBoard: GPIOBackend {
 /// The simulated board's `.thread` timer: a thread that polls a wake pipe with the timeout
 /// its owner computes, then calls `onWake`, until stopped.
 final class TimerLoop: Sendable {
-  let waker: WakePipe
-  private let stopRequested = Atomic<Bool>(false)
-  private let thread = Mutex<PosixThread?>(nil)
+  private let worker: StoppableThread
+  var waker: WakePipe { worker.waker }
 
-  init() throws(SystemError) { waker = try WakePipe() }
+  init() throws(SystemError) { worker = try StoppableThread() }
 
   func run(
     timeoutMilliseconds: @escaping @Sendable () -> Int32, onWake: @escaping @Sendable () -> Void
   ) throws(SystemError) {
-    let waker = self.waker
-    let spawned = try PosixThread { [stopRequested = self] in
-      var pollSet = PollSet(descriptors: [waker.readDescriptor])
-      while !stopRequested.isStopping {
+    let worker = self.worker
+    try worker.start {
+      var pollSet = PollSet(descriptors: [worker.waker.readDescriptor])
+      while !worker.isStopping {
         // A poll failure here can only be a programming error (EFAULT/EINVAL); stop the timer.
         guard (try? pollSet.wait(timeoutMilliseconds: timeoutMilliseconds())) != nil else { return }
-        waker.drain()
-        if stopRequested.isStopping { return }
+        worker.waker.drain()
+        if worker.isStopping { return }
         onWake()
       }
     }
-    thread.withLock { $0 = spawned }
   }
-
-  private var isStopping: Bool { stopRequested.load(ordering: .acquiring) }
 
   /// Ends the thread: joins it, unless called from it (then it ends after `onWake` returns).
-  func stop() {
-    guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
-    waker.wake()
-    guard let spawned = thread.withLock({ $0 }) else { return }
-    if spawned.isCurrent {
-      spawned.detach()
-    } else {
-      spawned.join()
-    }
-  }
+  func stop() { worker.stop() }
 }
