@@ -62,6 +62,11 @@ import Testing
     #expect(try #require(light["seq"]?.numberValue) > motionSeq)
     let published = try await observer.wait(for: "home/hallway/light")
     #expect(published.text == "on")
+    // ... and the light's GPIO line is driven high on the (simulated) board.
+    try await waitUntil("the light's line to go high") {
+      try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["simulated_lines"]?["hallway.light"]
+        == true
+    }
 
     // A client that subscribes later sees the retained state.
     let late = try await MQTTObserver(broker: broker, filter: "ganglion/test-pi/state/#")
@@ -200,6 +205,13 @@ import Testing
 
     let metrics = try await HTTPGet.text(port: daemon.httpPort, path: "/metrics")
     #expect(metrics.contains("ganglion_dead_letters_total 5"))
+
+    // A valid command to an output drives its line.
+    try await broker.publish(topic: "ganglion/test-pi/set/hallway.light", text: "on")
+    try await waitUntil("the commanded light's line to go high") {
+      try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["simulated_lines"]?["hallway.light"]
+        == true
+    }
     _ = await daemon.stop()
   }
 

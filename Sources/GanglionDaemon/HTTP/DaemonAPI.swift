@@ -13,7 +13,7 @@ struct DaemonAPI: Sendable {
   func handle(_ request: HTTPRequest, _ connection: HTTPConnection) -> HTTPResponse? {
     switch (request.method, request.path) {
     case ("GET", "/status"):
-      return .json(pipeline.status.statusJSON(now: clock.now()))
+      return .json(pipeline.status.statusJSON(now: clock.now(), extra: simulatedLines()))
     case ("GET", "/metrics"):
       return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4", body: pipeline.status.metricsText())
     case ("POST", "/inject"):
@@ -28,6 +28,21 @@ struct DaemonAPI: Sendable {
     default:
       return .text("no such endpoint: \(request.path) (try /status, /metrics, /events, /inject, /reload)", status: 404)
     }
+  }
+
+  /// With `--simulate`: the physical level of every GPIO signal's line on the simulated
+  /// board (`"simulated_lines": {"hallway.light": true}`), so outputs can be seen as the
+  /// hardware would see them.
+  private func simulatedLines() -> [String: Value] {
+    guard let board else { return [:] }
+    var lines: [String: Value] = [:]
+    for signal in config.signals {
+      guard case .gpio(let gpio) = signal.source, let address = GPIOWiring.address(gpio),
+        let level = board.level(address)
+      else { continue }
+      lines[signal.name] = .bool(level)
+    }
+    return ["simulated_lines": .object(lines)]
   }
 
   /// `POST /inject?signal=NAME&value=VALUE`: drives a simulated input.

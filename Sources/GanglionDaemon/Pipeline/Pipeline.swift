@@ -271,18 +271,15 @@ final class Pipeline: @unchecked Sendable {
     finish(recorded: recorded, effects: effects)
   }
 
-  /// After the engine: make the log durable if `sync: always`, then act in the world.
+  /// After the engine: make the log durable if `sync: always`, then act in the world. The
+  /// engine's `drive` effects set GPIO outputs (for rule sets and commands alike); its
+  /// `publish` effects are not used here, because each has a `publish` event that reaches MQTT
+  /// through the outbox, in seq order with everything else.
   private func finish(recorded: [Event], effects: [Effect]) {
     syncIfAlways()
-    for event in recorded where event.kind == .signal && event.source != .gpio && event.source != .simulator {
-      if let name = event.signal, case .gpio(let gpio)? = config.signals.first(where: { $0.name == name })?.source,
-        gpio.isOutput, case .bool(let on) = event.value
-      {
-        drive(name, on)
-      }
+    for case .drive(let signal, .bool(let on), _) in effects {
+      drive(signal, on)
     }
-    // Rule publishes reach MQTT through their `publish` events, in seq order with the rest.
-    _ = effects
     afterRecording(recorded)
   }
 

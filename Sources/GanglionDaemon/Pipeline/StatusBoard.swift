@@ -76,7 +76,8 @@ final class StatusBoard: Sendable {
   }
 
   /// `/status` as JSON.
-  func statusJSON(now: Timestamp) -> String {
+  /// - Parameter extra: more top-level members (the simulated board's line levels).
+  func statusJSON(now: Timestamp, extra: [String: Value] = [:]) -> String {
     let s = snapshot
     var signals: [String: Value] = [:]
     for (name, state) in s.signals {
@@ -128,6 +129,7 @@ final class StatusBoard: Sendable {
         "errors": .array(rejected.diagnostics.map { .string($0.description) }),
       ])
     }
+    document.merge(extra) { _, added in added }
     return JSON.encode(.object(document))
   }
 
