@@ -243,6 +243,11 @@ struct Lexer {
             }
           }
           tokens.append(Token(kind: .identifier(String(String.UnicodeScalarView(scalars[start..<i]))), offset: start))
+        } else if c == "$", peek(1) == "{" {
+          // A template where an expression belongs (`set: { light: "${value}" }`).
+          throw ExpressionError(
+            offset: i,
+            message: "'${...}' is template syntax for strings (publish, log); here write the expression itself")
         } else {
           throw ExpressionError(offset: i, message: "unexpected character '\(c)'")
         }

@@ -335,3 +335,20 @@ import Testing
         == nil)
   }
 }
+
+@Suite struct TemplateInExpressionTests {
+  @Test func aTemplateWhereAnExpressionBelongsSaysSo() {
+    let found = errors(
+      """
+      rules:
+        - name: follow
+          on: hallway.motion
+          do:
+            - set: { hallway.light: "${value}" }
+      """)
+    #expect(
+      found == [
+        "rules.yaml:5:32: error: '${...}' is template syntax for strings (publish, log); here write the expression itself"
+      ], "\(found)")
+  }
+}
