@@ -35,6 +35,42 @@ import Testing
     #expect(try Event(json: text) == event)
   }
 
+  @Test func encodesEscapesControlCharactersAndNonASCIIAsJSONRequires() throws {
+    let text = "quote \" backslash \\ newline \n tab \t return \r bell \u{07} unit \u{1F} é 😀 end"
+    let encoded = JSON.encode(.string(text))
+    #expect(
+      encoded
+        == #""quote \" backslash \\ newline \n tab \t return \r bell \u0007 unit \u001f é 😀 end""#)
+    #expect(try JSON.parse(encoded) == .string(text))
+    // A device name with a quote stays valid JSON inside the event id.
+    let event = Event(seq: 7, time: Timestamp(microseconds: 0), signal: "a\"b", value: "x", source: .mqtt)
+    let parsed = try JSON.parse(event.json(device: "odd\"pi"))
+    #expect(parsed["id"] == "odd\"pi:7")
+    #expect(parsed["signal"] == "a\"b")
+  }
+
+  @Test(arguments: [
+    (0.0, "0"), (-0.0, "0"), (7, "7"), (-42, "-42"), (1e14, "100000000000000"), (2.5, "2.5"), (-0.125, "-0.125"),
+    (1e15, "1000000000000000.0"), (Double.nan, "null"), (Double.infinity, "null"), (Double(Int64.max), "9.223372036854776e+18"),
+  ])
+  func encodesNumbersTheWayValuePrintsThem(number: Double, expected: String) {
+    #expect(JSON.encode(.number(number)) == expected)
+    #expect(JSON.encode(.number(number)) == Value.format(number: number) || number.isNaN || number.isInfinite)
+    var bytes: [UInt8] = []
+    Value.number(number).writePlainText(to: &bytes)
+    #expect(String(decoding: bytes, as: UTF8.self) == Value.number(number).plainText)
+  }
+
+  @Test func largeSeqsAndCausesEncodeInFull() throws {
+    let event = Event(
+      seq: UInt64.max, time: Timestamp(microseconds: 1), kind: .fired, value: .object(["b": 1, "a": .array([2, "3"])]),
+      source: .rule, cause: 10_000_000_000, rule: "r", late: true)
+    let text = event.json(device: "d")
+    #expect(text.hasPrefix(#"{"seq":18446744073709551615,"id":"d:18446744073709551615","#))
+    #expect(text.contains(#""value":{"a":[2,"3"],"b":1}"#))
+    #expect(text.hasSuffix(#""cause":10000000000,"rule":"r","late":true}"#))
+  }
+
   @Test func timestampsFormatAndParse() throws {
     let t = try #require(Timestamp(iso8601: "1969-12-31T23:59:59.5Z"))
     #expect(t.microseconds == -500_000)

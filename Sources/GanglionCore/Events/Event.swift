@@ -58,24 +58,38 @@ public struct Event: Hashable, Sendable {
 
   /// The JSON of events.md, keys in the documented order.
   public func json(device: String) -> String {
-    var out = "{\"seq\":"
-    out.reserveCapacity(256)
-    out += String(seq)
-    out += ",\"id\":"
-    JSON.writeString(id(device: device), to: &out)
-    out += ",\"time\":\"\(time.iso8601)\",\"kind\":\"\(kind.rawValue)\",\"signal\":"
-    if let signal { JSON.writeString(signal, to: &out) } else { out += "null" }
-    out += ",\"value\":"
+    var bytes: [UInt8] = []
+    writeJSON(device: device, to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// Appends the UTF-8 of `json(device:)` to `out`, without building a String on the way.
+  public func writeJSON(device: String, to out: inout [UInt8]) {
+    out.reserveCapacity(out.count + 200)
+    out.append(contentsOf: #"{"seq":"#.utf8)
+    JSON.writeDecimal(seq, to: &out)
+    out.append(contentsOf: #","id":""#.utf8)
+    JSON.writeStringContent(device, to: &out)
+    out.append(UInt8(ascii: ":"))
+    JSON.writeDecimal(seq, to: &out)
+    out.append(contentsOf: #"","time":""#.utf8)
+    time.writeISO8601(to: &out)
+    out.append(contentsOf: #"","kind":""#.utf8)
+    out.append(contentsOf: kind.rawValue.utf8)
+    out.append(contentsOf: #"","signal":"#.utf8)
+    if let signal { JSON.writeString(signal, to: &out) } else { out.append(contentsOf: "null".utf8) }
+    out.append(contentsOf: #","value":"#.utf8)
     JSON.write(value, to: &out)
-    out += ",\"previous\":"
+    out.append(contentsOf: #","previous":"#.utf8)
     JSON.write(previous, to: &out)
-    out += ",\"source\":\"\(source.rawValue)\",\"cause\":"
-    out += cause.map { String($0) } ?? "null"
-    out += ",\"rule\":"
-    if let rule { JSON.writeString(rule, to: &out) } else { out += "null" }
-    if late { out += ",\"late\":true" }
-    out += "}"
-    return out
+    out.append(contentsOf: #","source":""#.utf8)
+    out.append(contentsOf: source.rawValue.utf8)
+    out.append(contentsOf: #"","cause":"#.utf8)
+    if let cause { JSON.writeDecimal(cause, to: &out) } else { out.append(contentsOf: "null".utf8) }
+    out.append(contentsOf: #","rule":"#.utf8)
+    if let rule { JSON.writeString(rule, to: &out) } else { out.append(contentsOf: "null".utf8) }
+    if late { out.append(contentsOf: #","late":true"#.utf8) }
+    out.append(UInt8(ascii: "}"))
   }
 
   /// Reads the JSON that `json(device:)` writes.

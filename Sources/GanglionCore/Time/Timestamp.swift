@@ -23,15 +23,28 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
   /// RFC 3339 in UTC with microseconds: `2026-11-29T18:02:03.123456Z`. Written digit by digit
   /// into one 27-byte buffer: this runs for every published event.
   public var iso8601: String {
+    var bytes: [UInt8] = []
+    writeISO8601(to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// Appends the UTF-8 of `iso8601` to `out`.
+  public func writeISO8601(to out: inout [UInt8]) {
     let (days, micros) = microseconds.floorDivided(by: 86_400_000_000)
     let (year, month, day) = CivilDate.fromDays(days)
     let secondsOfDay = micros / 1_000_000
     let fraction = micros % 1_000_000
     guard (0...9999).contains(year) else {
-      return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondsOfDay / 3600, 2)):"
-        + "\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2)).\(pad(fraction, 6))Z"
+      out.append(
+        contentsOf: ("\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondsOfDay / 3600, 2)):"
+          + "\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2)).\(pad(fraction, 6))Z").utf8)
+      return
     }
-    return String(unsafeUninitializedCapacity: 27) { buffer in
+    // YYYY-MM-DDTHH:MM:SS.ffffffZ, 27 bytes, written in place.
+    let start = out.count
+    out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: 27))
+    out.withUnsafeMutableBufferPointer { all in
+      let buffer = UnsafeMutableBufferPointer(rebasing: all[start...])
       func put(_ value: Int64, digits: Int, at offset: Int) {
         var value = value
         for index in stride(from: offset + digits - 1, through: offset, by: -1) {
@@ -53,7 +66,6 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
       buffer[19] = UInt8(ascii: ".")
       put(fraction, digits: 6, at: 20)
       buffer[26] = UInt8(ascii: "Z")
-      return 27
     }
   }
 

@@ -29,62 +29,114 @@ public enum JSON {
 
   /// Compact JSON with object keys sorted, so equal values always encode to equal text.
   public static func encode(_ value: Value) -> String {
-    var out = ""
-    write(value, to: &out)
-    return out
+    var bytes: [UInt8] = []
+    write(value, to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
   }
 
+  /// Appends the compact JSON of `value` to `out` (object keys sorted, as `encode`).
   public static func write(_ value: Value, to out: inout String) {
+    out += encode(value)
+  }
+
+  /// Appends `s` as a JSON string literal to `out`.
+  public static func writeString(_ s: String, to out: inout String) {
+    var bytes: [UInt8] = []
+    writeString(s, to: &bytes)
+    out += String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// Appends the compact JSON of `value`, as UTF-8, to `out` (object keys sorted). Appending
+  /// to one reserved buffer is how events are encoded on the daemon's hot path.
+  public static func write(_ value: Value, to out: inout [UInt8]) {
     switch value {
-    case .null: out += "null"
-    case .bool(let b): out += b ? "true" : "false"
-    case .number(let n): out += Value.format(number: n)
+    case .null: out.append(contentsOf: "null".utf8)
+    case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+    case .number(let n): writeNumber(n, to: &out)
     case .string(let s): writeString(s, to: &out)
     case .array(let items):
-      out += "["
+      out.append(UInt8(ascii: "["))
       for (index, item) in items.enumerated() {
-        if index > 0 { out += "," }
+        if index > 0 { out.append(UInt8(ascii: ",")) }
         write(item, to: &out)
       }
-      out += "]"
+      out.append(UInt8(ascii: "]"))
     case .object(let members):
-      out += "{"
+      out.append(UInt8(ascii: "{"))
       for (index, key) in members.keys.sorted().enumerated() {
-        if index > 0 { out += "," }
+        if index > 0 { out.append(UInt8(ascii: ",")) }
         writeString(key, to: &out)
-        out += ":"
+        out.append(UInt8(ascii: ":"))
         write(members[key]!, to: &out)
       }
-      out += "}"
+      out.append(UInt8(ascii: "}"))
     }
   }
 
-  /// Writes `s` as a JSON string literal with the required escapes.
-  public static func writeString(_ s: String, to out: inout String) {
-    out += "\""
-    var needsEscape = false
-    for byte in s.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-      needsEscape = true
-      break
-    }
-    if !needsEscape {
-      out += s
+  /// Appends a number as `Value.format(number:)` spells it (integers without a fraction,
+  /// `null` for NaN and infinities).
+  public static func writeNumber(_ n: Double, to out: inout [UInt8]) {
+    if n == n.rounded(), abs(n) < 1e15 {
+      let integer = Int64(n)
+      if integer < 0 { out.append(UInt8(ascii: "-")) }
+      writeDecimal(integer.magnitude, to: &out)
     } else {
-      for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-          let hex = String(scalar.value, radix: 16)
-          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
+      out.append(contentsOf: Value.format(number: n).utf8)
+    }
+  }
+
+  /// Appends the decimal digits of `n`.
+  public static func writeDecimal(_ n: UInt64, to out: inout [UInt8]) {
+    if n < 10 {
+      out.append(UInt8(truncatingIfNeeded: 48 + n))
+      return
+    }
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
+    withUnsafeMutableBytes(of: &digits) { buffer in
+      var value = n
+      var index = buffer.count
+      while value > 0 {
+        index -= 1
+        buffer[index] = UInt8(truncatingIfNeeded: 48 + value % 10)
+        value /= 10
+      }
+      out.append(contentsOf: buffer[index...])
+    }
+  }
+
+  /// Appends `s` as a JSON string literal with the required escapes.
+  public static func writeString(_ s: String, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    writeStringContent(s, to: &out)
+    out.append(UInt8(ascii: "\""))
+  }
+
+  /// Appends `s` escaped for use inside a JSON string literal, without the quotes.
+  public static func writeStringContent(_ s: String, to out: inout [UInt8]) {
+    var s = s
+    s.withUTF8 { bytes in
+      var start = 0
+      for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+        out.append(contentsOf: bytes[start..<index])
+        start = index + 1
+        switch byte {
+        case 0x22: out.append(contentsOf: #"\""#.utf8)
+        case 0x5C: out.append(contentsOf: #"\\"#.utf8)
+        case 0x0A: out.append(contentsOf: #"\n"#.utf8)
+        case 0x0D: out.append(contentsOf: #"\r"#.utf8)
+        case 0x09: out.append(contentsOf: #"\t"#.utf8)
+        default:
+          out.append(contentsOf: #"\u00"#.utf8)
+          out.append(hexDigit(byte >> 4))
+          out.append(hexDigit(byte & 0x0F))
         }
       }
+      out.append(contentsOf: bytes[start...])
     }
-    out += "\""
+  }
+
+  private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+    nibble < 10 ? 48 + nibble : UInt8(ascii: "a") + nibble - 10
   }
 
   private struct Parser {

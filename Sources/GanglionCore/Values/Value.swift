@@ -50,6 +50,17 @@ public enum Value: Hashable, Sendable {
     }
   }
 
+  /// Appends the UTF-8 of `plainText` to `out`.
+  public func writePlainText(to out: inout [UInt8]) {
+    switch self {
+    case .null: break
+    case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+    case .number(let n): JSON.writeNumber(n, to: &out)
+    case .string(let s): out.append(contentsOf: s.utf8)
+    case .array, .object: JSON.write(self, to: &out)
+    }
+  }
+
   /// Numbers print like JSON and humans expect: `3` not `3.0`, shortest round-trip otherwise.
   public static func format(number: Double) -> String {
     if number.isNaN || number.isInfinite { return "null" }
