@@ -92,14 +92,10 @@ struct Stats: ParsableCommand {
   func run() throws {
     let (directory, _) = try location.resolve()
     let reader = try LogLocation.reader(directory)
-    let stats: LogStats
-    do {
-      stats = try reader.stats()
-    } catch {
-      printError("cannot read the event log: \(error)")
-      throw ExitCode.runtimeFailure
-    }
+    let stats = reader.stats()
     print(json ? JSON.encode(Self.json(stats, directory: directory)) : Self.human(stats, directory: directory))
+    // What could not be read is left out of the figures: say so (`log verify` tells more).
+    for problem in stats.problems { printError("warning: \(problem) (not counted; see `ganglion log verify`)") }
   }
 
   static func json(_ stats: LogStats, directory: String) -> Value {
