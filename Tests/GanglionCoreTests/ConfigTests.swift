@@ -349,6 +349,17 @@ private func at(_ line: Int, _ column: Int, file: String = "ganglion.yaml") -> G
     #expect(diagnostics.first?.message.contains("`http` expects `off` or a mapping") == true)
   }
 
+  @Test func mirrorTopicsAreAllOnUnlessTurnedOffOneByOne() throws {
+    let defaults = try #require(decodeConfig("device: d\nmqtt: { url: 'mqtt://h' }\n").0)
+    #expect(defaults.mqtt?.publish == MQTTPublishedTopics(events: true, state: true, fired: true))
+    let text = "device: d\nmqtt:\n  url: mqtt://h\n  publish: { events: false, fired: off }\n"
+    let some = try #require(decodeConfig(text).0)
+    #expect(some.mqtt?.publish == MQTTPublishedTopics(events: false, state: true, fired: false))
+    let (_, diagnostics) = decodeConfig("device: d\nmqtt:\n  url: mqtt://h\n  publish: { event: false }\n")
+    #expect(diagnostics.map(\.position) == ["4:14"])
+    #expect(diagnostics.first?.message.hasSuffix("did you mean 'events'?") == true, "\(diagnostics)")
+  }
+
   @Test func logSyncModes() throws {
     #expect(try #require(decodeConfig("device: d\nlog: { sync: always }\n").0).log.sync == .always)
     #expect(try #require(decodeConfig("device: d\nlog: { sync: never }\n").0).log.sync == .never)
@@ -412,6 +423,8 @@ private func at(_ line: Int, _ column: Int, file: String = "ganglion.yaml") -> G
     ("mqtt: { url: 'mqtt://h', password_file: /p }", 1, "password_file", "`password_file` needs `username:`"),
     ("mqtt: { url: 'mqtts://h', cert_file: /c }", 1, "cert_file", "`cert_file` needs `key_file` too"),
     ("mqtt: { url: 'mqtt://h', client_id: a/b }", 1, "a/b", "`client_id` expects a name without"),
+    ("mqtt: { url: 'mqtt://h', publish: { state: no } }", 1, "no", "`state` expects true or false"),
+    ("mqtt: { url: 'mqtt://h', publish: false }", 1, "false", "`publish` expects a mapping like { events: true"),
     ("log: { max_size: lots }", 1, "lots", "`max_size` expects a size like 64MiB"),
     ("log: { segment_size: 0 }", 1, "0 }", "`segment_size` expects a size like 64MiB, 512KiB or 1GiB (more than 0)"),
     ("log: { max_size: 1MiB }", 1, "1MiB", "`segment_size` (4194304 bytes) must not exceed `max_size`"),

@@ -81,6 +81,28 @@ import Testing
     #expect(try await afterStop.wait(for: "ganglion/test-pi/status").text == "offline")
   }
 
+  @Test func mirrorTopicsTurnedOffStayQuietWhileStateAndRulePublishesFlow() async throws {
+    let broker = try await MosquittoBroker()
+    let observer = try await MQTTObserver(broker: broker, filter: "#")
+    let daemon = try await DaemonHarness(
+      config: Self.config(broker: broker, extra: "  publish: { events: false, fired: false }"),
+      files: ["rules.yaml": Self.rules])
+    _ = try await observer.wait(for: "ganglion/test-pi/status") { $0.text == "online" }
+
+    let inject = try await daemon.cli(["inject", "hallway.motion", "on"])
+    #expect(inject.code == 0, "\(inject.output)")
+    // The daemon publishes in seq order: motion, fired, light, then the rule's own topic. Once
+    // that last one is here, any mirror of the earlier events would be here too.
+    _ = try await observer.wait(for: "ganglion/test-pi/state/hallway.motion") { $0.text == "true" }
+    _ = try await observer.wait(for: "ganglion/test-pi/state/hallway.light") { $0.text == "true" }
+    #expect(try await observer.wait(for: "home/hallway/light").text == "on")
+    let mirrored = observer.messages.map(\.topic).filter {
+      $0.hasPrefix("ganglion/test-pi/events/") || $0.hasPrefix("ganglion/test-pi/fired/")
+    }
+    #expect(mirrored.isEmpty, "published although turned off: \(mirrored)")
+    _ = await daemon.stop()
+  }
+
   @Test func killedDaemonLeavesTheWillAndRestartsWithSeqAndPersistedValuesIntact() async throws {
     let broker = try await MosquittoBroker()
     let observer = try await MQTTObserver(broker: broker, filter: "ganglion/#")

@@ -237,6 +237,8 @@ public struct MQTTConfig: Sendable, Equatable {
   public var commands: Bool
   /// Events kept for the broker while it is unreachable.
   public var outbox: Int
+  /// Which of the daemon's own topics it publishes (`mqtt.publish`; all by default).
+  public var publish: MQTTPublishedTopics = MQTTPublishedTopics()
 
   public static let defaultPort = 1883
   public static let defaultTLSPort = 8883
@@ -267,6 +269,25 @@ public struct MQTTConfig: Sendable, Equatable {
   public static func defaults(host: String, port: Int? = nil, useTLS: Bool = false, device: String) -> MQTTConfig {
     MQTTConfig(
       host: host, port: port, useTLS: useTLS, clientID: "ganglion-\(device)", prefix: "ganglion/\(device)")
+  }
+}
+
+/// `mqtt.publish`: the topics under the prefix that mirror every event (events.md "MQTT
+/// topics"). All are on by default, as the spec describes; a device with a fast sensor can turn
+/// a mirror off to spare the broker and the network (each is one more message per event).
+/// `status`, `dead_letter`, commands and rule `publish` actions are not affected.
+public struct MQTTPublishedTopics: Sendable, Equatable {
+  /// `<prefix>/events/<signal>`: the event JSON of every signal event.
+  public var events: Bool
+  /// `<prefix>/state/<signal>`: the current value, retained.
+  public var state: Bool
+  /// `<prefix>/fired/<rule>`: the `fired` event JSON.
+  public var fired: Bool
+
+  public init(events: Bool = true, state: Bool = true, fired: Bool = true) {
+    self.events = events
+    self.state = state
+    self.fired = fired
   }
 }
 

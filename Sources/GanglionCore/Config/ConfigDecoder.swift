@@ -7,8 +7,9 @@ public enum ConfigDecoder {
   static let mqttSignalKeys = ["topic", "json", "type"]
   static let mqttKeys = [
     "url", "client_id", "prefix", "username", "password_file", "ca_file", "cert_file", "key_file", "keepalive",
-    "qos", "commands", "outbox",
+    "qos", "commands", "outbox", "publish",
   ]
+  static let mqttPublishKeys = ["events", "state", "fired"]
   /// Keys of `gpio:` and `mqtt:` written one level too high, with where they belong.
   static let misplacedSignalKeys: [String: String] = {
     var hints: [String: String] = [:]
@@ -491,6 +492,15 @@ private struct Decoder {
     if let node = fields["commands"], let commands = reader.bool(node, "`commands`") { config.commands = commands }
     if let node = fields["outbox"], let outbox = reader.int(node, "`outbox`", in: 0...100_000_000) {
       config.outbox = outbox
+    }
+    if let node = fields["publish"],
+      let topics = reader.mapping(
+        node, "`publish`", allowed: ConfigDecoder.mqttPublishKeys, owner: fields.keyLocation("publish"),
+        expected: "a mapping like { events: true, state: true, fired: true }")
+    {
+      if let node = topics["events"], let on = reader.bool(node, "`events`") { config.publish.events = on }
+      if let node = topics["state"], let on = reader.bool(node, "`state`") { config.publish.state = on }
+      if let node = topics["fired"], let on = reader.bool(node, "`fired`") { config.publish.fired = on }
     }
     return ok ? config : nil
   }

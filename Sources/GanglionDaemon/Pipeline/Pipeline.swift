@@ -32,6 +32,17 @@ final class Pipeline: @unchecked Sendable {
   private let routing: MQTTRouting
   private let prefix: String
   private let qos: Int
+  private let device: String
+  /// Whether the config has an `mqtt:` section (read per event, so kept apart from `config`).
+  private let mqttEnabled: Bool
+  /// `<prefix>/set/` when `mqtt.commands` is on.
+  private let commandPrefix: String?
+  private let syncMode: LogSyncMode
+  /// `mqtt.publish`: which mirror topics each event goes to.
+  private let mirrors: MQTTPublishedTopics
+  /// Topics per signal and per rule; bounded by the config's signals and the rules' names.
+  private var signalTopicCache: [String: (events: String, state: String)] = [:]
+  private var firedTopicCache: [String: String] = [:]
   private var lastDeadLetterLog: Int64 = 0
   private var suppressedDeadLetterLogs = 0
   private var reportedLogFailure = false
@@ -70,6 +81,11 @@ final class Pipeline: @unchecked Sendable {
     outbox = Outbox(capacity: config.mqtt?.outbox ?? 10_000, deliveredSeq: savedDeliveredSeq)
     prefix = config.mqtt?.prefix ?? "ganglion/\(config.device)"
     qos = config.mqtt?.qos ?? 1
+    device = config.device
+    mqttEnabled = config.mqtt != nil
+    commandPrefix = config.mqtt?.commands == true ? "\(prefix)/set/" : nil
+    syncMode = config.log.sync
+    mirrors = config.mqtt?.publish ?? MQTTPublishedTopics()
     routing = MQTTRouting(config: config)
     let start = clock.now()
     engine = Engine(
@@ -232,7 +248,7 @@ final class Pipeline: @unchecked Sendable {
   }
 
   private var syncInterval: Int64 {
-    if case .interval(let interval) = config.log.sync { return max(1000, interval.microseconds) }
+    if case .interval(let interval) = syncMode { return max(1000, interval.microseconds) }
     return 1_000_000
   }
 
@@ -289,7 +305,7 @@ final class Pipeline: @unchecked Sendable {
     syncIfAlways()
     for event in events {
       status.note(event)
-      if config.mqtt != nil { outbox.enqueue(seq: event.seq, messages: messages(for: event)) }
+      if mqttEnabled { outbox.enqueue(seq: event.seq, messages: messages(for: event)) }
       switch event.kind {
       case .log:
         logger.info("rule \(event.rule ?? "?"): \(event.value.plainText)")
@@ -300,7 +316,7 @@ final class Pipeline: @unchecked Sendable {
       default:
         break
       }
-      if !tail.isEmpty { tail.broadcast(event.json(device: config.device)) }
+      if !tail.isEmpty { tail.broadcast(event.json(device: device)) }
       if settings.printEvents { print(EventFormatter.line(event)) }
     }
     if settings.printEvents { fflush(nil) }
@@ -319,23 +335,30 @@ final class Pipeline: @unchecked Sendable {
     switch event.kind {
     case .signal:
       guard let signal = event.signal else { return [] }
-      return [
-        MQTTMessage(
-          topic: "\(prefix)/events/\(signal)", payload: Array(event.json(device: config.device).utf8), qos: qos),
-        MQTTMessage(
-          topic: "\(prefix)/state/\(signal)", payload: Array(event.value.plainText.utf8), qos: qos, retain: true),
-      ]
-    case .fired:
-      guard let rule = event.rule else { return [] }
-      return [
-        MQTTMessage(topic: "\(prefix)/fired/\(rule)", payload: Array(event.json(device: config.device).utf8), qos: qos)
-      ]
-    case .publish:
-      guard let topic = event.value["topic"]?.stringValue, let payload = event.value["payload"]?.stringValue else {
-        return []
+      let topics = signalTopics(signal)
+      var messages: [MQTTMessage] = []
+      if mirrors.events {
+        var json: [UInt8] = []
+        event.writeJSON(device: device, to: &json)
+        messages.append(MQTTMessage(topic: topics.events, payload: json, qos: qos))
       }
-      let qos = Int(event.value["qos"]?.numberValue ?? 0)
-      return [MQTTMessage(topic: topic, payload: Array(payload.utf8), qos: qos, retain: event.value["retain"] == true)]
+      if mirrors.state {
+        var state: [UInt8] = []
+        event.value.writePlainText(to: &state)
+        messages.append(MQTTMessage(topic: topics.state, payload: state, qos: qos, retain: true))
+      }
+      return messages
+    case .fired:
+      guard mirrors.fired, let rule = event.rule else { return [] }
+      var json: [UInt8] = []
+      event.writeJSON(device: device, to: &json)
+      return [MQTTMessage(topic: firedTopic(rule), payload: json, qos: qos)]
+    case .publish:
+      guard case .object(let fields) = event.value, case .string(let topic)? = fields["topic"],
+        case .string(let payload)? = fields["payload"]
+      else { return [] }
+      let qos = Int(fields["qos"]?.numberValue ?? 0)
+      return [MQTTMessage(topic: topic, payload: Array(payload.utf8), qos: qos, retain: fields["retain"] == true)]
     case .deadLetter:
       let payload = event.value["payload"] ?? .null
       let published: Value = .object([
@@ -343,10 +366,29 @@ final class Pipeline: @unchecked Sendable {
         "payload": payload["base64"] ?? payload,
         "reason": event.value["reason"] ?? .null, "time": .string(event.time.iso8601),
       ])
-      return [MQTTMessage(topic: "\(prefix)/dead_letter", payload: Array(JSON.encode(published).utf8), qos: qos)]
+      var json: [UInt8] = []
+      JSON.write(published, to: &json)
+      return [MQTTMessage(topic: "\(prefix)/dead_letter", payload: json, qos: qos)]
     case .log, .system:
       return []
     }
+  }
+
+  /// `<prefix>/events/<signal>` and `<prefix>/state/<signal>`, built once per signal: they
+  /// are on every event's path.
+  private func signalTopics(_ signal: String) -> (events: String, state: String) {
+    if let topics = signalTopicCache[signal] { return topics }
+    let topics = (events: "\(prefix)/events/\(signal)", state: "\(prefix)/state/\(signal)")
+    signalTopicCache[signal] = topics
+    return topics
+  }
+
+  /// `<prefix>/fired/<rule>`, built once per rule name.
+  private func firedTopic(_ rule: String) -> String {
+    if let topic = firedTopicCache[rule] { return topic }
+    let topic = "\(prefix)/fired/\(rule)"
+    firedTopicCache[rule] = topic
+    return topic
   }
 
   // MARK: The log
@@ -367,11 +409,11 @@ final class Pipeline: @unchecked Sendable {
   }
 
   private func syncIfAlways() {
-    if case .always = config.log.sync { syncLog() }
+    if case .always = syncMode { syncLog() }
   }
 
   private func syncLog() {
-    if case .never = config.log.sync {
+    if case .never = syncMode {
       saveState()
       return
     }
@@ -431,7 +473,7 @@ final class Pipeline: @unchecked Sendable {
 
   var mqttFilters: [String] {
     var filters = routing.filters
-    if config.mqtt?.commands == true { filters.append("\(prefix)/set/#") }
+    if let commandPrefix { filters.append("\(commandPrefix)#") }
     return filters
   }
 
@@ -440,8 +482,7 @@ final class Pipeline: @unchecked Sendable {
       deadLetter(message, signal: nil, reason: "payload of \(message.payload.count) bytes is over the 256 KiB limit")
       return
     }
-    let commandPrefix = "\(prefix)/set/"
-    if config.mqtt?.commands == true, message.topic.hasPrefix(commandPrefix) {
+    if let commandPrefix, message.topic.hasPrefix(commandPrefix) {
       command(String(message.topic.dropFirst(commandPrefix.count)), message)
       return
     }
@@ -507,7 +548,7 @@ final class Pipeline: @unchecked Sendable {
       logger.notice("connected to the MQTT broker")
       publish(topic: "\(prefix)/status", payload: Array("online".utf8), qos: 1, retain: true)
       // Retained state may be stale or missing after a broker restart: publish it again.
-      for (name, state) in status.snapshot.signals.sorted(by: { $0.key < $1.key }) {
+      for (name, state) in status.snapshot.signals.sorted(by: { $0.key < $1.key }) where mirrors.state {
         publish(topic: "\(prefix)/state/\(name)", payload: Array(state.value.plainText.utf8), qos: qos, retain: true)
       }
     case .disconnected(let reason):
