@@ -121,7 +121,7 @@ public enum Daemon {
         let client = try MQTTClient(
           options: try mqttOptions(
             settings, base: FileSystem.directory(of: loaded.configPath), filters: pipeline.mqttFilters),
-          onMessage: { [pipeline] message in pipeline.submit(.mqttMessage(message)) },
+          onMessage: { [pipeline] message in pipeline.handleOrQueue(mqtt: message) },
           onStateChange: { [pipeline] state in pipeline.submit(.mqttState(state)) },
           onAcknowledged: { [pipeline] id in
             pipeline.acknowledgements.add(id)

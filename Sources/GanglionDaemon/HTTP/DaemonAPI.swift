@@ -57,7 +57,8 @@ struct DaemonAPI: Sendable {
       return .text("unknown signal '\(name)'\(Spelling.suggestion(for: name, in: config.catalog.names))", status: 404)
     }
     guard signal.role == .input else {
-      return .text("\(name) is an \(signal.role.rawValue) signal; inject drives inputs only", status: 409)
+      let article = signal.role == .output ? "an" : "a"
+      return .text("\(name) is \(article) \(signal.role.rawValue) signal; inject drives inputs only", status: 409)
     }
     guard let value = signal.type.parse(text: text) else {
       return .text("'\(text)' is not a valid \(signal.type.rawValue) for \(name)", status: 422)

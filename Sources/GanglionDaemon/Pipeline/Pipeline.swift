@@ -6,9 +6,12 @@ import GanglionRules
 import Glibc
 import Logging
 
-/// The daemon's one-way flow: inputs -> engine -> (log, GPIO outputs, MQTT). Everything
-/// here runs on one dedicated thread (`run()`), which owns the engine and the log writer;
-/// other threads only `submit` inputs to its bounded queue.
+/// The daemon's one-way flow: inputs -> engine -> (log, GPIO outputs, MQTT). It runs on one
+/// dedicated thread (`run()`), which owns the engine and the log writer; other threads
+/// `submit` inputs to its bounded queue. The one exception is the MQTT network thread, which
+/// runs a message itself (`handleOrQueue`) when the pipeline is idle and nothing is queued, so
+/// that an answer leaves in the same thread that received the question. Either way one
+/// thread at a time holds `worker`, and inputs are handled in the order they arrived.
 final class Pipeline: @unchecked Sendable {
   struct Settings {
     var loaded: LoadedConfiguration
@@ -54,6 +57,11 @@ final class Pipeline: @unchecked Sendable {
   private let deliveredFile: LogStateFile
   private let timersFile: LogStateFile
   private var savedDeliveredSeq: UInt64
+  /// Held while the pipeline works: by its own thread for each round, or by the MQTT thread
+  /// for a message it runs inline (`handleOrQueue`). Everything below is touched only under it.
+  private let worker = WorkLock()
+  /// True while `run()` is running and `sync` is not `always`.
+  private var inlineAllowed = false
   private var savedTimerRevision: UInt64 = 0
   private var lastDeliveredSave: Int64 = 0
   /// The state file that failed last, so a full disk is reported once, not every sync.
@@ -218,6 +226,10 @@ final class Pipeline: @unchecked Sendable {
   /// Runs until `.stop` arrives or the log fails. Blocks the calling (dedicated) thread.
   func run() {
     var nextSync = MonotonicClock.nowMicroseconds() + syncInterval
+    worker.lock()
+    // With `sync: always` every event waits for an fdatasync, which must not hold up the MQTT
+    // network thread; the hand-off to this thread costs nothing next to it.
+    inlineAllowed = syncMode != .always
     loop: while fatalFailure == nil {
       let monotonicNow = MonotonicClock.nowMicroseconds()
       var wakeAt = min(nextSync, watchdog.nextPingDue(now: monotonicNow))
@@ -225,18 +237,18 @@ final class Pipeline: @unchecked Sendable {
         let wallDelta = (deadline - clock.now()).microseconds
         wakeAt = min(wakeAt, monotonicNow + max(0, wallDelta))
       }
-      switch inbox.take(until: wakeAt) {
-      case .element(let input):
+      // Inline runs (`handleOrQueue`) may happen while this thread waits; they wake it when
+      // they change what it waits for (an earlier timer, a failure).
+      worker.unlock()
+      let readiness = inbox.wait(until: wakeAt)
+      worker.lock()
+      if let input = inbox.poll() {
         if case .stop = input { break loop }
         handle(input)
-      case .timedOut:
-        break
-      case .closed:
+      } else if readiness == .closed {
         break loop
       }
-      fireDueTimers()
-      for id in acknowledgements.take() { outbox.acknowledge(id) }
-      outbox.pump(mqtt)
+      finishRound()
       let now = MonotonicClock.nowMicroseconds()
       if now >= nextSync {
         syncLog()
@@ -244,7 +256,47 @@ final class Pipeline: @unchecked Sendable {
       }
       watchdog.progress(now: now)
     }
+    inlineAllowed = false
     shutDown()
+    worker.unlock()
+  }
+
+  /// For the MQTT network thread: handles `message` on the calling thread when the pipeline
+  /// is idle and nothing is queued ahead of it, which spares each message two thread
+  /// hand-offs (to this pipeline's thread and back to the network thread to publish);
+  /// otherwise queues it like `submit`. Never blocks on the pipeline: a busy pipeline means
+  /// queueing. Returns false (and counts) when the queue is full.
+  @discardableResult
+  func handleOrQueue(mqtt message: MQTTMessage) -> Bool {
+    guard worker.tryLock() else { return queue(message) }
+    // The pipeline's thread takes inputs only while holding `worker`, so an empty queue here
+    // means no earlier input can be overtaken.
+    guard inlineAllowed, inbox.isEmpty else {
+      worker.unlock()
+      return queue(message)
+    }
+    let deadlineBefore = engine.nextDeadline
+    handle(message)
+    finishRound()
+    let deadlineAfter = engine.nextDeadline
+    let wakePipeline =
+      fatalFailure != nil || (deadlineAfter != nil && (deadlineBefore == nil || deadlineAfter! < deadlineBefore!))
+    worker.unlock()
+    if wakePipeline { inbox.wake() }
+    status.update { $0.counters.mqttMessagesInline += 1 }
+    return true
+  }
+
+  private func queue(_ message: MQTTMessage) -> Bool {
+    status.update { $0.counters.mqttMessagesQueued += 1 }
+    return submit(.mqttMessage(message))
+  }
+
+  /// After an input or a wake-up: due timers, broker acknowledgements, the outbox.
+  private func finishRound() {
+    fireDueTimers()
+    for id in acknowledgements.take() { outbox.acknowledge(id) }
+    outbox.pump(mqtt)
   }
 
   private var syncInterval: Int64 {

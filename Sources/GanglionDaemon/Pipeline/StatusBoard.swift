@@ -18,6 +18,10 @@ final class StatusBoard: Sendable {
     var mqttPublishFailures: UInt64 = 0
     var gpioWriteFailures: UInt64 = 0
     var ruleLoops: UInt64 = 0
+    /// MQTT messages handled on the network thread (the pipeline was idle) or queued for the
+    /// pipeline's thread (it was busy, or `sync: always`).
+    var mqttMessagesInline: UInt64 = 0
+    var mqttMessagesQueued: UInt64 = 0
     var firedByRule: [String: UInt64] = [:]
   }
 
@@ -120,6 +124,8 @@ final class StatusBoard: Sendable {
         "mqtt_publish_failures": .number(Double(s.counters.mqttPublishFailures)),
         "gpio_write_failures": .number(Double(s.counters.gpioWriteFailures)),
         "rule_loops": .number(Double(s.counters.ruleLoops)),
+        "mqtt_messages_inline": .number(Double(s.counters.mqttMessagesInline)),
+        "mqtt_messages_queued": .number(Double(s.counters.mqttMessagesQueued)),
       ]),
       "rejected_reload": .null,
     ]
@@ -157,6 +163,13 @@ final class StatusBoard: Sendable {
     metric(
       "ganglion_rule_loops_total", "counter", "Rule chains stopped by loop protection.",
       [("", Double(s.counters.ruleLoops))])
+    metric(
+      "ganglion_mqtt_messages_total", "counter",
+      "MQTT messages received, by where they were handled: inline on the network thread (the pipeline was idle) or queued.",
+      [
+        ("{path=\"inline\"}", Double(s.counters.mqttMessagesInline)),
+        ("{path=\"queued\"}", Double(s.counters.mqttMessagesQueued)),
+      ])
     metric(
       "ganglion_log_dropped_records_total", "counter", "Events that could not be written to the log (disk full).",
       [("", Double(s.logDroppedRecords))])

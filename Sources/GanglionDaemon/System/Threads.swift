@@ -43,6 +43,9 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
   private var head = 0
   private var count = 0
   private var closed = false
+  /// Set by `wake()` until a wait returns: a wake that comes just before the consumer waits
+  /// is not lost.
+  private var wakePending = false
   public let capacity: Int
 
   public init(capacity: Int) {
@@ -74,9 +77,11 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     return true
   }
 
-  /// Wakes the consumer without adding anything (a new timer deadline, shutdown).
+  /// Wakes the consumer without adding anything (a new timer deadline, shutdown). A consumer
+  /// that is not waiting yet returns from its next wait at once.
   public func wake() {
     pthread_mutex_lock(&mutex)
+    wakePending = true
     pthread_cond_signal(&condition)
     pthread_mutex_unlock(&mutex)
   }
@@ -102,7 +107,38 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
   public func take(until deadlineMicroseconds: Int64?) -> Outcome {
     pthread_mutex_lock(&mutex)
     defer { pthread_mutex_unlock(&mutex) }
-    if count == 0 && !closed {
+    waitLocked(until: deadlineMicroseconds)
+    guard count > 0 else { return closed ? .closed : .timedOut }
+    return .element(popLocked())
+  }
+
+  public enum Readiness: Equatable {
+    case ready
+    case timedOut
+    case closed
+  }
+
+  /// Like `take`, but leaves the element in the queue: `.ready` when one is there (for a
+  /// consumer that takes it with `poll()` once it holds its own lock).
+  public func wait(until deadlineMicroseconds: Int64?) -> Readiness {
+    pthread_mutex_lock(&mutex)
+    defer { pthread_mutex_unlock(&mutex) }
+    waitLocked(until: deadlineMicroseconds)
+    if count > 0 { return .ready }
+    return closed ? .closed : .timedOut
+  }
+
+  /// The oldest element, or nil when the queue is empty. Never blocks.
+  public func poll() -> Element? {
+    pthread_mutex_lock(&mutex)
+    defer { pthread_mutex_unlock(&mutex) }
+    return count > 0 ? popLocked() : nil
+  }
+
+  public var isEmpty: Bool { depth == 0 }
+
+  private func waitLocked(until deadlineMicroseconds: Int64?) {
+    if count == 0 && !closed && !wakePending {
       if let deadline = deadlineMicroseconds {
         var spec = timespec(tv_sec: Int(deadline / 1_000_000), tv_nsec: Int(deadline % 1_000_000) * 1000)
         pthread_cond_timedwait(&condition, &mutex, &spec)
@@ -110,12 +146,15 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         pthread_cond_wait(&condition, &mutex)
       }
     }
-    guard count > 0 else { return closed ? .closed : .timedOut }
+    wakePending = false
+  }
+
+  private func popLocked() -> Element {
     let element = items[head]!
     items[head] = nil
     head = (head + 1) % capacity
     count -= 1
-    return .element(element)
+    return element
   }
 
   public var depth: Int {
@@ -123,6 +162,31 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     defer { pthread_mutex_unlock(&mutex) }
     return count
   }
+}
+
+/// A plain mutex with `tryLock`: one piece of work is done by whichever thread gets it first.
+/// Not recursive. Thread safety: every method may be called from any thread.
+public final class WorkLock: @unchecked Sendable {
+  private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+  public init() {
+    mutex = .allocate(capacity: 1)
+    mutex.initialize(to: pthread_mutex_t())
+    pthread_mutex_init(mutex, nil)
+  }
+
+  deinit {
+    pthread_mutex_destroy(mutex)
+    mutex.deallocate()
+  }
+
+  /// Blocks until the lock is held.
+  public func lock() { pthread_mutex_lock(mutex) }
+
+  /// Takes the lock if it is free; false (at once) if another thread holds it.
+  public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+
+  public func unlock() { pthread_mutex_unlock(mutex) }
 }
 
 /// CLOCK_MONOTONIC in microseconds: for deadlines that must not jump with the wall clock.
