@@ -172,6 +172,7 @@ public enum Daemon {
       finalMessage: MQTTMessage(
         topic: "\(config.mqtt?.prefix ?? "")/status", payload: Array("offline".utf8), qos: 1, retain: true))
     gpio.stop()
+    pipeline.reportUnhandledInputs()
     if let failure = pipeline.fatalFailure {
       logger.critical("stopped: \(failure)")
       return .runtimeFailure

@@ -307,6 +307,19 @@ public final class EventLog {
     if buffer.count >= Self.flushThreshold { try writeBuffer() }
   }
 
+  /// True when one of the next `events` appends (of `bytes` in all) may have to wait for
+  /// the disk: reserve a new block of seqs, roll to a new segment or start one (each
+  /// fdatasyncs). For a caller on a thread that must not wait long (the MQTT network thread),
+  /// to hand its work to the pipeline's thread instead. An estimate: more appends than
+  /// `events` may still reach such a point.
+  public func syncIsNear(events: Int, bytes: Int) -> Bool {
+    if nextSeq + UInt64(events) >= meta.reservedSeq { return true }
+    let pending = Int64(buffer.count + bytes)
+    if (active?.size ?? Int64(SegmentFormat.headerSize)) + pending > options.segmentSize { return true }  // a roll
+    // Without an open segment, the next one starts when the buffer is written.
+    return active == nil && pending >= Int64(Self.flushThreshold)
+  }
+
   /// Writes the buffered records and, unless the mode is `.never`, fdatasyncs them. When
   /// writing is failing, the buffered records are dropped (see `writeFailure`) and no error
   /// is thrown.

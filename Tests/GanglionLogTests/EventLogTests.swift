@@ -33,6 +33,30 @@ import Testing
     #expect(try reader.seqRange() == 1...500)
   }
 
+  /// `syncIsNear` promises that while it is false, the next appends neither reserve seqs
+  /// nor start or roll a segment (each of which fdatasyncs): checked on the files, append by
+  /// append, across seq blocks and many segment rolls.
+  @Test func syncIsNearWarnsBeforeEveryAppendThatTouchesTheDisk() throws {
+    let dir = LogTestDirectory()
+    let log = try EventLog.open(directory: dir.log, options: LogOptions(maxSize: 1 << 30, segmentSize: 8 * 1024))
+    func diskState() -> ([String], [UInt8]) { (TestFile.segments(dir.log), TestFile.read(dir.log + "/seq.meta")) }
+    var warned = 0
+    var touched = 0
+    for i in 0..<10_000 {
+      let near = log.syncIsNear(events: 1, bytes: 256)
+      let before = diskState()
+      try appendSamples(log, count: 1, start: i)
+      if diskState() != before {
+        touched += 1
+        #expect(near, "append \(i + 1) touched the disk without a warning")
+      }
+      if near { warned += 1 }
+    }
+    #expect(touched > 10, "the run must cross seq blocks and segment rolls")
+    #expect(warned < 10_000 / 4, "warnings only near those points: \(warned)")
+    try log.close()
+  }
+
   @Test func writerCountsForMetrics() throws {
     let dir = LogTestDirectory()
     let log = try EventLog.open(directory: dir.log, options: LogOptions(segmentSize: 2048, sync: .always))

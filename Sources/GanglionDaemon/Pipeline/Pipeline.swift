@@ -242,6 +242,7 @@ final class Pipeline: @unchecked Sendable {
       worker.unlock()
       let readiness = inbox.wait(until: wakeAt)
       worker.lock()
+      if fatalFailure != nil { break loop }  // set by an inline run meanwhile
       if let input = inbox.poll() {
         if case .stop = input { break loop }
         handle(input)
@@ -270,8 +271,12 @@ final class Pipeline: @unchecked Sendable {
   func handleOrQueue(mqtt message: MQTTMessage) -> Bool {
     guard worker.tryLock() else { return queue(message) }
     // The pipeline's thread takes inputs only while holding `worker`, so an empty queue here
-    // means no earlier input can be overtaken.
-    guard inlineAllowed, inbox.isEmpty else {
+    // means no earlier input can be overtaken. Near a point where the log must fdatasync
+    // (a seq block, a segment roll), the pipeline's thread does the work: the network
+    // thread must not wait for the disk.
+    guard inlineAllowed, fatalFailure == nil, inbox.isEmpty,
+      !log.syncIsNear(events: Self.inlineEventMargin, bytes: Self.inlineEventMargin * 256)
+    else {
       worker.unlock()
       return queue(message)
     }
@@ -281,15 +286,30 @@ final class Pipeline: @unchecked Sendable {
     let deadlineAfter = engine.nextDeadline
     let wakePipeline =
       fatalFailure != nil || (deadlineAfter != nil && (deadlineBefore == nil || deadlineAfter! < deadlineBefore!))
+    status.update { $0.counters.mqttMessagesInline += 1 }
     worker.unlock()
     if wakePipeline { inbox.wake() }
-    status.update { $0.counters.mqttMessagesInline += 1 }
     return true
   }
 
+  /// Events (of 256 bytes) one MQTT message is assumed to log at most, for `syncIsNear`: an
+  /// input with a few rules firing logs a handful, each record usually under 100 bytes.
+  private static let inlineEventMargin = 64
+
   private func queue(_ message: MQTTMessage) -> Bool {
+    guard submit(.mqttMessage(message)) else { return false }
     status.update { $0.counters.mqttMessagesQueued += 1 }
-    return submit(.mqttMessage(message))
+    return true
+  }
+
+  /// Call after `run()` returned and the inputs (MQTT, GPIO) stopped: what arrived after the
+  /// stop request is not handled (the log is closed); this says how many instead of losing
+  /// them silently.
+  func reportUnhandledInputs() {
+    inbox.close()
+    var count = 0
+    while inbox.poll() != nil { count += 1 }
+    if count > 0 { logger.notice("\(count) inputs arrived while stopping and were not handled") }
   }
 
   /// After an input or a wake-up: due timers, broker acknowledgements, the outbox.
