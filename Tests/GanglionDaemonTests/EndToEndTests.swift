@@ -76,6 +76,7 @@ import Testing
 
     let status = await daemon.stop()
     #expect(status == .exited(code: 0), "\(daemon.output)")
+    #expect(!daemon.output.contains("while stopping"), "nothing was sent during the stop: \(daemon.output)")
     _ = try await observer.wait(for: "ganglion/test-pi/status") { $0.text == "offline" }
     let afterStop = try await MQTTObserver(broker: broker, filter: "ganglion/test-pi/status")
     #expect(try await afterStop.wait(for: "ganglion/test-pi/status").text == "offline")

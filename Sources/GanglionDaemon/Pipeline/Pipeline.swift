@@ -308,8 +308,15 @@ final class Pipeline: @unchecked Sendable {
   func reportUnhandledInputs() {
     inbox.close()
     var count = 0
-    while inbox.poll() != nil { count += 1 }
-    if count > 0 { logger.notice("\(count) inputs arrived while stopping and were not handled") }
+    while let input = inbox.poll() {
+      switch input {
+      case .reading, .mqttMessage: count += 1
+      case .mqttState, .reload, .stop: break  // the connection closing, nothing a user sent
+      }
+    }
+    if count > 0 {
+      logger.notice("\(count) input\(count == 1 ? "" : "s") arrived while stopping and \(count == 1 ? "was" : "were") not handled")
+    }
   }
 
   /// After an input or a wake-up: due timers, broker acknowledgements, the outbox.
