@@ -232,7 +232,8 @@ enum MQTTBenchmark {
       "  with the default mirrors (4 messages out per input): p50 \(format(mirroring.percentile(50) / relay.percentile(50)))x"
         + " and throughput \(format(mirroring.messagesPerSecond / relay.messagesPerSecond))x the C relay;"
         + " p50 \(format(mirroring.percentile(50) / daemonLike.percentile(50)))x and throughput"
-        + " \(format(mirroring.messagesPerSecond / daemonLike.messagesPerSecond))x a C relay making the same 4 publishes")
+        + " \(format(mirroring.messagesPerSecond / daemonLike.messagesPerSecond))x a C relay making the same 4 publishes"
+    )
   }
 
   /// Each metric's median over the rounds, except: p50 and p99 come from the round with the

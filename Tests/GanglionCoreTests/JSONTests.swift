@@ -51,7 +51,8 @@ import Testing
 
   @Test(arguments: [
     (0.0, "0"), (-0.0, "0"), (7, "7"), (-42, "-42"), (1e14, "100000000000000"), (2.5, "2.5"), (-0.125, "-0.125"),
-    (1e15, "1000000000000000.0"), (Double.nan, "null"), (Double.infinity, "null"), (Double(Int64.max), "9.223372036854776e+18"),
+    (1e15, "1000000000000000.0"), (Double.nan, "null"), (Double.infinity, "null"),
+    (Double(Int64.max), "9.223372036854776e+18"),
   ])
   func encodesNumbersTheWayValuePrintsThem(number: Double, expected: String) {
     #expect(JSON.encode(.number(number)) == expected)
@@ -63,7 +64,8 @@ import Testing
 
   @Test func largeSeqsAndCausesEncodeInFull() throws {
     let event = Event(
-      seq: UInt64.max, time: Timestamp(microseconds: 1), kind: .fired, value: .object(["b": 1, "a": .array([2, "3"])]),
+      seq: UInt64.max, time: Timestamp(microseconds: 1), kind: .fired,
+      value: .object(["b": 1, "a": .array([2, "3"])]),
       source: .rule, cause: 10_000_000_000, rule: "r", late: true)
     let text = event.json(device: "d")
     #expect(text.hasPrefix(#"{"seq":18446744073709551615,"id":"d:18446744073709551615","#))

@@ -63,7 +63,8 @@ import Testing
         injected += 1
         let query = [("signal", "other.level"), ("value", String(injected))]
         let reply = try await offThePool {
-          try HTTPClient.request(method: "POST", host: "127.0.0.1", port: daemon.httpPort, path: "/inject", query: query)
+          try HTTPClient.request(
+            method: "POST", host: "127.0.0.1", port: daemon.httpPort, path: "/inject", query: query)
         }
         guard reply.status == 202 else { throw TestSupportError("inject: \(reply.status) \(reply.body)") }
       }

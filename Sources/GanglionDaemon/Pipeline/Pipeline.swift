@@ -315,7 +315,8 @@ final class Pipeline: @unchecked Sendable {
       }
     }
     if count > 0 {
-      logger.notice("\(count) input\(count == 1 ? "" : "s") arrived while stopping and \(count == 1 ? "was" : "were") not handled")
+      logger.notice(
+        "\(count) input\(count == 1 ? "" : "s") arrived while stopping and \(count == 1 ? "was" : "were") not handled")
     }
   }
 
