@@ -219,3 +219,56 @@ import Testing
     }
   }
 }
+
+/// MQTTStreamingClient: the client's callbacks bridged into bounded async streams.
+@Suite struct MQTTStreamingClientTests {
+  static func options(_ broker: MosquittoBroker, _ label: String, subscriptions: [String] = []) -> MQTTClientOptions {
+    MQTTClientOptions(
+      host: broker.host, port: broker.port, clientID: uniqueClientID(label), subscriptions: subscriptions,
+      reconnectDelay: (.milliseconds(20), .milliseconds(200)))
+  }
+
+  @Test func messagesAndStatesArriveInOrderThroughForAwait() async throws {
+    let broker = try await MosquittoBroker()
+    let subscriber = try MQTTStreamingClient(options: Self.options(broker, "stream-sub", subscriptions: ["s/#"]))
+    try subscriber.start()
+    var states = subscriber.states.makeAsyncIterator()
+    #expect(await states.next() == .connecting)
+    #expect(await states.next() == .connected)
+
+    let (publisher, _) = try makeClient(broker, label: "stream-pub")
+    defer { publisher.stop(finalMessage: nil) }
+    try await startAndWaitConnected(publisher)
+    for n in 1...50 { try publisher.publish(MQTTMessage(topic: "s/\(n % 3)", text: String(n), qos: 1)) }
+
+    var received: [String] = []
+    for await message in subscriber.messages {
+      received.append(message.text)
+      if received.count == 50 { break }
+    }
+    #expect(received == (1...50).map(String.init))
+    #expect(subscriber.droppedMessages == 0)
+    subscriber.stop()  // brief: the network thread ends at once
+    #expect(await states.next() == .disconnected(reason: "stopped"))
+    #expect(await states.next() == nil, "the state stream ends after stop")
+  }
+
+  @Test func aReaderThatFallsBehindLosesTheNewestAndTheyAreCounted() async throws {
+    let broker = try await MosquittoBroker()
+    let subscriber = try MQTTStreamingClient(
+      options: Self.options(broker, "stream-slow", subscriptions: ["slow/#"]), bufferLimit: 5)
+    try await startAndWaitConnected(subscriber.client)
+    let (publisher, _) = try makeClient(broker, label: "stream-fast")
+    defer { publisher.stop(finalMessage: nil) }
+    try await startAndWaitConnected(publisher)
+
+    // Nobody reads while 20 messages arrive: 5 wait, 15 are dropped, none blocks the client.
+    for n in 1...20 { try publisher.publish(MQTTMessage(topic: "slow/x", text: String(n), qos: 1)) }
+    try await waitUntil("15 messages dropped") { subscriber.droppedMessages == 15 }
+    #expect(subscriber.client.isConnected)
+    subscriber.stop()  // brief: the network thread ends at once
+    var kept: [String] = []
+    for await message in subscriber.messages { kept.append(message.text) }
+    #expect(kept == ["1", "2", "3", "4", "5"])
+  }
+}
