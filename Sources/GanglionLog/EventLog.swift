@@ -307,6 +307,15 @@ public final class EventLog {
     if buffer.count >= Self.flushThreshold { try writeBuffer() }
   }
 
+  /// Writes the buffered records to the segment file without fdatasync, so a `LogReader`
+  /// sees them (they are not made durable: that is `sync`'s job). Failures are handled as in
+  /// `append` (records dropped and counted, `writeFailure` set).
+  /// - Throws: only if the log is unusable.
+  public func writeBuffered() throws(LogError) {
+    if let unusable { throw unusable }
+    try writeBuffer()
+  }
+
   /// True when one of the next `events` appends (of `bytes` in all) may have to wait for
   /// the disk: reserve a new block of seqs, roll to a new segment or start one (each
   /// fdatasyncs). For a caller on a thread that must not wait long (the MQTT network thread),

@@ -119,7 +119,10 @@ import Testing
       throw error
     }
     #expect(mode["source"] == "command")
-    let lastSeqBeforeKill = try #require(mode["seq"]?.numberValue)
+    try await broker.publish(topic: "sensors/hallway/lux", text: "30")
+    _ = try await observer.wait(for: "ganglion/test-pi/state/hallway.lux") { $0.text == "30" }
+    let lastSeqBeforeKill = try #require(
+      try await observer.event(on: "ganglion/test-pi/events/hallway.lux")["seq"]?.numberValue)
 
     daemon.kill()
     _ = try await observer.wait(for: "ganglion/test-pi/status") { $0.text == "offline" }
@@ -129,6 +132,12 @@ import Testing
     let status = try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))
     #expect(status["signals"]?["house.mode"]?["value"] == "away")
     _ = try await observer.wait(for: "ganglion/test-pi/state/house.mode") { $0.text == "away" }
+    // The lux input starts unknown again (no `persist`): its retained state from before the
+    // kill is cleared with an empty retained message, not left standing as if current.
+    #expect(try await observer.wait(for: "ganglion/test-pi/state/hallway.lux") { $0.payload.isEmpty }.retain == false)
+    let late = try await MQTTObserver(broker: broker, filter: "ganglion/test-pi/state/#")
+    _ = try await late.wait(for: "ganglion/test-pi/state/house.mode")
+    #expect(!late.messages.contains { $0.topic == "ganglion/test-pi/state/hallway.lux" }, "\(late.messages)")
 
     let tail = try await daemon.cli(["log", "tail", "-n", "100", "--json"])
     #expect(tail.code == 0, "\(tail.output)")
@@ -216,6 +225,9 @@ import Testing
     #expect(reasons[3]["reason"]?.stringValue?.contains("is an input") == true)
     #expect(reasons[4]["reason"]?.stringValue?.contains("did you mean 'hallway.motion'") == true)
     for reason in reasons { #expect(reason["time"]?.stringValue.flatMap(Timestamp.init(iso8601:)) != nil) }
+    // The keys in events.md's order.
+    let first = try #require(observer.messages.first { $0.topic == "ganglion/test-pi/dead_letter" })
+    #expect(first.text.hasPrefix(#"{"topic":"sensors/hallway/lux","payload":"dark","reason":"#), "\(first.text)")
 
     // The signal never took a bad value: the only lux events are the good one.
     let luxEvents = observer.messages.filter { $0.topic == "ganglion/test-pi/events/hallway.lux" }

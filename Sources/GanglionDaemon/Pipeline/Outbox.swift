@@ -5,14 +5,18 @@ import Synchronization
 /// Delivers logged events to MQTT in `seq` order, at least once for QoS 1 (events.md
 /// "Delivery and ordering").
 ///
-/// The event log is the real queue: this keeps the events not yet acknowledged by the broker
-/// (at most `capacity`; past that the oldest not yet handed over are dropped and counted) and
-/// hands only a small `window` of them to libmosquitto, which would otherwise queue without
-/// limit. `deliveredSeq` (every event up to it was acknowledged or given up) is saved beside
-/// the log, so a restarted daemon sends what the broker has not acknowledged yet.
-/// QoS 0 messages are sent only while connected and are not waited for.
+/// The event log is the queue. The outbox keeps at most `memoryLimit` deliveries in memory;
+/// when more are waiting (a burst faster than the broker acknowledges, a broker that is away,
+/// a restart with unsent events) the newer ones stay in the log only ("spilled") and are read
+/// back by the owner (`refill`) as the older ones leave. Only a small `window` is handed to
+/// libmosquitto, which would otherwise queue without limit, and only while connected.
+/// While the broker is unreachable, at most `capacity` (`mqtt.outbox`) undelivered events
+/// are kept: past that the oldest are dropped and counted. While connected nothing is dropped.
+/// `deliveredSeq` (every event up to it was acknowledged or dropped) is saved beside the log,
+/// so a restarted daemon sends what the broker has not acknowledged yet. QoS 0 messages are
+/// not waited for.
 ///
-/// Not thread-safe: owned by the pipeline thread.
+/// Not thread-safe: owned by whoever holds the pipeline's lock.
 final class Outbox {
   private struct Delivery {
     let seq: UInt64
@@ -24,50 +28,98 @@ final class Outbox {
 
   let capacity: Int
   let window: Int
+  let memoryLimit: Int
   /// Every event with a seq up to this one was acknowledged by the broker or dropped.
   private(set) var deliveredSeq: UInt64
-  /// Events dropped because more than `capacity` were waiting.
+  /// Events dropped because more than `capacity` waited while the broker was unreachable
+  /// (and events that left the log's ring before they could be sent).
   private(set) var dropped: UInt64 = 0
   /// Messages the client refused (for metrics).
   private(set) var refused: UInt64 = 0
+  /// The first seq of the events that wait in the log only, nil when all are in memory.
+  private(set) var spilledFrom: UInt64?
 
   /// Handed to the client, awaiting acknowledgement, in seq order (at most `window`).
   private var inFlight = FIFO<Delivery>()
-  /// Not handed over yet, in seq order (at most `capacity`).
+  /// In memory, not handed over yet, in seq order (at most `memoryLimit`).
   private var waiting = FIFO<Delivery>()
   private var owners: [Int32: UInt64] = [:]
+  /// The newest seq enqueued or announced.
+  private var newestSeq: UInt64
 
-  init(capacity: Int, window: Int = 64, deliveredSeq: UInt64) {
+  init(capacity: Int, window: Int = 64, memoryLimit: Int = 512, deliveredSeq: UInt64) {
     self.capacity = max(1, capacity)
     self.window = max(1, window)
+    self.memoryLimit = max(1, memoryLimit)
     self.deliveredSeq = deliveredSeq
+    newestSeq = deliveredSeq
   }
 
-  /// Events waiting to be delivered (handed over or not).
-  var depth: Int { inFlight.count + waiting.count }
+  /// Events waiting to be delivered (handed over or not). Spilled events are counted by
+  /// seq, so events without messages among them make this an upper bound.
+  var depth: Int { inFlight.count + waiting.count + spilledCount }
+
+  private var spilledCount: Int { spilledFrom.map { $0 <= newestSeq ? Int(newestSeq - $0 + 1) : 0 } ?? 0 }
+
+  /// True when events wait in the log and there is room to read them back.
+  var wantsRefill: Bool { spilledFrom != nil && waiting.count <= memoryLimit / 2 }
+
+  /// How many events `refill` takes at most.
+  var refillLimit: Int { memoryLimit - waiting.count }
 
   /// Queues the messages of the event `seq` (which may be none: the event still takes its
-  /// place in the order).
+  /// place in the order). When the memory is full, the event stays in the log only.
   func enqueue(seq: UInt64, messages: [MQTTMessage]) {
-    if messages.isEmpty && depth == 0 {
+    newestSeq = max(newestSeq, seq)
+    if spilledFrom != nil { return }  // later than the spilled ones: it waits in the log too
+    if messages.isEmpty && inFlight.count + waiting.count == 0 {
       deliveredSeq = max(deliveredSeq, seq)
       return
     }
-    waiting.append(Delivery(seq: seq, messages: messages))
-    while depth > capacity, waiting.count > 0 {
-      // The oldest that libmosquitto does not hold yet goes.
-      _ = waiting.popFirst()
-      dropped += 1
+    if waiting.count >= memoryLimit {
+      spilledFrom = seq
+      return
     }
+    waiting.append(Delivery(seq: seq, messages: messages))
   }
 
-  /// Hands deliveries to the client while fewer than `window` await acknowledgement.
+  /// Announces logged events `fromSeq...toSeq` that were never delivered (found at start-up):
+  /// they are read back from the log by `refill`.
+  func resume(fromSeq: UInt64, toSeq: UInt64) {
+    guard fromSeq <= toSeq else { return }
+    if spilledFrom == nil { spilledFrom = fromSeq }
+    newestSeq = max(newestSeq, toSeq)
+  }
+
+  /// Takes events read back from the log, oldest first, starting at `spilledFrom`. `nextSeq`
+  /// is the seq after the last one the log holds now (so events the ring already dropped are
+  /// counted, and an empty batch at the end of the log ends the spill).
+  func refill(_ events: [(seq: UInt64, messages: [MQTTMessage])], readUpTo lastRead: UInt64?) {
+    guard var next = spilledFrom else { return }
+    for (seq, messages) in events where seq >= next {
+      if seq > next { dropped += seq - next }  // left the log's ring before it could be sent
+      next = seq + 1
+      if messages.isEmpty && inFlight.count + waiting.count == 0 {
+        deliveredSeq = max(deliveredSeq, seq)
+      } else {
+        waiting.append(Delivery(seq: seq, messages: messages))
+      }
+    }
+    if let lastRead, lastRead >= next { next = lastRead + 1 }
+    spilledFrom = next > newestSeq ? nil : next
+  }
+
+  /// While connected: hands deliveries to the client while fewer than `window` await
+  /// acknowledgement. While not: keeps at most `capacity` undelivered events, dropping the
+  /// oldest that libmosquitto does not hold.
   func pump(_ client: MQTTClient?) {
     guard let client else { return }
+    guard client.isConnected else {
+      dropPastCapacity()
+      return
+    }
     while inFlight.count < window, var delivery = waiting.popFirst() {
-      let connected = client.isConnected
       for message in delivery.messages {
-        if message.qos == 0 && !connected { continue }
         do {
           let id = try client.publish(message)
           if message.qos > 0 {
@@ -82,6 +134,22 @@ final class Outbox {
       inFlight.append(delivery)
     }
     popCompleted()
+  }
+
+  private func dropPastCapacity() {
+    while depth > capacity {
+      // With nothing in flight, every event up to a dropped one is delivered or dropped.
+      if let oldest = waiting.popFirst() {
+        dropped += 1
+        if inFlight.count == 0 { deliveredSeq = max(deliveredSeq, oldest.seq) }
+      } else if let from = spilledFrom {
+        dropped += 1
+        spilledFrom = from < newestSeq ? from + 1 : nil
+        if inFlight.count == 0 { deliveredSeq = max(deliveredSeq, from) }
+      } else {
+        break  // only what libmosquitto holds is left; it resends that after reconnecting
+      }
+    }
   }
 
   /// The broker acknowledged the message `id` (from `MQTTClient`'s `onAcknowledged`).

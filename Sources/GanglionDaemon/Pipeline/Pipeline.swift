@@ -62,6 +62,10 @@ final class Pipeline: @unchecked Sendable {
   private let worker = WorkLock()
   /// True while `run()` is running and `sync` is not `always`.
   private var inlineAllowed = false
+  /// The seq of each signal's newest event in this run (bounded by the config's signals).
+  private var latestSignalSeq: [String: UInt64] = [:]
+  /// Why the outbox could not read the log last time (reported once).
+  private var outboxReadFailure: String?
   private var savedTimerRevision: UInt64 = 0
   private var lastDeliveredSave: Int64 = 0
   /// The state file that failed last, so a full disk is reported once, not every sync.
@@ -151,22 +155,38 @@ final class Pipeline: @unchecked Sendable {
     syncIfAlways()
   }
 
-  /// Events logged before a restart that the broker never acknowledged, oldest first; the
-  /// newest `mqtt.outbox` of them are sent again (subscribers dedupe by `id`).
+  /// Events logged before a restart that the broker never acknowledged: they are read back
+  /// from the log and sent again, oldest first (subscribers dedupe by `id`); while the broker
+  /// is unreachable the newest `mqtt.outbox` of them are kept.
   private func enqueueBacklog() {
     guard config.mqtt != nil, outbox.deliveredSeq + 1 < log.nextSeq else { return }
+    let count = log.nextSeq - 1 - outbox.deliveredSeq
+    outbox.resume(fromSeq: outbox.deliveredSeq + 1, toSeq: log.nextSeq - 1)
+    logger.notice("\(count) logged events were not acknowledged by the broker; sending them again")
+  }
+
+  /// Reads events that wait in the log only back into the outbox (on the pipeline's own
+  /// thread: it reads files).
+  private func refillOutbox() {
+    guard outbox.wantsRefill, let from = outbox.spilledFrom else { return }
     do {
-      let cursor = try LogReader(directory: log.directory).cursor(
-        fromSeq: outbox.deliveredSeq + 1, toSeq: log.nextSeq - 1)
-      var count = 0
-      while let event = try cursor.next() {
-        outbox.enqueue(seq: event.seq, messages: messages(for: event))
-        count += 1
+      try log.writeBuffered()  // the newest records become readable
+      let cursor = try LogReader(directory: log.directory).cursor(fromSeq: from, toSeq: log.nextSeq - 1)
+      var batch: [(seq: UInt64, messages: [MQTTMessage])] = []
+      let limit = outbox.refillLimit
+      while batch.count < limit, let event = try cursor.next() {
+        batch.append((event.seq, messages(for: event)))
       }
-      if count > 0 { logger.notice("\(count) logged events were not acknowledged by the broker; sending them again") }
+      // Caught up with the log when it had fewer than asked for.
+      outbox.refill(batch, readUpTo: batch.count < limit ? log.nextSeq - 1 : nil)
     } catch {
-      logger.error("cannot read unsent events from the log: \(error)")
+      if outboxReadFailure == nil { logger.error("cannot read unsent events back from the log: \(error)") }
+      outboxReadFailure = "\(error)"
+      return
     }
+    outboxReadFailure = nil
+    outbox.pump(mqtt)
+    noteProgress()
   }
 
   /// Resumes the `for`/`after` countdowns that were running when the daemon stopped
@@ -250,6 +270,7 @@ final class Pipeline: @unchecked Sendable {
         break loop
       }
       finishRound()
+      refillOutbox()
       let now = MonotonicClock.nowMicroseconds()
       if now >= nextSync {
         syncLog()
@@ -284,8 +305,11 @@ final class Pipeline: @unchecked Sendable {
     handle(message)
     finishRound()
     let deadlineAfter = engine.nextDeadline
+    // The pipeline's thread must look again: a failure, an earlier countdown, or unsent
+    // events to read back from the log.
     let wakePipeline =
-      fatalFailure != nil || (deadlineAfter != nil && (deadlineBefore == nil || deadlineAfter! < deadlineBefore!))
+      fatalFailure != nil || outbox.wantsRefill
+      || (deadlineAfter != nil && (deadlineBefore == nil || deadlineAfter! < deadlineBefore!))
     status.update { $0.counters.mqttMessagesInline += 1 }
     worker.unlock()
     if wakePipeline { inbox.wake() }
@@ -323,8 +347,11 @@ final class Pipeline: @unchecked Sendable {
   /// After an input or a wake-up: due timers, broker acknowledgements, the outbox.
   private func finishRound() {
     fireDueTimers()
-    for id in acknowledgements.take() { outbox.acknowledge(id) }
+    let acknowledged = acknowledgements.take()
+    for id in acknowledged { outbox.acknowledge(id) }
     outbox.pump(mqtt)
+    // Acknowledgements change what /status and /metrics say is still on its way.
+    if !acknowledged.isEmpty { noteProgress() }
   }
 
   private var syncInterval: Int64 {
@@ -385,6 +412,7 @@ final class Pipeline: @unchecked Sendable {
     syncIfAlways()
     for event in events {
       status.note(event)
+      if event.kind == .signal, let signal = event.signal { latestSignalSeq[signal] = event.seq }
       if mqttEnabled { outbox.enqueue(seq: event.seq, messages: messages(for: event)) }
       switch event.kind {
       case .log:
@@ -401,6 +429,11 @@ final class Pipeline: @unchecked Sendable {
     }
     if settings.printEvents { fflush(nil) }
     outbox.pump(mqtt)
+    noteProgress()
+  }
+
+  /// Copies the log's and the outbox's figures to the status page.
+  private func noteProgress() {
     status.update { s in
       s.nextSeq = log.nextSeq
       s.logDroppedRecords = log.droppedRecords
@@ -422,7 +455,10 @@ final class Pipeline: @unchecked Sendable {
         event.writeJSON(device: device, to: &json)
         messages.append(MQTTMessage(topic: topics.events, payload: json, qos: qos))
       }
-      if mirrors.state {
+      // Retained state/ must end at the current value: an event read back late (after a
+      // burst, an outage or a restart) that is no longer its signal's newest in this run does
+      // not send its value again; the newer event's message follows it in order.
+      if mirrors.state, latestSignalSeq[signal] == event.seq {
         var state: [UInt8] = []
         event.value.writePlainText(to: &state)
         messages.append(MQTTMessage(topic: topics.state, payload: state, qos: qos, retain: true))
@@ -440,14 +476,17 @@ final class Pipeline: @unchecked Sendable {
       let qos = Int(fields["qos"]?.numberValue ?? 0)
       return [MQTTMessage(topic: topic, payload: Array(payload.utf8), qos: qos, retain: fields["retain"] == true)]
     case .deadLetter:
+      // events.md's keys, in its order: {"topic", "payload" (base64 if not UTF-8), "reason", "time"}.
       let payload = event.value["payload"] ?? .null
-      let published: Value = .object([
-        "topic": event.value["topic"] ?? .null,
-        "payload": payload["base64"] ?? payload,
-        "reason": event.value["reason"] ?? .null, "time": .string(event.time.iso8601),
-      ])
-      var json: [UInt8] = []
-      JSON.write(published, to: &json)
+      var json: [UInt8] = Array(#"{"topic":"#.utf8)
+      JSON.write(event.value["topic"] ?? .null, to: &json)
+      json.append(contentsOf: #","payload":"#.utf8)
+      JSON.write(payload["base64"] ?? payload, to: &json)
+      json.append(contentsOf: #","reason":"#.utf8)
+      JSON.write(event.value["reason"] ?? .null, to: &json)
+      json.append(contentsOf: #","time":""#.utf8)
+      event.time.writeISO8601(to: &json)
+      json.append(contentsOf: #""}"#.utf8)
       return [MQTTMessage(topic: "\(prefix)/dead_letter", payload: json, qos: qos)]
     case .log, .system:
       return []
@@ -627,9 +666,15 @@ final class Pipeline: @unchecked Sendable {
       }
       logger.notice("connected to the MQTT broker")
       publish(topic: "\(prefix)/status", payload: Array("online".utf8), qos: 1, retain: true)
-      // Retained state may be stale or missing after a broker restart: publish it again.
-      for (name, state) in status.snapshot.signals.sorted(by: { $0.key < $1.key }) where mirrors.state {
-        publish(topic: "\(prefix)/state/\(name)", payload: Array(state.value.plainText.utf8), qos: qos, retain: true)
+      // Retained state may be stale or missing after a broker restart: publish it again. A
+      // signal not known yet gets an empty retained message, which clears what an earlier run
+      // left there (events.md: state/ is the current value).
+      if mirrors.state {
+        let known = status.snapshot.signals
+        for name in config.catalog.names.sorted() {
+          let text = known[name]?.value.plainText ?? ""
+          publish(topic: signalTopics(name).state, payload: Array(text.utf8), qos: qos, retain: true)
+        }
       }
     case .disconnected(let reason):
       let before = status.snapshot
