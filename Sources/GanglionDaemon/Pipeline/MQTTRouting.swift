@@ -51,6 +51,10 @@ struct MQTTRouting: Sendable {
     }
     guard let path = jsonPath else {
       if let value = type.parse(text: text) { return .value(value) }
+      // A JSON string holding the value (`"21.5"`, `"on"`) counts, as it does under a `json` path.
+      if let quoted = try? JSON.parse(text), case .string = quoted, let value = type.coerce(quoted) {
+        return .value(value)
+      }
       return .rejected("payload is not a valid \(type.rawValue)")
     }
     let document: Value
