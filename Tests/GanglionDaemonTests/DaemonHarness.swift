@@ -119,6 +119,9 @@ final class DaemonHarness: Sendable {
 
   var output: String { readTextFile(outputPath) ?? "" }
 
+  /// The output of the latest `restart()` (each restart writes its own).
+  var outputSinceRestart: String { readTextFile(outputPath + ".2") ?? "" }
+
   /// Runs `ganglion ARGS --config <this config>` to completion; returns its exit code and output.
   func cli(_ arguments: [String]) async throws -> (code: Int32, output: String) {
     try await runGanglion(arguments + ["--config", configPath])

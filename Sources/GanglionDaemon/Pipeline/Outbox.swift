@@ -38,6 +38,9 @@ final class Outbox {
   private(set) var refused: UInt64 = 0
   /// The first seq of the events that wait in the log only, nil when all are in memory.
   private(set) var spilledFrom: UInt64?
+  /// How many events with messages wait in the log only (seqs may have gaps: a crash skips
+  /// the rest of a reserved block, so this is counted, not computed from seqs).
+  private var spilledEvents = 0
 
   /// Handed to the client, awaiting acknowledgement, in seq order (at most `window`).
   private var inFlight = FIFO<Delivery>()
@@ -55,11 +58,8 @@ final class Outbox {
     newestSeq = deliveredSeq
   }
 
-  /// Events waiting to be delivered (handed over or not). Spilled events are counted by
-  /// seq, so events without messages among them make this an upper bound.
-  var depth: Int { inFlight.count + waiting.count + spilledCount }
-
-  private var spilledCount: Int { spilledFrom.map { $0 <= newestSeq ? Int(newestSeq - $0 + 1) : 0 } ?? 0 }
+  /// Events waiting to be delivered (handed over or not).
+  var depth: Int { inFlight.count + waiting.count + spilledEvents }
 
   /// True when events wait in the log and there is room to read them back.
   var wantsRefill: Bool { spilledFrom != nil && waiting.count <= memoryLimit / 2 }
@@ -71,42 +71,52 @@ final class Outbox {
   /// place in the order). When the memory is full, the event stays in the log only.
   func enqueue(seq: UInt64, messages: [MQTTMessage]) {
     newestSeq = max(newestSeq, seq)
-    if spilledFrom != nil { return }  // later than the spilled ones: it waits in the log too
+    if spilledFrom != nil {  // later than the spilled ones: it waits in the log too
+      if !messages.isEmpty { spilledEvents += 1 }
+      return
+    }
     if messages.isEmpty && inFlight.count + waiting.count == 0 {
       deliveredSeq = max(deliveredSeq, seq)
       return
     }
     if waiting.count >= memoryLimit {
       spilledFrom = seq
+      spilledEvents = 1
       return
     }
     waiting.append(Delivery(seq: seq, messages: messages))
   }
 
-  /// Announces logged events `fromSeq...toSeq` that were never delivered (found at start-up):
-  /// they are read back from the log by `refill`.
-  func resume(fromSeq: UInt64, toSeq: UInt64) {
-    guard fromSeq <= toSeq else { return }
+  /// Announces logged events `fromSeq...toSeq` that were never delivered (found at start-up),
+  /// `events` of them with messages: they are read back from the log by `refill`.
+  func resume(fromSeq: UInt64, toSeq: UInt64, events: Int) {
+    guard fromSeq <= toSeq, events > 0 else { return }
     if spilledFrom == nil { spilledFrom = fromSeq }
+    spilledEvents += events
     newestSeq = max(newestSeq, toSeq)
   }
 
-  /// Takes events read back from the log, oldest first, starting at `spilledFrom`. `nextSeq`
-  /// is the seq after the last one the log holds now (so events the ring already dropped are
-  /// counted, and an empty batch at the end of the log ends the spill).
+  /// Takes events read back from the log, oldest first, from `spilledFrom` on. `lastRead`
+  /// is the newest seq the log was read up to when the batch ends there (nil when the batch
+  /// stopped at `refillLimit`): reaching the newest enqueued seq ends the spill.
   func refill(_ events: [(seq: UInt64, messages: [MQTTMessage])], readUpTo lastRead: UInt64?) {
     guard var next = spilledFrom else { return }
     for (seq, messages) in events where seq >= next {
-      if seq > next { dropped += seq - next }  // left the log's ring before it could be sent
       next = seq + 1
-      if messages.isEmpty && inFlight.count + waiting.count == 0 {
-        deliveredSeq = max(deliveredSeq, seq)
+      if messages.isEmpty {
+        if inFlight.count + waiting.count == 0 { deliveredSeq = max(deliveredSeq, seq) }
       } else {
+        spilledEvents = max(0, spilledEvents - 1)
         waiting.append(Delivery(seq: seq, messages: messages))
       }
     }
     if let lastRead, lastRead >= next { next = lastRead + 1 }
-    spilledFrom = next > newestSeq ? nil : next
+    if next > newestSeq {
+      spilledFrom = nil
+      spilledEvents = 0
+    } else {
+      spilledFrom = next
+    }
   }
 
   /// While connected: hands deliveries to the client while fewer than `window` await
@@ -136,19 +146,14 @@ final class Outbox {
     popCompleted()
   }
 
+  /// Drops the oldest events in memory while more than `capacity` wait. Events that wait in
+  /// the log only are older than none of those in memory; if memory is empty they are read
+  /// back first (`refill`), so for a moment more than `capacity` may wait, on disk.
   private func dropPastCapacity() {
-    while depth > capacity {
+    while depth > capacity, let oldest = waiting.popFirst() {
+      dropped += 1
       // With nothing in flight, every event up to a dropped one is delivered or dropped.
-      if let oldest = waiting.popFirst() {
-        dropped += 1
-        if inFlight.count == 0 { deliveredSeq = max(deliveredSeq, oldest.seq) }
-      } else if let from = spilledFrom {
-        dropped += 1
-        spilledFrom = from < newestSeq ? from + 1 : nil
-        if inFlight.count == 0 { deliveredSeq = max(deliveredSeq, from) }
-      } else {
-        break  // only what libmosquitto holds is left; it resends that after reconnecting
-      }
+      if inFlight.count == 0 { deliveredSeq = max(deliveredSeq, oldest.seq) }
     }
   }
 

@@ -160,9 +160,20 @@ final class Pipeline: @unchecked Sendable {
   /// is unreachable the newest `mqtt.outbox` of them are kept.
   private func enqueueBacklog() {
     guard config.mqtt != nil, outbox.deliveredSeq + 1 < log.nextSeq else { return }
-    let count = log.nextSeq - 1 - outbox.deliveredSeq
-    outbox.resume(fromSeq: outbox.deliveredSeq + 1, toSeq: log.nextSeq - 1)
-    logger.notice("\(count) logged events were not acknowledged by the broker; sending them again")
+    // Counted by reading them: seqs have gaps (a crash skips the rest of a reserved block).
+    var count = 0
+    do {
+      let cursor = try LogReader(directory: log.directory).cursor(
+        fromSeq: outbox.deliveredSeq + 1, toSeq: log.nextSeq - 1)
+      while let event = try cursor.next() {
+        if !messages(for: event).isEmpty { count += 1 }
+      }
+    } catch {
+      logger.error("cannot read unsent events from the log: \(error)")
+      return
+    }
+    outbox.resume(fromSeq: outbox.deliveredSeq + 1, toSeq: log.nextSeq - 1, events: count)
+    if count > 0 { logger.notice("\(count) logged events were not acknowledged by the broker; sending them again") }
   }
 
   /// Reads events that wait in the log only back into the outbox (on the pipeline's own
