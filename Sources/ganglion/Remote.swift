@@ -101,7 +101,13 @@ enum StatusFormatter {
     if case .object(let mqtt)? = status["mqtt"] {
       let state =
         mqtt["connected"] == .bool(true) ? "connected" : "disconnected (\(mqtt["last_error"]?.plainText ?? ""))"
-      lines.append("mqtt \(mqtt["url"]?.plainText ?? "?"): \(state)")
+      var line = "mqtt \(mqtt["url"]?.plainText ?? "?"): \(state)"
+      let waiting = mqtt["outbox"]?.numberValue ?? 0
+      let dropped = mqtt["outbox_dropped"]?.numberValue ?? 0
+      if waiting > 0 || dropped > 0 {
+        line += ", \(Int(waiting)) events waiting for the broker, \(Int(dropped)) dropped from a full outbox"
+      }
+      lines.append(line)
     } else {
       lines.append("mqtt: off")
     }
@@ -109,6 +115,9 @@ enum StatusFormatter {
       var line = "log \(log["dir"]?.plainText ?? "?"): next seq \(log["next_seq"]?.plainText ?? "?")"
       if let failure = log["write_failure"], !failure.isNull { line += ", WRITE FAILING: \(failure.plainText)" }
       lines.append(line)
+    }
+    if let drops = status["counters"]?["input_queue_drops"]?.numberValue, drops > 0 {
+      lines.append("inputs dropped because the daemon was overloaded: \(Int(drops))")
     }
     if case .object(let signals)? = status["signals"] {
       lines.append("signals:")

@@ -222,6 +222,7 @@ import Testing
     #expect(reasons[0]["topic"] == "sensors/hallway/lux" && reasons[0]["payload"] == "dark")
     #expect(reasons[1]["reason"]?.stringValue?.contains("temperature") == true)
     #expect(reasons[2]["reason"]?.stringValue?.contains("256 KiB") == true)
+    #expect(reasons[2]["payload"] == .string(String(repeating: "9", count: 1024)), "only the start is kept")
     #expect(reasons[3]["reason"]?.stringValue?.contains("is an input") == true)
     #expect(reasons[4]["reason"]?.stringValue?.contains("did you mean 'hallway.motion'") == true)
     for reason in reasons { #expect(reason["time"]?.stringValue.flatMap(Timestamp.init(iso8601:)) != nil) }

@@ -165,6 +165,8 @@ import Testing
     #expect(dropped == 450)
     let metrics = try await HTTPGet.text(port: daemon.httpPort, path: "/metrics")
     #expect(metrics.contains("ganglion_mqtt_outbox_dropped_total 450"))
+    let text = try await daemon.cli(["status"])
+    #expect(text.output.contains("50 events waiting for the broker, 450 dropped from a full outbox"), "\(text.output)")
 
     // events.md: past the outbox size the oldest unsent are dropped, so the newest 50 arrive.
     try await broker.restart()

@@ -117,7 +117,18 @@ final class Pipeline: @unchecked Sendable {
   @discardableResult
   func submit(_ input: PipelineInput) -> Bool {
     if inbox.offer(input) { return true }
-    status.update { $0.counters.inputQueueDrops += 1 }
+    let now = MonotonicClock.nowMicroseconds()
+    let report = status.update { s -> UInt64? in
+      s.counters.inputQueueDrops += 1
+      // Said in the log at most every 10 s, with the total so far.
+      guard now - s.lastInputDropReport >= 10_000_000 else { return nil }
+      s.lastInputDropReport = now
+      return s.counters.inputQueueDrops
+    }
+    if let report {
+      logger.warning(
+        "the daemon is overloaded: its input queue (\(inbox.capacity)) is full, inputs are dropped (\(report) so far)")
+    }
     return false
   }
 
@@ -609,7 +620,17 @@ final class Pipeline: @unchecked Sendable {
 
   private func handle(_ message: MQTTMessage) {
     if message.payload.count > MQTTRouting.maximumPayloadBytes {
-      deadLetter(message, signal: nil, reason: "payload of \(message.payload.count) bytes is over the 256 KiB limit")
+      // Only the start is kept: a flood of huge payloads must not fill the log's ring.
+      var kept = MQTTMessage(topic: message.topic, payload: Array(message.payload.prefix(1024)))
+      for cut in 0..<4 where String(validating: kept.payload.dropLast(cut), as: UTF8.self) != nil {
+        kept.payload.removeLast(cut)  // end on a whole UTF-8 character when it is text
+        break
+      }
+      deadLetter(
+        kept, signal: nil,
+        reason:
+          "payload of \(message.payload.count) bytes is over the 256 KiB limit (its first \(kept.payload.count) bytes are kept here)"
+      )
       return
     }
     if let commandPrefix, message.topic.hasPrefix(commandPrefix) {

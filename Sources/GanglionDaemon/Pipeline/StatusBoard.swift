@@ -40,6 +40,8 @@ final class StatusBoard: Sendable {
     var logWriteFailure: String?
     var logDroppedRecords: UInt64 = 0
     var rejectedReload: ReloadOutcome?
+    /// Monotonic µs of the last log line about dropped inputs.
+    var lastInputDropReport: Int64 = -10_000_000
     var outboxDepth = 0
     var outboxDropped: UInt64 = 0
     var deliveredSeq: UInt64 = 0
@@ -50,7 +52,8 @@ final class StatusBoard: Sendable {
 
   init(_ initial: Snapshot) { state = Mutex(initial) }
 
-  func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
+  @discardableResult
+  func update<T>(_ body: (inout Snapshot) -> T) -> T { state.withLock { body(&$0) } }
 
   var snapshot: Snapshot { state.withLock { $0 } }
 
