@@ -159,7 +159,7 @@ import Testing
 
           - name: light-off
             when: not hallway.motion
-            for: 1s
+            for: 3s
             do:
               - set: { hallway.light: off }
         """
@@ -167,7 +167,7 @@ import Testing
     #expect(try await daemon.cli(["inject", "hallway.motion", "on"]).code == 0)
     #expect(try await daemon.cli(["inject", "hallway.motion", "off"]).code == 0)
     // The countdown is saved beside the log when the event is synced (sync: always); the
-    // daemon is killed while it runs (4 s is the window to see it saved, even on a busy machine).
+    // daemon is killed while it runs (3 s is the window to see it saved, even on a busy machine).
     let timers = daemon.folder.path("log/timers.json")
     defer {
       if daemon.process.withLock({ $0?.isRunning }) == true {
