@@ -160,7 +160,7 @@ final class Outbox {
   /// The broker acknowledged the message `id` (from `MQTTClient`'s `onAcknowledged`).
   func acknowledge(_ id: Int32) {
     guard let seq = owners.removeValue(forKey: id) else { return }
-    inFlight.update(where: { $0.seq == seq }) { $0.awaiting.remove(id) }
+    inFlight.update(where: { $0.seq == seq }, { $0.awaiting.remove(id) })
     popCompleted()
   }
 
