@@ -39,11 +39,14 @@ public final class ChildProcess: Sendable {
   public let commandLine: String
   private let exitStatus = Mutex<ExitStatus?>(nil)
 
-  /// Starts `executable` (a path, or a name looked up in `PATH`) with `arguments`.
+  /// Starts `executable` (a path, or a name looked up in `PATH`) with `arguments`, the test
+  /// process's environment plus `environment`, and, besides the standard streams, only the
+  /// descriptors in `descriptors` (child descriptor -> the test process's descriptor).
   /// Throws `TestSupportError` when the process cannot be started (not found, output file
   /// not writable).
   public init(
-    executable: String, arguments: [String] = [], stdout: Output = .discard, stderr: Output = .discard
+    executable: String, arguments: [String] = [], environment: [String: String] = [:],
+    descriptors: [Int32: Int32] = [:], stdout: Output = .discard, stderr: Output = .discard
   ) throws(TestSupportError) {
     commandLine = ([executable] + arguments).joined(separator: " ")
 
@@ -65,8 +68,15 @@ public final class ChildProcess: Sendable {
     // Sockets the test process has open must not live on in the child: a broker holding a
     // copy of another test's client socket would keep that connection open. (libmosquitto
     // does not set close-on-exec; `addclosefrom_np` is not visible in Swift's Glibc.)
+    let passed = Set(descriptors.values)
     for entry in directoryEntries("/proc/self/fd") ?? [] {
-      if let fd = Int32(entry.name), fd > 2 { posix_spawn_file_actions_addclose(&fileActions, fd) }
+      if let fd = Int32(entry.name), fd > 2, !passed.contains(fd) {
+        posix_spawn_file_actions_addclose(&fileActions, fd)
+      }
+    }
+    for (childFD, parentFD) in descriptors { posix_spawn_file_actions_adddup2(&fileActions, parentFD, childFD) }
+    for parentFD in passed where descriptors[parentFD] == nil {
+      posix_spawn_file_actions_addclose(&fileActions, parentFD)
     }
 
     posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
@@ -77,9 +87,19 @@ public final class ChildProcess: Sendable {
       Self.redirect(2, to: stderr, actions: &fileActions)
     }
     let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
+    var inherited: [String] = []
+    var entry = environ
+    while let pointer = entry.pointee {
+      let variable = String(cString: pointer)
+      let name = variable.prefix { $0 != "=" }
+      if environment[String(name)] == nil { inherited.append(variable) }
+      entry += 1
+    }
+    let envp: [UnsafeMutablePointer<CChar>?] =
+      (inherited + environment.map { "\($0.key)=\($0.value)" }).map { strdup($0) } + [nil]
+    defer { for pointer in argv + envp { free(pointer) } }
     var childPID: pid_t = 0
-    let result = posix_spawnp(&childPID, executable, &fileActions, &attributes, argv, environ)
+    let result = posix_spawnp(&childPID, executable, &fileActions, &attributes, argv, envp)
     guard result == 0 else {
       throw TestSupportError("cannot start \(commandLine): \(errnoText(result))")
     }

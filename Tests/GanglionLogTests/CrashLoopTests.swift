@@ -1,5 +1,6 @@
 import GanglionCore
 import GanglionLog
+import GanglionTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -72,52 +73,24 @@ func monotonicMicros() -> Int64 {
 
 /// A child process running `KillLoopChild`, with its report pipe.
 struct CrashChild {
-  let pid: pid_t
+  let process: ChildProcess
   let reportFD: Int32
 
-  static func spawn(logDirectory: String, sync: String, stderrPath: String) -> CrashChild {
+  static func spawn(logDirectory: String, sync: String, stderrPath: String) throws -> CrashChild {
     var pipeFDs: [Int32] = [0, 0]
-    // pipe2 is not visible from Swift: pipe, then close-on-exec (only this test spawns).
+    // pipe2 is not visible from Swift: pipe, then close-on-exec for everything else spawned.
     precondition(pipe(&pipeFDs) == 0, "pipe: errno \(errno)")
     for fd in pipeFDs { precondition(fcntl(fd, F_SETFD, FD_CLOEXEC) == 0) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], killChildReportFD)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var noSignals = sigset_t()
-    sigemptyset(&noSignals)
-    var allSignals = sigset_t()
-    sigfillset(&allSignals)
-    posix_spawnattr_setsigmask(&attributes, &noSignals)
-    posix_spawnattr_setsigdefault(&attributes, &allSignals)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
     var executable = [CChar](repeating: 0, count: 4096)
     let length = readlink("/proc/self/exe", &executable, executable.count - 1)
     precondition(length > 0, "readlink /proc/self/exe: errno \(errno)")
     let exe = String(decoding: executable[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    let arguments = [exe, "--testing-library", "swift-testing", "--filter", "KillLoopChild"]
-    var environment: [String] = []
-    var entry = environ
-    while let pointer = entry.pointee {
-      environment.append(String(cString: pointer))
-      entry += 1
-    }
-    environment.append("\(killChildEnvironment)=\(logDirectory)")
-    environment.append("\(killChildSyncEnvironment)=\(sync)")
-    let argv = arguments.map { strdup($0) } + [nil]
-    let envp = environment.map { strdup($0) } + [nil]
-    defer { for pointer in argv + envp { free(pointer) } }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, exe, &actions, &attributes, argv, envp)
-    precondition(rc == 0, "posix_spawn: \(rc)")
+    let process = try ChildProcess(
+      executable: exe, arguments: ["--testing-library", "swift-testing", "--filter", "KillLoopChild"],
+      environment: [killChildEnvironment: logDirectory, killChildSyncEnvironment: sync],
+      descriptors: [killChildReportFD: pipeFDs[1]], stdout: .discard, stderr: .file(stderrPath))
     close(pipeFDs[1])
-    return CrashChild(pid: pid, reportFD: pipeFDs[0])
+    return CrashChild(process: process, reportFD: pipeFDs[0])
   }
 
   /// Waits until the child reported a sync (or `deadline`); returns whether it did.
@@ -138,9 +111,7 @@ struct CrashChild {
 
   /// SIGKILL, reap, and read what is left in the pipe.
   func kill(into buffer: inout [UInt8]) {
-    _ = Glibc.kill(pid, SIGKILL)
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    process.kill()
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
       let n = chunk.withUnsafeMutableBytes { read(reportFD, $0.baseAddress!, $0.count) }
@@ -169,7 +140,7 @@ struct CrashChild {
     let iterations = getenv("GANGLION_KILL_ITERATIONS").flatMap { Int(String(cString: $0)) }.map { max(200, $0) } ?? 200
     for iteration in 0..<iterations {
       let mode = ["always", "always", "interval", "never"][iteration % 4]
-      let child = CrashChild.spawn(logDirectory: dir.log, sync: mode, stderrPath: stderrPath)
+      let child = try CrashChild.spawn(logDirectory: dir.log, sync: mode, stderrPath: stderrPath)
       var output: [UInt8] = []
       if iteration % 5 == 4 {
         // Kill early: during start-up, open or recovery.
