@@ -1,6 +1,7 @@
 // CGPIOD only for `timespec`: gpiod.h includes <time.h>, so the clang importer may file the
 // struct under CGPIOD, and MemberImportVisibility then wants that module named.
 import CGPIOD
+import GanglionCore
 import Glibc
 import Synchronization
 
@@ -155,49 +156,6 @@ final class WakePipe: Sendable {
   }
 }
 
-/// A dedicated OS thread (never Swift's cooperative pool) for loops that block in `poll`.
-final class PosixThread: Sendable {
-  private let handle: pthread_t
-
-  private final class Start {
-    let body: @Sendable () -> Void
-    init(body: @escaping @Sendable () -> Void) { self.body = body }
-  }
-
-  /// Starts `body` on a new thread.
-  init(body: @escaping @Sendable () -> Void) throws(SystemError) {
-    let start = Unmanaged.passRetained(Start(body: body)).toOpaque()
-    var thread = pthread_t()
-    let result = pthread_create(
-      &thread, nil,
-      { argument in
-        let start = Unmanaged<Start>.fromOpaque(argument!).takeRetainedValue()
-        start.body()
-        return nil
-      }, start)
-    guard result == 0 else {
-      Unmanaged<Start>.fromOpaque(start).release()
-      throw SystemError(code: result)
-    }
-    handle = thread
-  }
-
-  /// True when called on this thread.
-  var isCurrent: Bool { pthread_equal(pthread_self(), handle) != 0 }
-
-  /// Waits for the thread to end. Must not be called on the thread itself (use `detach`).
-  func join() {
-    let result = pthread_join(handle, nil)
-    precondition(result == 0, "pthread_join: \(SystemError(code: result))")
-  }
-
-  /// Lets the thread end on its own (for a thread that stops itself).
-  func detach() {
-    let result = pthread_detach(handle)
-    precondition(result == 0, "pthread_detach: \(SystemError(code: result))")
-  }
-}
-
 /// A dedicated thread with a wake pipe and a stop flag: the shape both the edge reader and
 /// the simulated board's timer share. The body polls `waker.readDescriptor` with its other
 /// descriptors and returns once `isStopping` is true.
@@ -212,7 +170,12 @@ final class StoppableThread: Sendable {
 
   /// Spawns the thread running `body`.
   func start(_ body: @escaping @Sendable () -> Void) throws(SystemError) {
-    let spawned = try PosixThread(body: body)
+    let spawned: PosixThread
+    do {
+      spawned = try PosixThread(body: body)
+    } catch {
+      throw SystemError(code: error.code)
+    }
     thread.withLock { $0 = spawned }
   }
 

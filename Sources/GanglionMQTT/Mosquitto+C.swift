@@ -1,4 +1,5 @@
 import CMosquitto
+import GanglionCore
 import Glibc
 
 // The only file that calls mosquitto_*. Every call's result is checked here and turned into
@@ -245,33 +246,18 @@ private func handler(_ userdata: UnsafeMutableRawPointer?) -> (any MosquittoEven
   return Unmanaged<HandlerBox>.fromOpaque(userdata).takeUnretainedValue().handler
 }
 
-private final class ThreadStart: Sendable {
-  let run: @Sendable () -> Void
-  init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-}
-
 /// Starts `body` on a new detached thread; the thread retains `context` until `body` returns.
 /// `name` is for error messages.
 func startDetachedThread<Context: AnyObject & Sendable>(
   name: String, context: Context, body: @escaping @Sendable (Context) -> Void
 ) throws(MQTTError) {
-  let start = ThreadStart { body(context) }
-  var thread = pthread_t()
-  let argument = Unmanaged.passRetained(start).toOpaque()
-  let rc = pthread_create(
-    &thread, nil,
-    { argument in
-      let start = Unmanaged<ThreadStart>.fromOpaque(argument!).takeRetainedValue()
-      start.run()
-      return nil
-    }, argument)
-  guard rc == 0 else {
-    Unmanaged<ThreadStart>.fromOpaque(argument).release()
+  do {
+    try PosixThread.detached { body(context) }
+  } catch {
     throw .library(
-      call: "pthread_create", code: Int32(MOSQ_ERR_ERRNO.rawValue), message: MosquittoHandle.errnoText(rc),
+      call: "pthread_create", code: Int32(MOSQ_ERR_ERRNO.rawValue), message: MosquittoHandle.errnoText(error.code),
       context: name)
   }
-  pthread_detach(thread)
 }
 
 /// A thread's identity, to recognize the network thread.

@@ -1,3 +1,4 @@
+import GanglionCore
 import Glibc
 import Synchronization
 
@@ -107,20 +108,14 @@ private final class ProxyWorker: Sendable {
     for fd in pipeEnds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     wakeRead = pipeEnds[0]
     wakeWrite = pipeEnds[1]
-    let context = Unmanaged.passRetained(self).toOpaque()
-    var thread = pthread_t()
-    let rc = pthread_create(
-      &thread, nil,
-      { context in
-        let worker = Unmanaged<ProxyWorker>.fromOpaque(context!).takeRetainedValue()
-        worker.run()
-        return nil
-      }, context)
-    guard rc == 0 else {
-      Unmanaged<ProxyWorker>.fromOpaque(context).release()
-      throw TestSupportError("pthread_create: \(errnoText(rc))")
+    do {
+      try PosixThread.detached { [self] in run() }
+    } catch {
+      close(listener)
+      close(wakeRead)
+      close(wakeWrite)
+      throw TestSupportError("\(error)")
     }
-    pthread_detach(thread)
   }
 
   var connectionCount: Int { requests.withLock { $0.connectionCount } }

@@ -7,31 +7,6 @@ import Testing
   import Glibc
 #endif
 
-/// Runs `body` on its own pthread (blocking file I/O stays off Swift's cooperative pool).
-final class TestThread: Sendable {
-  private let thread: pthread_t
-
-  init(_ body: @escaping @Sendable () -> Void) {
-    final class Box: @unchecked Sendable {
-      let body: @Sendable () -> Void
-      init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
-    var thread = pthread_t()
-    let rc = pthread_create(
-      &thread, nil,
-      { raw in
-        let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Box
-        box.body()
-        return nil
-      }, box)
-    precondition(rc == 0, "pthread_create: \(rc)")
-    self.thread = thread
-  }
-
-  func join() { pthread_join(thread, nil) }
-}
-
 @Suite struct ConcurrentReadTests {
   @Test func readerWhileWriterAppendsSeesOnlyWholeRecordsInOrder() throws {
     let dir = LogTestDirectory()
@@ -41,7 +16,7 @@ final class TestThread: Sendable {
     let path = dir.log
     // Create the folder before the reader starts.
     try EventLog.open(directory: path, options: options).close()
-    let writer = TestThread {
+    let writer = try PosixThread {
       do {
         let log = try EventLog.open(directory: path, options: options)
         for i in 0..<count {

@@ -1,34 +1,17 @@
+import GanglionCore
 import Glibc
 import Synchronization
 
 /// Starts `body` on a new detached POSIX thread, for blocking work that must stay off
-/// Swift's cooperative pool (accept(), poll(), condition waits).
-/// - Throws: `FileError`-style context is not meaningful here; returns false if the thread
-///   could not be created (errno is in the result's code).
+/// Swift's cooperative pool (accept(), poll(), condition waits). `name` is for messages.
+/// Returns 0, or the `pthread_create` error code when no thread could be started.
 public func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> Int32 {
-  final class Box: @unchecked Sendable {
-    let body: @Sendable () -> Void
-    let name: String
-    init(_ body: @escaping @Sendable () -> Void, name: String) {
-      self.body = body
-      self.name = name
-    }
+  do {
+    try PosixThread.detached(body)
+    return 0
+  } catch {
+    return error.code
   }
-  let box = Unmanaged.passRetained(Box(body, name: name)).toOpaque()
-  var thread = pthread_t()
-  let result = pthread_create(
-    &thread, nil,
-    { raw in
-      let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue() as! Box
-      box.body()
-      return nil
-    }, box)
-  if result != 0 {
-    Unmanaged<AnyObject>.fromOpaque(box).release()
-    return result
-  }
-  pthread_detach(thread)
-  return 0
 }
 
 /// A bounded multi-producer, single-consumer queue with blocking waits for the consumer
