@@ -119,6 +119,16 @@ final class DaemonHarness: Sendable {
 
   var output: String { readTextFile(outputPath) ?? "" }
 
+  /// `/status` as JSON.
+  func status() async throws -> Value { try await JSON.parse(HTTPGet.text(port: httpPort, path: "/status")) }
+
+  /// Waits until `/status` says the daemon is connected to its broker (and subscribed).
+  func waitForBroker(timeout: Duration = .seconds(10)) async throws {
+    try await waitUntil("the daemon to connect to the broker", timeout: timeout) {
+      try await self.status()["mqtt"]?["connected"] == true
+    }
+  }
+
   /// The output of the latest `restart()` (each restart writes its own).
   var outputSinceRestart: String { readTextFile(outputPath + ".2") ?? "" }
 
@@ -214,4 +224,15 @@ func hallwayConfig(
   text += "\nlog:\n" + log.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
   if http { text += "http:\n  listen: 127.0.0.1:HTTP_PORT\n" }
   return text + sections
+}
+
+/// A plain MQTT client, connected to `broker`, for tests that publish many messages fast.
+func connectedPublisher(_ broker: MosquittoBroker, label: String) async throws -> MQTTClient {
+  let publisher = try MQTTClient(
+    options: MQTTClientOptions(
+      host: broker.host, port: broker.port, clientID: "\(label)-\(Int.random(in: 0...1_000_000))"),
+    onMessage: { _ in }, onStateChange: { _ in })
+  try publisher.start()
+  try await waitUntil("the \(label) to connect", timeout: .seconds(10)) { publisher.isConnected }
+  return publisher
 }

@@ -32,16 +32,9 @@ import Testing
   @Test func messagesKeepTheirOrderWhetherHandledInlineOrQueuedBehindOtherWork() async throws {
     let broker = try await MosquittoBroker()
     let daemon = try await DaemonHarness(config: Self.config(brokerURL: broker.url))
-    try await waitUntil("the daemon to connect", timeout: .seconds(10)) {
-      try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == true
-    }
-    let publisher = try MQTTClient(
-      options: MQTTClientOptions(
-        host: broker.host, port: broker.port, clientID: "inline-publisher-\(Int.random(in: 0...1_000_000))"),
-      onMessage: { _ in }, onStateChange: { _ in })
-    try publisher.start()
+    try await daemon.waitForBroker()
+    let publisher = try await connectedPublisher(broker, label: "inline-publisher")
     defer { publisher.stop(finalMessage: nil) }
-    try await waitUntil("the publisher to connect", timeout: .seconds(10)) { publisher.isConnected }
 
     // One at a time, each message finds the pipeline idle and is handled inline.
     let total = 3000
@@ -127,9 +120,7 @@ import Testing
             - publish: { topic: alerts/level, payload: "high" }
       """
     let daemon = try await DaemonHarness(config: config, files: ["rules.yaml": rules])
-    try await waitUntil("the daemon to connect", timeout: .seconds(10)) {
-      try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == true
-    }
+    try await daemon.waitForBroker()
     try await broker.publish(topic: "sensors/level", text: "20")
     // Far less than the 10 s the pipeline's thread would otherwise sleep.
     #expect(try await observer.wait(for: "alerts/level", timeout: .seconds(4)).text == "high")

@@ -80,9 +80,7 @@ import Testing
     ])
     let observer = try await DurableObserver(broker: broker)
     let daemon = try await DaemonHarness(config: Self.config(broker: broker))
-    try await waitUntil("the daemon to connect", timeout: .seconds(10)) {
-      try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == true
-    }
+    try await daemon.waitForBroker()
 
     let total = 10_000
     for value in 1...total {
@@ -123,9 +121,7 @@ import Testing
     let broker = try await MosquittoBroker(extraConfiguration: ["persistence true", "autosave_interval 0"])
     let observer = try await DurableObserver(broker: broker)
     let daemon = try await DaemonHarness(config: Self.config(broker: broker))
-    try await waitUntil("the daemon to connect", timeout: .seconds(10)) {
-      try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == true
-    }
+    try await daemon.waitForBroker()
     await broker.stop()
     for value in 1...200 { try await Self.inject(value, port: daemon.httpPort) }
     // A clean stop while the broker is away: the events are only in the log now.
@@ -144,9 +140,7 @@ import Testing
     let broker = try await MosquittoBroker(extraConfiguration: ["persistence true", "autosave_interval 0"])
     let observer = try await DurableObserver(broker: broker)
     let daemon = try await DaemonHarness(config: Self.config(broker: broker, outbox: 50))
-    try await waitUntil("the daemon to connect", timeout: .seconds(10)) {
-      try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == true
-    }
+    try await daemon.waitForBroker()
     await broker.stop()
     try await waitUntil("the daemon to notice", timeout: .seconds(10)) {
       try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == false
@@ -184,16 +178,9 @@ import Testing
     let broker = try await MosquittoBroker()
     let observer = try await MQTTObserver(broker: broker, filter: "ganglion/test-pi/events/#")
     let daemon = try await DaemonHarness(config: Self.config(broker: broker, outbox: 100))
-    try await waitUntil("the daemon to connect", timeout: .seconds(10)) {
-      try await JSON.parse(HTTPGet.text(port: daemon.httpPort, path: "/status"))["mqtt"]?["connected"] == true
-    }
-    let publisher = try MQTTClient(
-      options: MQTTClientOptions(
-        host: broker.host, port: broker.port, clientID: "burst-publisher-\(Int.random(in: 0...1_000_000))"),
-      onMessage: { _ in }, onStateChange: { _ in })
-    try publisher.start()
+    try await daemon.waitForBroker()
+    let publisher = try await connectedPublisher(broker, label: "burst-publisher")
     defer { publisher.stop(finalMessage: nil) }
-    try await waitUntil("the publisher to connect", timeout: .seconds(10)) { publisher.isConnected }
     let total = 4000
     for value in 1...total {
       try publisher.publish(MQTTMessage(topic: "sensors/level", text: String(value), qos: 1))
