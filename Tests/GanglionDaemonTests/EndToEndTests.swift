@@ -104,6 +104,50 @@ import Testing
     _ = await daemon.stop()
   }
 
+  /// QoS 0 is at most once: a rule's qos 0 `publish` that happened while the broker was away
+  /// is not sent late when it returns, while the QoS 1 events around it are.
+  @Test func aQoS0RulePublishIsNotSentLateAfterAnOutage() async throws {
+    // A persistent session and queued QoS 0: whatever the daemon sends after the outage
+    // reaches this subscriber, whichever of the two reconnects first.
+    let broker = try await MosquittoBroker(extraConfiguration: [
+      "persistence true", "autosave_interval 0", "queue_qos0_messages true",
+    ])
+    final class Inbox: Sendable { let messages = Mutex<[MQTTMessage]>([]) }
+    let inbox = Inbox()
+    let subscriber = try MQTTClient(
+      options: MQTTClientOptions(
+        host: broker.host, port: broker.port, clientID: "late-check-\(Int.random(in: 0...1_000_000))",
+        subscriptions: ["#"], reconnectDelay: (.milliseconds(50), .milliseconds(200)), cleanSession: false),
+      onMessage: { message in inbox.messages.withLock { $0.append(message) } }, onStateChange: { _ in })
+    try subscriber.start()
+    defer { subscriber.stop(finalMessage: nil) }
+    try await waitUntil("the subscriber to connect", timeout: .seconds(10)) { subscriber.isConnected }
+    let daemon = try await DaemonHarness(config: Self.config(broker: broker), files: ["rules.yaml": Self.rules])
+    try await daemon.waitForBroker()
+
+    await broker.stop()
+    try await waitUntil("the daemon to notice", timeout: .seconds(10)) {
+      try await daemon.status()["mqtt"]?["connected"] == false
+    }
+    #expect(try await daemon.cli(["inject", "hallway.motion", "on"]).code == 0)  // fires light-on
+    #expect(try await daemon.cli(["inject", "hallway.motion", "off"]).code == 0)
+    try await broker.restart()
+    // The motion-off event comes after the rule's publish in seq order: once it is here,
+    // a late publish would be too.
+    try await waitUntil("the QoS 1 events from the outage", timeout: .seconds(20)) {
+      inbox.messages.withLock { messages in
+        messages.contains {
+          $0.topic == "ganglion/test-pi/events/hallway.motion" && $0.text.contains(#""value":false"#)
+            && $0.text.contains(#""source":"simulator""#)
+        }
+      }
+    }
+    let topics = inbox.messages.withLock { $0.map(\.topic) }
+    #expect(topics.contains("ganglion/test-pi/fired/light-on"), "the firing itself is an event: \(topics)")
+    #expect(!topics.contains("home/hallway/light"), "the qos 0 publish was sent late: \(topics)")
+    _ = await daemon.stop()
+  }
+
   @Test func killedDaemonLeavesTheWillAndRestartsWithSeqAndPersistedValuesIntact() async throws {
     let broker = try await MosquittoBroker()
     let observer = try await MQTTObserver(broker: broker, filter: "ganglion/#")

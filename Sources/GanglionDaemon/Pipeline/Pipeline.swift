@@ -177,7 +177,7 @@ final class Pipeline: @unchecked Sendable {
       let cursor = try LogReader(directory: log.directory).cursor(
         fromSeq: outbox.deliveredSeq + 1, toSeq: log.nextSeq - 1)
       while let event = try cursor.next() {
-        if !messages(for: event).isEmpty { count += 1 }
+        if !keptForBroker(messages(for: event), live: false).isEmpty { count += 1 }
       }
     } catch {
       logger.error("cannot read unsent events from the log: \(error)")
@@ -197,7 +197,7 @@ final class Pipeline: @unchecked Sendable {
       var batch: [(seq: UInt64, messages: [MQTTMessage])] = []
       let limit = outbox.refillLimit
       while batch.count < limit, let event = try cursor.next() {
-        batch.append((event.seq, messages(for: event)))
+        batch.append((event.seq, keptForBroker(messages(for: event), live: false)))
       }
       // Caught up with the log when it had fewer than asked for.
       outbox.refill(batch, readUpTo: batch.count < limit ? log.nextSeq - 1 : nil)
@@ -435,7 +435,9 @@ final class Pipeline: @unchecked Sendable {
     for event in events {
       status.note(event)
       if event.kind == .signal, let signal = event.signal { latestSignalSeq[signal] = event.seq }
-      if mqttEnabled { outbox.enqueue(seq: event.seq, messages: messages(for: event)) }
+      if mqttEnabled {
+        outbox.enqueue(seq: event.seq, messages: keptForBroker(messages(for: event), live: mqtt?.isConnected == true))
+      }
       switch event.kind {
       case .log:
         logger.info("rule \(event.rule ?? "?"): \(event.value.plainText)")
@@ -513,6 +515,14 @@ final class Pipeline: @unchecked Sendable {
     case .log, .system:
       return []
     }
+  }
+
+  /// The messages the outbox keeps for the broker. QoS 0 promises at most once: such a
+  /// message goes out only while the broker is there when its event happens (`live`), never
+  /// late after an outage or again after a restart (a rule's qos 0 `publish` must not fire
+  /// minutes later). QoS 1 messages are kept until acknowledged.
+  private func keptForBroker(_ messages: [MQTTMessage], live: Bool) -> [MQTTMessage] {
+    live ? messages : messages.filter { $0.qos > 0 }
   }
 
   /// `<prefix>/events/<signal>` and `<prefix>/state/<signal>`, built once per signal: they
