@@ -32,36 +32,41 @@ let package = Package(
 
     // Pure Swift, no I/O: values, events, diagnostics, clock, YAML and config model.
     .target(name: "GanglionCore", dependencies: ["CYAML"], swiftSettings: strictSettings),
+    // The one POSIX layer: threads, locks, queues, clocks, files, sockets, poll, pipes,
+    // signals. With the C funnel files, the only code that imports Glibc.
+    .target(name: "GanglionSystem", dependencies: ["GanglionCore"], swiftSettings: strictSettings),
     // Expressions, rules, the engine and the rule-test runner. No I/O.
     .target(name: "GanglionRules", dependencies: ["GanglionCore"], swiftSettings: strictSettings),
     // The event log on disk. Files only.
-    .target(name: "GanglionLog", dependencies: ["GanglionCore"], swiftSettings: strictSettings),
+    .target(name: "GanglionLog", dependencies: ["GanglionCore", "GanglionSystem"], swiftSettings: strictSettings),
     // The only code that calls mosquitto_*.
     .target(
-      name: "GanglionMQTT", dependencies: ["GanglionCore", "CMosquitto"],
+      name: "GanglionMQTT", dependencies: ["GanglionCore", "GanglionSystem", "CMosquitto"],
       swiftSettings: strictSettings),
     // The only code that calls gpiod_*, plus the in-process simulated chip.
     .target(
-      name: "GanglionGPIO", dependencies: ["GanglionCore", "CGPIOD"],
+      name: "GanglionGPIO", dependencies: ["GanglionCore", "GanglionSystem", "CGPIOD"],
       swiftSettings: strictSettings),
     // Wiring: inputs -> engine -> log, outputs, publisher; HTTP listener.
     .target(
       name: "GanglionDaemon",
       dependencies: [
-        "GanglionCore", "GanglionRules", "GanglionLog", "GanglionMQTT", "GanglionGPIO",
+        "GanglionCore", "GanglionSystem", "GanglionRules", "GanglionLog", "GanglionMQTT", "GanglionGPIO",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSettings),
     .executableTarget(
       name: "ganglion",
       dependencies: [
-        "GanglionDaemon", "GanglionRules", "GanglionLog", "GanglionCore",
+        "GanglionDaemon", "GanglionRules", "GanglionLog", "GanglionCore", "GanglionSystem",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings),
     .executableTarget(
       name: "ganglion-bench",
-      dependencies: ["GanglionCore", "GanglionRules", "GanglionLog", "GanglionMQTT", "GanglionTestSupport"],
+      dependencies: [
+        "GanglionCore", "GanglionSystem", "GanglionRules", "GanglionLog", "GanglionMQTT", "GanglionTestSupport",
+      ],
       path: "Benchmarks",
       exclude: ["CRelay", "README.md"],
       swiftSettings: strictSettings),
@@ -73,38 +78,39 @@ let package = Package(
     // libFuzzer targets (`make fuzz`); without -DFUZZING it replays inputs from files.
     .executableTarget(
       name: "ganglion-fuzz",
-      dependencies: ["GanglionCore", "GanglionRules"],
+      dependencies: ["GanglionCore", "GanglionSystem", "GanglionRules"],
       path: "Fuzz",
       exclude: ["Corpus", "expression.dict"],
       swiftSettings: strictSettings),
 
     .target(
       name: "GanglionTestSupport",
-      dependencies: ["GanglionCore"],
+      dependencies: ["GanglionCore", "GanglionSystem"],
       swiftSettings: strictSettings),
     .testTarget(
-      name: "GanglionCoreTests", dependencies: ["GanglionCore", "GanglionTestSupport"],
+      name: "GanglionCoreTests", dependencies: ["GanglionCore", "GanglionSystem", "GanglionTestSupport"],
       swiftSettings: strictSettings),
     .testTarget(
       name: "GanglionRulesTests",
-      dependencies: ["GanglionRules", "GanglionCore", "GanglionTestSupport"],
+      dependencies: ["GanglionRules", "GanglionCore", "GanglionSystem", "GanglionTestSupport"],
       swiftSettings: strictSettings),
     .testTarget(
       name: "GanglionLogTests",
-      dependencies: ["GanglionLog", "GanglionCore", "GanglionTestSupport"],
+      dependencies: ["GanglionLog", "GanglionCore", "GanglionSystem", "GanglionTestSupport"],
       swiftSettings: strictSettings),
     .testTarget(
       name: "GanglionMQTTTests",
-      dependencies: ["GanglionMQTT", "GanglionCore", "GanglionTestSupport"],
+      dependencies: ["GanglionMQTT", "GanglionCore", "GanglionSystem", "GanglionTestSupport"],
       swiftSettings: strictSettings),
     .testTarget(
       name: "GanglionGPIOTests",
-      dependencies: ["GanglionGPIO", "GanglionCore", "GanglionTestSupport"],
+      dependencies: ["GanglionGPIO", "GanglionCore", "GanglionSystem", "GanglionTestSupport"],
       swiftSettings: strictSettings),
     .testTarget(
       name: "GanglionDaemonTests",
       dependencies: [
-        "GanglionDaemon", "GanglionCore", "GanglionMQTT", "GanglionLog", "GanglionRules", "GanglionTestSupport",
+        "GanglionDaemon", "GanglionCore", "GanglionSystem", "GanglionMQTT", "GanglionLog", "GanglionRules",
+        "GanglionTestSupport",
       ],
       swiftSettings: strictSettings),
   ]

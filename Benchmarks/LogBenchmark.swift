@@ -1,22 +1,20 @@
 import GanglionCore
 import GanglionLog
-
-#if canImport(Glibc)
-  import Glibc
-#endif
+import GanglionSystem
 
 /// Event log benchmarks: appends/s per sync mode, bytes per event, replay events/s, CRC32C
 /// throughput, and the open (recovery) time of a full 64 MiB log. Prints one line per result.
 /// Works in a fresh folder under /tmp (or `$GANGLION_BENCH_DIR`), removed at the end.
 func runLogBenchmark() {
-  let base = getenv("GANGLION_BENCH_DIR").map { String(cString: $0) } ?? "/tmp"
-  var template = Array("\(base)/ganglion-log-bench-XXXXXX".utf8CString)
-  guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-    print("log: cannot create a folder in \(base)")
+  let base = CurrentProcess.environment("GANGLION_BENCH_DIR") ?? "/tmp"
+  let root = "\(base)/ganglion-log-bench-\(CurrentProcess.id)"
+  do {
+    try FileSystem.makeDirectories(root)
+  } catch {
+    print("log: cannot create a folder in \(base): \(error)")
     return
   }
-  let root = String(cString: created)
-  defer { _ = system("rm -rf '\(root)'") }
+  defer { FileSystem.removeTree(root) }
   do {
     try benchmarkLog(root: root)
   } catch {
@@ -46,18 +44,8 @@ private func rate(_ count: Int, _ time: Double) -> String {
 
 /// Bytes of the segment files in `path` (stat only, no reading).
 private func folderBytes(_ path: String) -> Int64 {
-  guard let dir = opendir(path) else { return 0 }
-  defer { closedir(dir) }
-  var total: Int64 = 0
-  while let entry = readdir(dir) {
-    let name = withUnsafePointer(to: &entry.pointee.d_name) {
-      String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
-    }
-    guard name.hasSuffix(".seg") else { continue }
-    var info = stat()
-    if stat(path + "/" + name, &info) == 0 { total += Int64(info.st_size) }
-  }
-  return total
+  let names = ((try? FileSystem.list(path)) ?? []).filter { $0.hasSuffix(".seg") }
+  return names.reduce(0) { $0 + ((try? FileSystem.size(of: path + "/" + $1)) ?? 0 ?? 0) }
 }
 
 private func benchmarkLog(root: String) throws {

@@ -1,7 +1,7 @@
 import GanglionCore
 import GanglionMQTT
+import GanglionSystem
 import GanglionTestSupport
-import Glibc
 import Synchronization
 
 /// MQTT in -> rule -> MQTT out, through a private mosquitto, for the ganglion daemon and for a
@@ -47,7 +47,7 @@ enum MQTTBenchmark {
     let folder = executableFolder()
     let relayPath = "\(folder)/mqtt-relay-c"
     let daemonPath = "\(folder)/ganglion"
-    for path in [relayPath, daemonPath] where access(path, X_OK) != 0 {
+    for path in [relayPath, daemonPath] where !ProcessSpawner.isExecutable(path) {
       print("mqtt: \(path) is missing: build everything first (`swift build -c release`, or `make bench`)")
       return
     }
@@ -85,7 +85,7 @@ enum MQTTBenchmark {
               + "  CPU/msg: subject \(format(result.subjectCPUPerMessage)) us, broker \(format(result.brokerCPUPerMessage)) us"
           )
         }
-        fflush(nil)  // progress shows even when the output goes to a file
+        CurrentProcess.flushStandardOutput()  // progress shows even when the output goes to a file
         relayRounds.append(relay)
         daemonRounds.append(daemon)
       }
@@ -256,22 +256,22 @@ enum MQTTBenchmark {
   // MARK: Helpers
 
   /// User + system CPU seconds `pid` has used so far (0 if unreadable).
-  static func cpuSeconds(of pid: pid_t) -> Double {
+  static func cpuSeconds(of pid: Int32) -> Double {
     guard let stat = readTextFile("/proc/\(pid)/stat"), let end = stat.lastIndex(of: ")") else { return 0 }
     // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
     let fields = stat[stat.index(after: end)...].split(separator: " ")
     guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    return (user + system) / Double(CurrentProcess.clockTicksPerSecond)
   }
 
   /// The broker's pid, from the `owner` file MosquittoBroker writes ("<our pid> <broker pid>").
-  static func brokerProcessID(_ broker: MosquittoBroker) -> pid_t {
+  static func brokerProcessID(_ broker: MosquittoBroker) -> Int32 {
     let owner = readTextFile(broker.directory.path("owner")) ?? ""
-    return owner.split(whereSeparator: { $0 == " " || $0 == "\n" }).dropFirst().first.flatMap { pid_t($0) } ?? 0
+    return owner.split(whereSeparator: { $0 == " " || $0 == "\n" }).dropFirst().first.flatMap { Int32($0) } ?? 0
   }
 
   /// VmRSS and VmHWM of `pid` in KiB (0 if unreadable).
-  static func memory(of pid: pid_t) -> (rss: Int, peak: Int) {
+  static func memory(of pid: Int32) -> (rss: Int, peak: Int) {
     let status = readTextFile("/proc/\(pid)/status") ?? ""
     func field(_ name: String) -> Int {
       guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
@@ -281,11 +281,8 @@ enum MQTTBenchmark {
   }
 
   static func executableFolder() -> String {
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-    guard count > 0 else { return ".build/release" }
-    let path = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    return String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+    guard let path = CurrentProcess.executablePath else { return ".build/release" }
+    return FileSystem.directory(of: path)
   }
 
   static func nanoseconds() -> UInt64 { EngineBenchmark.nanoseconds() }
@@ -310,8 +307,7 @@ final class Probe: Sendable {
 
   let client: MQTTClient
   let arrivals = Arrivals()
-  /// Read and write ends of the wake-up pipe.
-  private let wakeup: (read: Int32, write: Int32)
+  private let wakeup: WakePipe
 
   /// Messages received so far.
   var receivedCount: Int { arrivals.count.load(ordering: .acquiring) }
@@ -319,25 +315,19 @@ final class Probe: Sendable {
   var lastArrivalTime: UInt64 { arrivals.last.load(ordering: .acquiring) }
 
   init(broker: MosquittoBroker) throws {
-    var ends: [Int32] = [-1, -1]
-    guard pipe(&ends) == 0 else { throw TestSupportError("pipe failed: errno \(errno)") }
-    for fd in ends {
-      _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-      _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-    }
-    let wakeup = (read: ends[0], write: ends[1])
+    let wakeup = try WakePipe()
     self.wakeup = wakeup
     let arrivals = arrivals
     let client = try MQTTClient(
       options: MQTTClientOptions(
-        host: broker.host, port: broker.port, clientID: "bench-probe-\(getpid())-\(Int.random(in: 0..<1_000_000))",
+        host: broker.host, port: broker.port,
+        clientID: "bench-probe-\(CurrentProcess.id)-\(Int.random(in: 0..<1_000_000))",
         subscriptions: [MQTTBenchmark.outTopic]),
       onMessage: { message in
         arrivals.last.store(EngineBenchmark.nanoseconds(), ordering: .releasing)
         arrivals.latestPayload.withLock { $0 = message.payload }
         arrivals.count.add(1, ordering: .releasing)
-        var one: UInt8 = 1
-        _ = write(wakeup.write, &one, 1)  // a full pipe already wakes the reader
+        wakeup.wake()
       },
       onStateChange: { _ in })
     self.client = client
@@ -346,14 +336,12 @@ final class Probe: Sendable {
 
   func stop() {
     client.stop(finalMessage: nil)
-    close(wakeup.read)
-    close(wakeup.write)
   }
 
   func waitUntilConnected() throws {
     for _ in 0..<1000 {
       if client.isConnected { return }
-      usleep(10_000)
+      sleepOnThisThread(.milliseconds(10))
     }
     throw TestSupportError("the probe did not connect to the broker within 10 s")
   }
@@ -370,10 +358,9 @@ final class Probe: Sendable {
     while receivedCount < count {
       let now = EngineBenchmark.nanoseconds()
       if now >= deadline { return false }
-      var descriptor = pollfd(fd: wakeup.read, events: Int16(POLLIN), revents: 0)
-      if poll(&descriptor, 1, Int32((deadline - now) / 1_000_000) + 1) > 0 {
-        var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        _ = read(wakeup.read, &bytes, MemoryLayout.size(ofValue: bytes))
+      var pollSet = PollSet(descriptors: [wakeup.readDescriptor])
+      if (try? pollSet.wait(timeoutMilliseconds: Int32((deadline - now) / 1_000_000) + 1)) ?? 0 > 0 {
+        wakeup.drain()
       }
     }
     return true

@@ -1,9 +1,8 @@
-import Glibc
+import GanglionSystem
 
 /// Writes a line to standard error (unbuffered, so it is not lost when the process exits).
 func printError(_ line: String) {
-  var text = line + "\n"
-  text.withUTF8 { bytes in _ = write(2, bytes.baseAddress, bytes.count) }
+  CurrentProcess.writeToStandardError(line + "\n")
 }
 
 /// `ganglion-fuzz TARGET ...`: the target named by the first argument, or exit with usage.
@@ -11,7 +10,7 @@ func targetArgument(_ arguments: ArraySlice<String>, usage: String) -> FuzzTarge
   guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
     let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: "|")
     printError("usage: ganglion-fuzz \(names) \(usage)")
-    exit(2)
+    CurrentProcess.exit(2)
   }
   return target
 }
@@ -41,7 +40,7 @@ func targetArgument(_ arguments: ArraySlice<String>, usage: String) -> FuzzTarge
       let argv = CommandLine.unsafeArgv
       argv[1] = argv[0]
       var shifted: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv + 1
-      exit(
+      CurrentProcess.exit(
         runFuzzerDriver(&argc, &shifted) { data, size in
           fuzzTarget.run(UnsafeBufferPointer(start: data, count: size))
           return 0
@@ -64,7 +63,7 @@ func targetArgument(_ arguments: ArraySlice<String>, usage: String) -> FuzzTarge
         for file in files(at: path) {
           guard let bytes = read(file) else {
             printError("cannot read \(file)")
-            exit(1)
+            CurrentProcess.exit(1)
           }
           bytes.withUnsafeBufferPointer { buffer in
             target.run(buffer) { diagnostics in
@@ -80,28 +79,10 @@ func targetArgument(_ arguments: ArraySlice<String>, usage: String) -> FuzzTarge
     }
 
     static func files(at path: String) -> [String] {
-      guard let dir = opendir(path) else { return [path] }
-      defer { closedir(dir) }
-      var names: [String] = []
-      while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-          String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-        }
-        if !name.hasPrefix(".") { names.append(path + "/" + name) }
-      }
-      return names.sorted()
+      guard FileSystem.kind(of: path) == .directory, let names = try? FileSystem.list(path) else { return [path] }
+      return names.filter { !$0.hasPrefix(".") }.map { path + "/" + $0 }
     }
 
-    static func read(_ path: String) -> [UInt8]? {
-      guard let file = fopen(path, "rb") else { return nil }
-      defer { fclose(file) }
-      var bytes: [UInt8] = []
-      var buffer = [UInt8](repeating: 0, count: 65536)
-      while true {
-        let n = fread(&buffer, 1, buffer.count, file)
-        bytes.append(contentsOf: buffer[0..<n])
-        if n < buffer.count { return ferror(file) == 0 ? bytes : nil }
-      }
-    }
+    static func read(_ path: String) -> [UInt8]? { try? FileSystem.readBytes(path, limit: Int.max) }
   }
 #endif

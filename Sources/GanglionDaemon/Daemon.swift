@@ -3,7 +3,7 @@ import GanglionGPIO
 import GanglionLog
 import GanglionMQTT
 import GanglionRules
-import Glibc
+import GanglionSystem
 import Logging
 
 /// `ganglion run`: builds the daemon from a configuration and runs it on the calling
@@ -143,7 +143,7 @@ public enum Daemon {
         let server = try HTTPServer(host: settings.host, port: settings.port) { request, connection in
           api.handle(request, connection)
         }
-        server.start()
+        try server.start()
         http = server
       } catch {
         logger.critical("cannot start the HTTP listener: \(error)")
@@ -151,14 +151,19 @@ public enum Daemon {
       }
     }
 
-    SignalTrap.startListening { [pipeline] signal in
-      switch signal {
-      case .terminate:
-        notifier.notify("STOPPING=1")
-        while !pipeline.inbox.offer(.stop) { usleep(1000) }
-      case .reload:
-        pipeline.submit(.reload(ReplyBox()))
+    do {
+      try SignalTrap.startListening { [pipeline] signal in
+        switch signal {
+        case .terminate:
+          notifier.notify("STOPPING=1")
+          while !pipeline.inbox.offer(.stop) { sleepOnThisThread(.milliseconds(1)) }
+        case .reload:
+          pipeline.submit(.reload(ReplyBox()))
+        }
       }
+    } catch {
+      logger.critical("cannot listen for signals: \(error)")
+      return .runtimeFailure
     }
     logger.notice(
       "ganglion \(config.device) running: \(loaded.rules.names.count) rules, log \(loaded.logDirectory)\(options.simulate ? ", simulated board" : "")\(config.http.map { ", http \($0.host):\($0.port)" } ?? "")"
@@ -205,12 +210,7 @@ public enum Daemon {
 
 /// Writes a line to stderr.
 public func printError(_ line: String) {
-  var bytes = Array((line + "\n").utf8)[...]
-  while !bytes.isEmpty {
-    let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    if written <= 0 { return }
-    bytes = bytes.dropFirst(written)
-  }
+  CurrentProcess.writeToStandardError(line + "\n")
 }
 
 extension LogSyncMode {

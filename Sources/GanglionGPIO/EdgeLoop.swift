@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 import Synchronization
 
 /// Where the edge thread reads one input line's edges from: the libgpiod line for hardware
@@ -48,7 +49,7 @@ final class EdgeLoop: Sendable {
   static func start(
     lines: [WatchedLine], onEdge: @escaping @Sendable (GPIOEdge) -> Void
   ) throws(SystemError) -> EdgeLoop {
-    let loop = EdgeLoop(worker: try StoppableThread())
+    let loop = EdgeLoop(worker: try StoppableThread(name: "GPIO edge reader"))
     try loop.worker.start { loop.run(lines: lines, onEdge: onEdge) }
     return loop
   }
@@ -79,7 +80,7 @@ final class EdgeLoop: Sendable {
 
     while !isStopping, watching > 0 {
       let timeout = Self.timeoutMilliseconds(
-        until: lines.compactMap(\.debouncer.deadline).min(), now: Posix.monotonicMicroseconds())
+        until: lines.compactMap(\.debouncer.deadline).min(), now: SystemMonotonicClock.nowMicroseconds())
       do {
         _ = try pollSet.wait(timeoutMilliseconds: timeout)
       } catch {
@@ -89,8 +90,8 @@ final class EdgeLoop: Sendable {
       if pollSet.isReadable(0) { waker.drain() }
       if isStopping { return }
 
-      let monotonicNow = Posix.monotonicMicroseconds()
-      let realtimeNow = Posix.realtimeMicroseconds()
+      let monotonicNow = SystemMonotonicClock.nowMicroseconds()
+      let realtimeNow = SystemClock.realtimeMicroseconds()
       for index in lines.indices {
         let slot = index + 1
         if pollSet.isReadable(slot) {
@@ -122,7 +123,7 @@ final class EdgeLoop: Sendable {
           drop(slot, lines[index], "its event descriptor reports an error", &pollSet, &watching)
         }
       }
-      let settleTime = Timestamp(microseconds: Posix.monotonicMicroseconds())
+      let settleTime = Timestamp(microseconds: SystemMonotonicClock.nowMicroseconds())
       for index in lines.indices {
         if let change = lines[index].debouncer.due(now: settleTime) {
           ready.append((lines[index].signal, change.value, change.time.microseconds))
@@ -131,7 +132,9 @@ final class EdgeLoop: Sendable {
       guard !ready.isEmpty else { continue }
       // Changes of several lines settle together: deliver them in the order they happened.
       ready.sort { $0.monotonic < $1.monotonic }
-      let (offsetMonotonic, offsetRealtime) = (Posix.monotonicMicroseconds(), Posix.realtimeMicroseconds())
+      let (offsetMonotonic, offsetRealtime) = (
+        SystemMonotonicClock.nowMicroseconds(), SystemClock.realtimeMicroseconds()
+      )
       for change in ready {
         if isStopping { return }
         let wall = KernelEventTime.wallClock(

@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 import Synchronization
 
 /// GPIO through the Linux character device with libgpiod 1.6 (v1 API): each claimed input is
@@ -187,7 +188,7 @@ public final class HardwareGPIO: GPIOBackend {
       }
       switch chips[chipDescription]! {
       case .failure(let error):
-        let existing = Posix.gpioChipNames()
+        let existing = GPIOChips.deviceNames()
         var known =
           existing.isEmpty ? "this system has no GPIO chips" : "chips here: \(existing.joined(separator: ", "))"
         if error.isPermissionDenied {
@@ -296,5 +297,17 @@ public final class HardwareGPIO: GPIOBackend {
     return .init(
       .requestFailed, signal: request.signal, address: request.address, errno: error.code,
       LineClaims.prefix(request) + reason)
+  }
+}
+
+/// The GPIO character devices of this machine.
+enum GPIOChips {
+  /// Names of the GPIO character devices in /dev (`gpiochip0`...), sorted by number; empty
+  /// when there are none or /dev cannot be read.
+  static func deviceNames() -> [String] {
+    let names = ((try? FileSystem.list("/dev")) ?? []).filter {
+      $0.hasPrefix("gpiochip") && Int($0.dropFirst(8)) != nil
+    }
+    return names.sorted { Int($0.dropFirst(8))! < Int($1.dropFirst(8))! }
   }
 }

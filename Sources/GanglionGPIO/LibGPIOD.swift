@@ -1,4 +1,5 @@
 import CGPIOD
+import GanglionSystem
 import Glibc
 
 // The one file that calls gpiod_* (libgpiod 1.6, the v1 API). Every call checks its result

@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 import Synchronization
 
 /// The in-process GPIO board that `ganglion run --simulate` and tests use (what NIOEmbedded is
@@ -380,7 +381,7 @@ final class TimerLoop: Sendable {
   private let worker: StoppableThread
   var waker: WakePipe { worker.waker }
 
-  init() throws(SystemError) { worker = try StoppableThread() }
+  init() throws(SystemError) { worker = try StoppableThread(name: "simulated board timer") }
 
   func run(
     timeoutMilliseconds: @escaping @Sendable () -> Int32, onWake: @escaping @Sendable () -> Void

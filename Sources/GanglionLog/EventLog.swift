@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 
 /// The writer of the on-disk event log: a ring of segment files in one folder.
 ///

@@ -1,3 +1,5 @@
+import GanglionSystem
+
 /// Why a log operation failed, with the file and the operation that failed.
 ///
 /// `code` tells what went wrong; `operation` and `path` say where, so a message like
@@ -43,7 +45,7 @@ public struct LogError: Error, Sendable, Equatable, CustomStringConvertible {
   /// the writer drops records and retries later instead of failing.
   public var isOutOfSpace: Bool {
     guard let e = errno else { return false }
-    return e == SystemErrno.noSpace || e == SystemErrno.quota || e == SystemErrno.readOnly
+    return SystemError(code: e).isOutOfSpace
   }
 
   public var description: String {

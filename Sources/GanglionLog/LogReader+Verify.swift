@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 
 /// What `LogReader.verify()` found.
 public struct VerifyReport: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 
 /// Reads a log folder: while a writer (this or another process) appends to it, or a copy of
 /// it taken from another device. Takes no lock and writes nothing.
@@ -172,7 +173,7 @@ public struct LogReader: Sendable {
     do {
       fd = try Sys.open(segment.path, .read)
     } catch {
-      if error.errno == SystemErrno.notFound { return nil }  // deleted by retention meanwhile
+      if error.errno == SystemError.noSuchEntry { return nil }  // deleted by retention meanwhile
       throw error
     }
     defer { _ = try? Sys.close(fd, path: segment.path) }
@@ -303,7 +304,7 @@ public final class LogCursor {
     do {
       fd = try Sys.open(segment.path, .read)
     } catch {
-      if error.errno == SystemErrno.notFound {  // deleted by retention meanwhile
+      if error.errno == SystemError.noSuchEntry {  // deleted by retention meanwhile
         index += 1
         return true
       }

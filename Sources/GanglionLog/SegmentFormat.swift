@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 
 /// The bytes on disk. A log folder holds segment files named by the seq of their first
 /// record (`00000000000000001042.seg`), a `seq.meta` file and a `LOCK` file.

@@ -1,3 +1,5 @@
+import GanglionSystem
+
 /// `seq.meta`: the seq high-water mark and the highest segment generation, so seqs are never
 /// reused even when a torn tail was cut or every segment was dropped.
 ///

@@ -1,3 +1,5 @@
+import GanglionSystem
+
 /// A small state file kept beside the segments (the MQTT outbox's delivered seq, the rules'
 /// running countdowns): replaced whole with tmp + fsync + rename + directory fsync, so a
 /// reader after a crash sees the old contents or the new, never a torn mix.

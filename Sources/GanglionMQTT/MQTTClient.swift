@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 import Synchronization
 
 /// An MQTT client on libmosquitto with its own network thread, automatic reconnection
@@ -121,10 +122,13 @@ public final class MQTTClient: Sendable {
     }
     guard shouldStart else { return }
     do {
-      try startDetachedThread(name: "ganglion-mqtt", context: self) { $0.runNetworkThread() }
+      // The thread keeps the client alive until its loop ends.
+      try PosixThread.detached(name: "MQTT network thread") { [self] in runNetworkThread() }
     } catch {
       status.withLock { $0.lifecycle = .stopped }
-      throw error
+      throw .library(
+        call: "pthread_create", code: -1, message: error.text,
+        context: "the MQTT network thread for \(options.brokerAddress)")
     }
   }
 

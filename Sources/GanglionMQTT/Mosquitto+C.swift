@@ -1,5 +1,6 @@
 import CMosquitto
 import GanglionCore
+import GanglionSystem
 import Glibc
 
 // The only file that calls mosquitto_*. Every call's result is checked here and turned into
@@ -46,9 +47,9 @@ struct MosquittoHandle: @unchecked Sendable {
       throw .library(call: "mosquitto_lib_init", code: -1, message: "failed", context: broker)
     }
     guard let created = mosquitto_new(options.clientID, options.cleanSession, nil) else {
-      let code = errno
+      let error = SystemError.current()
       throw .library(
-        call: "mosquitto_new", code: Int32(MOSQ_ERR_ERRNO.rawValue), message: Self.errnoText(code),
+        call: "mosquitto_new", code: Int32(MOSQ_ERR_ERRNO.rawValue), message: error.text,
         context: "client id '\(options.clientID)'")
     }
     mosq = created
@@ -79,16 +80,19 @@ struct MosquittoHandle: @unchecked Sendable {
     if let tls = options.tls {
       for (role, path) in [("CA", tls.caFile), ("certificate", tls.certFile), ("key", tls.keyFile)] {
         guard let path else { continue }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .tls("cannot read \(role) file \(path): \(Self.errnoText(errno))") }
-        close(fd)
+        do {
+          try FileIO.close(try FileIO.open(path, .read), path: path)
+        } catch {
+          throw .tls("cannot read \(role) file \(path): \(error.text)")
+        }
       }
       guard (tls.certFile == nil) == (tls.keyFile == nil) else {
         throw .tls("a client certificate needs both a certificate file and a key file")
       }
       let rc = mosquitto_tls_set(mosq, tls.caFile, nil, tls.certFile, tls.keyFile, nil)
       guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-        throw .tls("libmosquitto rejected CA \(tls.caFile): \(Self.describe(rc, errno: errno))")
+        let code = SystemError.current().code
+        throw .tls("libmosquitto rejected CA \(tls.caFile): \(Self.describe(rc, errno: code))")
       }
     }
     mosquitto_connect_callback_set(mosq) { mosq, userdata, code in
@@ -227,11 +231,6 @@ struct MosquittoHandle: @unchecked Sendable {
     guard let text = mosquitto_strerror(rc) else { return "error \(rc)" }
     return String(cString: text)
   }
-
-  static func errnoText(_ code: Int32) -> String {
-    guard let text = strerror(code) else { return "errno \(code)" }
-    return String(cString: text)
-  }
 }
 
 /// Holds the handler for callbacks (a class, so it can travel through `void *userdata`).
@@ -244,35 +243,4 @@ private final class HandlerBox {
 private func handler(_ userdata: UnsafeMutableRawPointer?) -> (any MosquittoEventHandler)? {
   guard let userdata else { return nil }
   return Unmanaged<HandlerBox>.fromOpaque(userdata).takeUnretainedValue().handler
-}
-
-/// Starts `body` on a new detached thread; the thread retains `context` until `body` returns.
-/// `name` is for error messages.
-func startDetachedThread<Context: AnyObject & Sendable>(
-  name: String, context: Context, body: @escaping @Sendable (Context) -> Void
-) throws(MQTTError) {
-  do {
-    try PosixThread.detached { body(context) }
-  } catch {
-    throw .library(
-      call: "pthread_create", code: Int32(MOSQ_ERR_ERRNO.rawValue), message: MosquittoHandle.errnoText(error.code),
-      context: name)
-  }
-}
-
-/// A thread's identity, to recognize the network thread.
-struct ThreadID: Sendable {
-  private let thread: pthread_t
-
-  static var current: ThreadID { ThreadID(thread: pthread_self()) }
-
-  var isCurrent: Bool { pthread_equal(thread, pthread_self()) != 0 }
-}
-
-/// Blocks the calling thread (never call from the cooperative pool).
-func sleepOnThisThread(_ duration: Duration) {
-  let (seconds, attoseconds) = duration.components
-  var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-  var remaining = timespec()
-  while nanosleep(&request, &remaining) == -1, errno == EINTR { request = remaining }
 }

@@ -1,4 +1,4 @@
-import Glibc
+import GanglionSystem
 import Synchronization
 
 /// A private `mosquitto` broker for one test, listening on 127.0.0.1 on a port from
@@ -121,7 +121,7 @@ public final class MosquittoBroker: Sendable {
       "log_type information",
     ]
     // As root, mosquitto 2.0 switches to the `mosquitto` user, which can't read our 0700 folder.
-    if geteuid() == 0 { lines.append("user root") }
+    if CurrentProcess.isRoot { lines.append("user root") }
     // Any broker state (`persistence true`) stays in the broker's own folder, never in the
     // test's working directory where another run would load it.
     lines.append("persistence_location \(directory.path)/")
@@ -140,7 +140,7 @@ public final class MosquittoBroker: Sendable {
     let child = try ChildProcess(
       executable: mosquittoExecutable(), arguments: ["-c", directory.path("mosquitto.conf")],
       stdout: .file(runLogPath), stderr: .file(runLogPath))
-    try directory.write("\(getpid()) \(child.pid)\n", to: ownerFileName)
+    try directory.write("\(CurrentProcess.id) \(child.pid)\n", to: ownerFileName)
     let deadline = ContinuousClock.now + timeout
     while true {
       let output = readTextFile(runLogPath) ?? ""
@@ -167,17 +167,17 @@ public final class MosquittoBroker: Sendable {
     for entry in directoryEntries("/tmp") ?? [] where entry.isDirectory && entry.name.hasPrefix("ganglion-mosquitto-") {
       let folder = "/tmp/\(entry.name)"
       guard let owner = readTextFile("\(folder)/\(ownerFileName)") else { continue }
-      let pids = owner.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pid_t($0) }
-      guard pids.count == 2, Glibc.kill(pids[0], 0) != 0, errno == ESRCH else { continue }
+      let pids = owner.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
+      guard pids.count == 2, !ProcessSpawner.exists(pids[0]) else { continue }
       let commandLine = readTextFile("/proc/\(pids[1])/cmdline") ?? ""
-      if commandLine.contains(folder) { Glibc.kill(pids[1], SIGKILL) }
+      if commandLine.contains(folder) { try? ProcessSignal.kill.send(to: pids[1]) }
       removeTree(folder)
     }
   }()
 
   private static func mosquittoExecutable() -> String {
     for candidate in ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"]
-    where access(candidate, X_OK) == 0 {
+    where ProcessSpawner.isExecutable(candidate) {
       return candidate
     }
     return "mosquitto"
@@ -186,17 +186,5 @@ public final class MosquittoBroker: Sendable {
 
 /// True if something accepts a TCP connection on `host`:`port` (IPv4) right now.
 public func tcpPortAcceptsConnections(host: String = "127.0.0.1", port: Int) -> Bool {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-  guard fd >= 0 else { return false }
-  defer { close(fd) }
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = in_port_t(UInt16(port)).bigEndian
-  guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return false }
-  let result = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-    }
-  }
-  return result == 0
+  (try? Socket.connect(host: host, port: port, timeoutSeconds: 2)) != nil
 }

@@ -1,5 +1,5 @@
 import GanglionCore
-import Glibc
+import GanglionSystem
 import Synchronization
 
 /// A TCP forwarder on 127.0.0.1 that sits between a client under test and a server (say a
@@ -48,32 +48,19 @@ public final class TCPProxy: Sendable {
   /// Connections currently open through the proxy.
   public var connectionCount: Int { worker.connectionCount }
 
-  private static func listen() throws(TestSupportError) -> (Int32, Int) {
+  private static func listen() throws(TestSupportError) -> (Socket, Int) {
     for _ in 0..<50 {
       let candidate = Int.random(in: 20000...31999)
-      let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-      guard fd >= 0 else { throw TestSupportError("socket: \(errnoText())") }
-      var address = loopbackAddress(port: candidate)
-      let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-          bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
+      do {
+        return (try Socket.listen(host: "127.0.0.1", port: candidate, backlog: 64), candidate)
+      } catch  where error.isAddressInUse {
+        continue
+      } catch {
+        throw TestSupportError("cannot listen on \(candidate): \(error)")
       }
-      if bound == 0, Glibc.listen(fd, 64) == 0 { return (fd, candidate) }
-      let code = errno
-      close(fd)
-      guard code == EADDRINUSE else { throw TestSupportError("cannot listen on \(candidate): \(errnoText(code))") }
     }
     throw TestSupportError("no free port for the TCP proxy after 50 tries")
   }
-}
-
-private func loopbackAddress(port: Int) -> sockaddr_in {
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = in_port_t(UInt16(port)).bigEndian
-  address.sin_addr = in_addr(s_addr: UInt32(0x7f00_0001).bigEndian)
-  return address
 }
 
 /// What the proxy thread should do; changed under the mutex, then the thread is woken.
@@ -89,31 +76,24 @@ private struct ProxyRequests {
 
 /// Owns the sockets and the forwarding thread (kept alive by that thread until it stops).
 private final class ProxyWorker: Sendable {
-  private let listener: Int32
+  private let listener: Socket
   private let targetHost: String
   private let targetPort: Int
-  private let wakeRead: Int32
-  private let wakeWrite: Int32
+  private let waker: WakePipe
   private let requests = Mutex(ProxyRequests())
 
-  init(listener: Int32, targetHost: String, targetPort: Int) throws(TestSupportError) {
+  init(listener: Socket, targetHost: String, targetPort: Int) throws(TestSupportError) {
     self.listener = listener
     self.targetHost = targetHost
     self.targetPort = targetPort
-    var pipeEnds: [Int32] = [-1, -1]
-    guard pipe(&pipeEnds) == 0 else {
-      close(listener)
-      throw TestSupportError("pipe: \(errnoText())")
-    }
-    for fd in pipeEnds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-    wakeRead = pipeEnds[0]
-    wakeWrite = pipeEnds[1]
     do {
-      try PosixThread.detached { [self] in run() }
+      waker = try WakePipe()
     } catch {
-      close(listener)
-      close(wakeRead)
-      close(wakeWrite)
+      throw TestSupportError("\(error)")
+    }
+    do {
+      try PosixThread.detached(name: "TCP proxy") { [self] in run() }
+    } catch {
       throw TestSupportError("\(error)")
     }
   }
@@ -126,8 +106,7 @@ private final class ProxyWorker: Sendable {
       change(&$0)
       $0.generation += 1
     }
-    var byte: UInt8 = 1
-    _ = write(wakeWrite, &byte, 1)
+    waker.wake()
   }
 
   /// Changes the requests and waits (up to 5 s) until the thread has acted on them.
@@ -138,8 +117,7 @@ private final class ProxyWorker: Sendable {
       $0.generation += 1
       target = $0.generation
     }
-    var byte: UInt8 = 1
-    _ = write(wakeWrite, &byte, 1)
+    waker.wake()
     let deadline = ContinuousClock.now + .seconds(5)
     while requests.withLock({ $0.applied < target }), ContinuousClock.now < deadline {
       try? await Task.sleep(for: .milliseconds(1))
@@ -147,16 +125,8 @@ private final class ProxyWorker: Sendable {
   }
 
   private func run() {
-    var pairs: [(client: Int32, server: Int32)] = []
-    defer {
-      for pair in pairs {
-        close(pair.client)
-        close(pair.server)
-      }
-      close(listener)
-      close(wakeRead)
-      close(wakeWrite)
-    }
+    // Sockets close when dropped (the pairs at the end of this function).
+    var pairs: [(client: Socket, server: Socket)] = []
     while true {
       let (frozen, cut, stop, generation) = requests.withLock { requests in
         defer { requests.cutRequested = false }
@@ -165,8 +135,8 @@ private final class ProxyWorker: Sendable {
       if stop { return }
       if cut {
         for pair in pairs {
-          resetAndClose(pair.client)
-          resetAndClose(pair.server)
+          pair.client.resetOnClose()
+          pair.server.resetOnClose()
         }
         pairs.removeAll()
       }
@@ -175,94 +145,53 @@ private final class ProxyWorker: Sendable {
         $0.applied = generation
       }
 
-      var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-      fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0))
+      var descriptors = [waker.readDescriptor, listener.descriptor]
       if !frozen {
-        for pair in pairs {
-          fds.append(pollfd(fd: pair.client, events: Int16(POLLIN), revents: 0))
-          fds.append(pollfd(fd: pair.server, events: Int16(POLLIN), revents: 0))
-        }
+        for pair in pairs { descriptors += [pair.client.descriptor, pair.server.descriptor] }
       }
-      let ready = poll(&fds, nfds_t(fds.count), -1)
-      if ready < 0 {
-        if errno == EINTR { continue }
+      var pollSet = PollSet(descriptors: descriptors)
+      do {
+        guard try pollSet.wait(timeoutMilliseconds: -1) > 0 else { continue }
+      } catch {
         return
       }
-      if fds[0].revents != 0 {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        _ = read(wakeRead, &buffer, buffer.count)
-      }
+      if pollSet.isReadable(0) { waker.drain() }
       let polledPairs = frozen ? 0 : pairs.count
-      if fds[1].revents != 0, let pair = acceptAndConnect() {
+      if pollSet.isReadable(1) || pollSet.isBroken(1), let pair = acceptAndConnect() {
         pairs.append(pair)
         requests.withLock { $0.connectionCount = pairs.count }
       }
       guard !frozen else { continue }
       var closed = Set<Int>()
       for (index, pair) in pairs.prefix(polledPairs).enumerated() {
-        let clientEvents = fds[2 + 2 * index].revents
-        let serverEvents = fds[3 + 2 * index].revents
-        if clientEvents != 0, !forward(from: pair.client, to: pair.server) { closed.insert(index) }
-        if serverEvents != 0, !closed.contains(index), !forward(from: pair.server, to: pair.client) {
+        let clientReady = pollSet.isReadable(2 + 2 * index) || pollSet.isBroken(2 + 2 * index)
+        let serverReady = pollSet.isReadable(3 + 2 * index) || pollSet.isBroken(3 + 2 * index)
+        if clientReady, !forward(from: pair.client, to: pair.server) { closed.insert(index) }
+        if serverReady, !closed.contains(index), !forward(from: pair.server, to: pair.client) {
           closed.insert(index)
         }
       }
-      for index in closed.sorted(by: >) {
-        close(pairs[index].client)
-        close(pairs[index].server)
-        pairs.remove(at: index)
-      }
+      for index in closed.sorted(by: >) { pairs.remove(at: index) }
       if !closed.isEmpty { requests.withLock { $0.connectionCount = pairs.count } }
     }
   }
 
-  private func acceptAndConnect() -> (client: Int32, server: Int32)? {
-    let client = accept(listener, nil, nil)
-    guard client >= 0 else { return nil }
-    _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-    var one: Int32 = 1
-    _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard server >= 0 else {
-      close(client)
+  private func acceptAndConnect() -> (client: Socket, server: Socket)? {
+    guard let client = try? listener.accept() else { return nil }
+    try? client.setNoDelay()
+    guard let server = try? Socket.connect(host: targetHost, port: targetPort, timeoutSeconds: 5) else {
+      client.resetOnClose()
       return nil
     }
-    _ = setsockopt(server, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    var address = loopbackAddress(port: targetPort)
-    if targetHost != "127.0.0.1" { _ = inet_pton(AF_INET, targetHost, &address.sin_addr) }
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard connected == 0 else {
-      resetAndClose(client)
-      close(server)
-      return nil
-    }
+    // Reads happen only after poll said there is data; no time-out may cut a quiet link.
+    try? server.setTimeout(seconds: 0)
+    try? server.setNoDelay()
     return (client, server)
   }
 
   /// Moves what `source` has to `destination`; false when either side is finished.
-  private func forward(from source: Int32, to destination: Int32) -> Bool {
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
-    if count < 0, errno == EINTR { return true }
-    guard count > 0 else { return false }
-    var offset = 0
-    while offset < count {
-      let written = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + offset, count - offset) }
-      if written < 0, errno == EINTR { continue }
-      guard written > 0 else { return false }
-      offset += written
-    }
-    return true
-  }
-
-  /// Closes with a TCP reset (linger 0) rather than an orderly FIN.
-  private func resetAndClose(_ fd: Int32) {
-    var abort = linger(l_onoff: 1, l_linger: 0)
-    _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
-    close(fd)
+  private func forward(from source: Socket, to destination: Socket) -> Bool {
+    guard let bytes = try? source.read(maximum: 65536), !bytes.isEmpty else { return false }
+    return (try? destination.write(bytes)) != nil
   }
 }

@@ -1,4 +1,4 @@
-import Glibc
+import GanglionSystem
 
 /// A fresh directory under `/tmp` (mode 0700), removed with everything in it when the last
 /// reference goes away.
@@ -10,12 +10,11 @@ public final class TemporaryDirectory: Sendable {
 
   /// Creates `/tmp/<prefix>-XXXXXX`. Throws `TestSupportError` on failure.
   public init(prefix: String = "ganglion-test") throws(TestSupportError) {
-    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-    let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-    guard created != nil else {
-      throw TestSupportError("cannot create a temporary directory: \(errnoText())")
+    do {
+      path = try FileSystem.makeTemporaryDirectory(prefix: prefix)
+    } catch {
+      throw TestSupportError("\(error)")
     }
-    path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
   deinit {
@@ -43,62 +42,23 @@ public struct TestSupportError: Error, Sendable, CustomStringConvertible {
 
 /// Removes `path` and, if it is a directory, everything below it (symbolic links are not
 /// followed). Errors are ignored: it removes what it can.
-public func removeTree(_ path: String) {
-  for entry in directoryEntries(path) ?? [] {
-    let child = "\(path)/\(entry.name)"
-    if entry.isDirectory { removeTree(child) } else { unlink(child) }
-  }
-  if rmdir(path) != 0 { unlink(path) }
-}
+public func removeTree(_ path: String) { FileSystem.removeTree(path) }
 
 /// The names in directory `path` (without `.` and `..`), or nil if it can't be read.
 public func directoryEntries(_ path: String) -> [(name: String, isDirectory: Bool)]? {
-  guard let directory = opendir(path) else { return nil }
-  defer { closedir(directory) }
-  var entries: [(name: String, isDirectory: Bool)] = []
-  while let entry = readdir(directory) {
-    let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
-      String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-    }
-    if name == "." || name == ".." { continue }
-    entries.append((name, entry.pointee.d_type == UInt8(DT_DIR)))
-  }
-  return entries
+  try? FileSystem.entries(path)
 }
 
 /// Reads a whole file as UTF-8 (invalid bytes are replaced). Returns nil if it can't be read.
 public func readTextFile(_ path: String) -> String? {
-  let fd = open(path, O_RDONLY | O_CLOEXEC)
-  guard fd >= 0 else { return nil }
-  defer { close(fd) }
-  var bytes: [UInt8] = []
-  var buffer = [UInt8](repeating: 0, count: 65536)
-  while true {
-    let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-    if count < 0, errno == EINTR { continue }
-    guard count >= 0 else { return nil }
-    if count == 0 { break }
-    bytes += buffer[0..<count]
-  }
-  return String(decoding: bytes, as: UTF8.self)
+  try? FileSystem.readText(path, limit: Int.max)
 }
 
 /// Writes `bytes` to `path`, creating or truncating it.
 public func writeFile(_ path: String, bytes: [UInt8]) throws(TestSupportError) {
-  let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-  guard fd >= 0 else { throw TestSupportError("cannot create \(path): \(errnoText())") }
-  defer { close(fd) }
-  var offset = 0
-  while offset < bytes.count {
-    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-    if written < 0, errno == EINTR { continue }
-    guard written > 0 else { throw TestSupportError("cannot write \(path): \(errnoText())") }
-    offset += written
+  do {
+    try FileSystem.writeFile(path, bytes: bytes)
+  } catch {
+    throw TestSupportError("\(error)")
   }
-}
-
-/// The text for the current `errno`.
-func errnoText(_ code: Int32 = errno) -> String {
-  guard let text = strerror(code) else { return "error \(code)" }
-  return String(decoding: UnsafeRawBufferPointer(start: text, count: strlen(text)), as: UTF8.self)
 }

@@ -3,6 +3,7 @@ import GanglionCore
 import GanglionDaemon
 import GanglionLog
 import GanglionRules
+import GanglionSystem
 
 struct Explain: ParsableCommand {
   static let configuration = CommandConfiguration(

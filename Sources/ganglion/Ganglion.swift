@@ -2,7 +2,7 @@ import ArgumentParser
 import GanglionCore
 import GanglionDaemon
 import GanglionRules
-import Glibc
+import GanglionSystem
 
 @main
 struct Ganglion: ParsableCommand {
@@ -20,16 +20,16 @@ struct Ganglion: ParsableCommand {
       var command = try parseAsRoot()
       try command.run()
     } catch let exit as ExitCode {
-      Glibc.exit(exit.rawValue)
+      CurrentProcess.exit(exit.rawValue)
     } catch {
       let code = exitCode(for: error)
       let message = fullMessage(for: error)
       if code == .success {
         print(message)
-        Glibc.exit(0)
+        CurrentProcess.exit(0)
       }
       printError(message)
-      Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
+      CurrentProcess.exit(code == .validationFailure ? 2 : code.rawValue)
     }
   }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import GanglionCore
 import GanglionDaemon
 import GanglionLog
-import Glibc
+import GanglionSystem
 
 struct LogCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -40,11 +40,6 @@ struct LogLocation: ParsableArguments {
   }
 }
 
-/// Shell-style glob with `*` (any run of characters) and `?` (one character).
-func globMatches(_ pattern: String, _ text: String) -> Bool {
-  fnmatch(pattern, text, 0) == 0
-}
-
 struct Tail: ParsableCommand {
   static let configuration = CommandConfiguration(abstract: "Print the most recent events.")
 
@@ -60,7 +55,7 @@ struct Tail: ParsableCommand {
     func matches(_ event: Event) -> Bool {
       guard let signal else { return true }
       guard let name = event.signal else { return false }
-      return globMatches(signal, name)
+      return Glob.matches(signal, name)
     }
     func show(_ event: Event) {
       print(json ? event.json(device: device) : EventFormatter.line(event))
@@ -74,7 +69,7 @@ struct Tail: ParsableCommand {
         recent = Array(try reader.events(fromSeq: 0).filter(matches).suffix(n))
       }
       for event in recent { show(event) }
-      fflush(nil)
+      CurrentProcess.flushStandardOutput()
       lastSeq = try reader.last(1).last?.seq ?? 0
     } catch {
       printError("cannot read the event log: \(error)")
@@ -82,13 +77,13 @@ struct Tail: ParsableCommand {
     }
     guard follow else { return }
     while true {
-      usleep(200_000)
+      sleepOnThisThread(.milliseconds(200))
       do {
         for event in try LogReader(directory: directory).events(fromSeq: lastSeq + 1) {
           lastSeq = event.seq
           if matches(event) { show(event) }
         }
-        fflush(nil)
+        CurrentProcess.flushStandardOutput()
       } catch {
         printError("cannot read the event log: \(error)")
         throw ExitCode.runtimeFailure

@@ -2,7 +2,7 @@ import ArgumentParser
 import GanglionCore
 import GanglionDaemon
 import GanglionLog
-import Glibc
+import GanglionSystem
 
 /// Progress of long work on stderr, only when stderr is a terminal.
 enum Progress {
@@ -10,19 +10,16 @@ enum Progress {
 
   /// A callback that shows `N events read` in place, or nil when stderr is not a terminal.
   static func reporter(_ what: String) -> ((Int) -> Void)? {
-    guard isatty(2) == 1 else { return nil }
+    guard CurrentProcess.isTerminal(.error) else { return nil }
     return { count in writeStderr("\r\(what): \(count) events read") }
   }
 
   /// Clears the progress line, if one was shown.
   static func clear() {
-    if isatty(2) == 1 { writeStderr("\r\u{1B}[K") }
+    if CurrentProcess.isTerminal(.error) { writeStderr("\r\u{1B}[K") }
   }
 
-  private static func writeStderr(_ text: String) {
-    let bytes = Array(text.utf8)
-    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-  }
+  private static func writeStderr(_ text: String) { CurrentProcess.writeToStandardError(text) }
 }
 
 /// `--from`, `--to`, `--since`, `--until`.

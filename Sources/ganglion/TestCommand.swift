@@ -2,6 +2,7 @@ import ArgumentParser
 import GanglionCore
 import GanglionDaemon
 import GanglionRules
+import GanglionSystem
 
 struct RuleTest: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import GanglionCore
 import GanglionDaemon
 import GanglionLog
 import GanglionRules
+import GanglionSystem
 import GanglionTestSupport
 import Testing
 

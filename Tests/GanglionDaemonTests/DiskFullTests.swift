@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 import GanglionTestSupport
 import Glibc
 import Testing

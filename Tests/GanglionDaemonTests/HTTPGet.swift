@@ -1,3 +1,4 @@
+import GanglionSystem
 import GanglionTestSupport
 
 @testable import GanglionDaemon
@@ -17,9 +18,12 @@ enum HTTPGet {
 /// cooperative pool's few threads while they wait.
 func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
   try await withCheckedThrowingContinuation { continuation in
-    let started = startThread(name: "test-blocking") {
-      continuation.resume(with: Result { try work() })
+    do {
+      try PosixThread.detached(name: "test blocking work") {
+        continuation.resume(with: Result { try work() })
+      }
+    } catch {
+      continuation.resume(throwing: error)
     }
-    if started != 0 { continuation.resume(throwing: TestSupportError("cannot start a thread: \(started)")) }
   }
 }

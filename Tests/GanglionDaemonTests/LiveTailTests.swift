@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 import GanglionTestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import GanglionCore
 import GanglionMQTT
+import GanglionSystem
 import GanglionTestSupport
 import Synchronization
 import Testing

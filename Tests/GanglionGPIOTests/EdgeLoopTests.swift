@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 import Glibc
 import Synchronization
 import Testing
@@ -77,7 +78,7 @@ final class PipeEdgeSource: EdgeSource, @unchecked Sendable {
   /// The wall-clock time a CLOCK_MONOTONIC instant corresponds to now.
   private func wall(_ monotonic: Int64) -> Timestamp {
     Timestamp(
-      microseconds: monotonic + Posix.realtimeMicroseconds() - Posix.monotonicMicroseconds())
+      microseconds: monotonic + SystemClock.realtimeMicroseconds() - SystemMonotonicClock.nowMicroseconds())
   }
 
   @Test func edgesArriveInOrderWithKernelTimesInWallClock() throws {
@@ -85,7 +86,7 @@ final class PipeEdgeSource: EdgeSource, @unchecked Sendable {
     let recorder = EdgeRecorder()
     let loop = try EdgeLoop.start(lines: [watched(source)], onEdge: recorder.handler)
     defer { loop.stop() }
-    let stamp = Posix.monotonicMicroseconds() - 250_000
+    let stamp = SystemMonotonicClock.nowMicroseconds() - 250_000
     source.send(rising: true, kernelMicroseconds: stamp)
     source.send(rising: true, kernelMicroseconds: stamp + 1_000)  // a repeat: not a change
     source.send(rising: false, kernelMicroseconds: stamp + 2_000)
@@ -104,7 +105,7 @@ final class PipeEdgeSource: EdgeSource, @unchecked Sendable {
     let recorder = EdgeRecorder()
     let loop = try EdgeLoop.start(lines: [watched(source)], onEdge: recorder.handler)
     defer { loop.stop() }
-    let realtimeStamp = Posix.realtimeMicroseconds() - 100_000
+    let realtimeStamp = SystemClock.realtimeMicroseconds() - 100_000
     source.send(rising: true, kernelMicroseconds: realtimeStamp)
     #expect(waitUntil(seconds: 5) { recorder.all.count == 1 })
     #expect(abs(recorder.all[0].time.microseconds - realtimeStamp) < 5_000)
@@ -116,10 +117,10 @@ final class PipeEdgeSource: EdgeSource, @unchecked Sendable {
     let loop = try EdgeLoop.start(lines: [watched(source, debounce: .milliseconds(30))], onEdge: recorder.handler)
     defer { loop.stop() }
     // A 5 ms bounce long ago, then a press that holds, stamped now.
-    let past = Posix.monotonicMicroseconds() - 1_000_000
+    let past = SystemMonotonicClock.nowMicroseconds() - 1_000_000
     source.send(rising: true, kernelMicroseconds: past)
     source.send(rising: false, kernelMicroseconds: past + 5_000)
-    let pressed = Posix.monotonicMicroseconds()
+    let pressed = SystemMonotonicClock.nowMicroseconds()
     source.send(rising: true, kernelMicroseconds: pressed)
 
     // Only the poll timeout can settle the press: nothing else wakes the loop.
@@ -132,7 +133,7 @@ final class PipeEdgeSource: EdgeSource, @unchecked Sendable {
   @Test func aFullReadResynchronizesWithTheLineLevel() throws {
     let source = PipeEdgeSource(capacity: 2)
     let recorder = EdgeRecorder()
-    let now = Posix.monotonicMicroseconds()
+    let now = SystemMonotonicClock.nowMicroseconds()
     // Two events fill the buffer; the kernel may have dropped more: the line is high again.
     source.send(rising: true, kernelMicroseconds: now - 3_000)
     source.send(rising: false, kernelMicroseconds: now - 2_000)
@@ -156,7 +157,7 @@ final class PipeEdgeSource: EdgeSource, @unchecked Sendable {
     #expect(failure.problems.map(\.signal) == ["gone"])
     #expect(failure.description.contains("no more edges"))
     // The other line keeps working.
-    other.send(rising: true, kernelMicroseconds: Posix.monotonicMicroseconds())
+    other.send(rising: true, kernelMicroseconds: SystemMonotonicClock.nowMicroseconds())
     #expect(waitUntil(seconds: 5) { recorder.all.map(\.signal) == ["alive"] })
   }
 
@@ -171,7 +172,7 @@ final class PipeEdgeSource: EdgeSource, @unchecked Sendable {
       stopReturned.store(true, ordering: .releasing)
     }
     loopBox.withLock { $0 = loop }
-    let now = Posix.monotonicMicroseconds()
+    let now = SystemMonotonicClock.nowMicroseconds()
     // Two changes in one batch: the second must not be delivered after stop.
     source.send(rising: true, kernelMicroseconds: now - 2_000)
     source.send(rising: false, kernelMicroseconds: now - 1_000)

@@ -1,5 +1,6 @@
 import GanglionCore
 import GanglionLog
+import GanglionSystem
 import Synchronization
 import Testing
 
@@ -16,7 +17,7 @@ import Testing
     let path = dir.log
     // Create the folder before the reader starts.
     try EventLog.open(directory: path, options: options).close()
-    let writer = try PosixThread {
+    let writer = try PosixThread(name: "test writer") {
       do {
         let log = try EventLog.open(directory: path, options: options)
         for i in 0..<count {

@@ -1,5 +1,6 @@
 import GanglionCore
 import GanglionLog
+import GanglionSystem
 import GanglionTestSupport
 import Testing
 

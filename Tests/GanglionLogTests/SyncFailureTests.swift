@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionSystem
 import Synchronization
 import Testing
 
@@ -15,8 +16,8 @@ import Testing
     try appendSamples(log, count: 3)
     try log.sync()
     try appendSamples(log, count: 2, start: 3)
-    Sys.injectedSyncFailures.withLock { $0[dir.log] = EIO }
-    defer { _ = Sys.injectedSyncFailures.withLock { $0.removeValue(forKey: dir.log) } }
+    FileIO.injectedSyncFailures.withLock { $0[dir.log] = EIO }
+    defer { _ = FileIO.injectedSyncFailures.withLock { $0.removeValue(forKey: dir.log) } }
     do {
       try log.sync()
       Issue.record("sync succeeded although fdatasync failed")
@@ -25,7 +26,7 @@ import Testing
       #expect(error.errno == EIO)
     }
     // Even with the disk healthy again, the writer does not retry: every call throws.
-    Sys.injectedSyncFailures.withLock { _ = $0.removeValue(forKey: dir.log) }
+    FileIO.injectedSyncFailures.withLock { _ = $0.removeValue(forKey: dir.log) }
     var event = sampleEvent(9)
     #expect(throws: LogError.self) { try log.append(&event) }
     #expect(throws: LogError.self) { try log.sync() }
@@ -41,8 +42,8 @@ import Testing
   @Test func aFailedSyncWhenStartingASegmentAlsoThrows() throws {
     let dir = LogTestDirectory()
     let log = try EventLog.open(directory: dir.log, options: LogOptions(sync: .always))
-    Sys.injectedSyncFailures.withLock { $0[dir.log] = EIO }
-    defer { _ = Sys.injectedSyncFailures.withLock { $0.removeValue(forKey: dir.log) } }
+    FileIO.injectedSyncFailures.withLock { $0[dir.log] = EIO }
+    defer { _ = FileIO.injectedSyncFailures.withLock { $0.removeValue(forKey: dir.log) } }
     var event = sampleEvent(0)
     // The first append reserves seqs in seq.meta (fdatasync) — that failure throws too.
     #expect(throws: LogError.self) {

@@ -1,3 +1,4 @@
+import GanglionSystem
 import GanglionTestSupport
 import Glibc
 import Testing

@@ -18,8 +18,19 @@ extension WallClock {
   }
 }
 
-/// A clock that only moves when told to; its zone is a fixed UTC offset.
-public final class ManualClock: WallClock, @unchecked Sendable {
+/// Elapsed time that never jumps (CLOCK_MONOTONIC in the daemon), for deadlines, intervals
+/// and rate limits. The daemon gives its parts `SystemMonotonicClock`; tests give them a
+/// `ManualClock`, whose monotonic time moves with its wall time.
+///
+/// Thread safety: implementations must be safe to call from any thread.
+public protocol MonotonicClock: Sendable {
+  /// Microseconds since an arbitrary fixed point; never decreases.
+  func nowMicroseconds() -> Int64
+}
+
+/// A clock that only moves when told to; its zone is a fixed UTC offset. As a
+/// `MonotonicClock` it reads its wall time in microseconds (so `set` must not go back).
+public final class ManualClock: WallClock, MonotonicClock, @unchecked Sendable {
   private let lock = Lock()
   private var current: Timestamp
   private let offset: Int
@@ -30,6 +41,8 @@ public final class ManualClock: WallClock, @unchecked Sendable {
   }
 
   public func now() -> Timestamp { lock.withLock { current } }
+
+  public func nowMicroseconds() -> Int64 { now().microseconds }
 
   public func utcOffsetSeconds(at instant: Timestamp) -> Int { offset }
 

@@ -1,6 +1,7 @@
 import GanglionCore
 import GanglionGPIO
 import GanglionRules
+import GanglionSystem
 
 /// The routes of the daemon's loopback HTTP listener. Runs on HTTP connection threads;
 /// talks to the pipeline only through its bounded inbox and status snapshot.
@@ -97,7 +98,7 @@ struct DaemonAPI: Sendable {
     do {
       try connection.startStream(contentType: "application/x-ndjson")
       while true {
-        switch queue.take(until: MonotonicClock.nowMicroseconds() + 15_000_000) {
+        switch queue.take(until: SystemMonotonicClock.nowMicroseconds() + 15_000_000) {
         case .element(let line): try connection.send(line + "\n")
         case .timedOut: try connection.send("\n")  // keeps the connection alive; finds clients gone
         case .closed: return

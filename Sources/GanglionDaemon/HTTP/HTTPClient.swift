@@ -1,3 +1,5 @@
+import GanglionSystem
+
 /// A one-request HTTP/1.1 client for the CLI's talks with a running daemon on loopback.
 /// Blocking; for the command line only.
 public enum HTTPClient {
@@ -9,7 +11,7 @@ public enum HTTPClient {
   public static func request(
     method: String, host: String, port: Int, path: String, query: [(String, String)] = [], body: String = "",
     timeoutSeconds: Int = 10
-  ) throws(SocketError) -> Reply {
+  ) throws(SystemError) -> Reply {
     let socket = try Socket.connect(host: host, port: port, timeoutSeconds: timeoutSeconds)
     var target = path
     if !query.isEmpty {
@@ -30,7 +32,7 @@ public enum HTTPClient {
       received += chunk
     }
     guard let (headText, bodyStart) = HTTPParsing.splitHead(received) else {
-      throw SocketError(operation: "read a reply from", address: "\(host):\(port)", code: 71)  // EPROTO
+      throw SystemError(code: SystemError.protocolError, operation: "read a reply from", subject: "\(host):\(port)")
     }
     let statusLine = headText.split(separator: "\r\n").first ?? ""
     let parts = statusLine.split(separator: " ")

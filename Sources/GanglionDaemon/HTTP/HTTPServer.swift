@@ -1,3 +1,4 @@
+import GanglionSystem
 import Synchronization
 
 /// The daemon's loopback HTTP listener (`/status`, `/metrics`, `/inject`, `/reload`,
@@ -18,14 +19,15 @@ public final class HTTPServer: Sendable {
   /// Binds `host:port` now, so that a busy port is an error at start-up.
   /// - Parameter handler: returns the response, or nil when it wrote a streaming response
   ///   itself through the connection (and returned when the stream ended).
-  public init(host: String, port: Int, handler: @escaping Handler) throws(SocketError) {
+  public init(host: String, port: Int, handler: @escaping Handler) throws(SystemError) {
     listener = try Socket.listen(host: host, port: port)
     self.handler = handler
   }
 
   /// Starts the accept thread.
-  public func start() {
-    _ = startThread(name: "ganglion-http") { [self] in acceptLoop() }
+  /// - Throws: `SystemError` when the thread cannot be started.
+  public func start() throws(SystemError) {
+    try PosixThread.detached(name: "HTTP listener") { [self] in acceptLoop() }
   }
 
   /// Stops accepting; connections in progress finish on their own.
@@ -42,11 +44,15 @@ public final class HTTPServer: Sendable {
         try? connection.write(HTTPResponse.text("too many connections", status: 503).encoded())
         continue
       }
-      let started = startThread(name: "ganglion-http-c") { [self] in
-        serve(HTTPConnection(socket: connection))
+      do {
+        try PosixThread.detached(name: "HTTP connection") { [self] in
+          serve(HTTPConnection(socket: connection))
+          active.subtract(1, ordering: .sequentiallyConsistent)
+        }
+      } catch {
+        // No thread for it: the connection closes unanswered, and the slot is free again.
         active.subtract(1, ordering: .sequentiallyConsistent)
       }
-      if started != 0 { active.subtract(1, ordering: .sequentiallyConsistent) }
     }
   }
 
@@ -83,10 +89,10 @@ public struct HTTPConnection: Sendable {
   let socket: Socket
 
   /// Starts a streaming response without a length; the stream ends when the handler returns.
-  public func startStream(contentType: String) throws(SocketError) {
+  public func startStream(contentType: String) throws(SystemError) {
     try socket.write(Array("HTTP/1.1 200 OK\r\nContent-Type: \(contentType)\r\nConnection: close\r\n\r\n".utf8))
   }
 
   /// Writes part of a streaming response. Throws when the client has gone.
-  public func send(_ text: String) throws(SocketError) { try socket.write(Array(text.utf8)) }
+  public func send(_ text: String) throws(SystemError) { try socket.write(Array(text.utf8)) }
 }

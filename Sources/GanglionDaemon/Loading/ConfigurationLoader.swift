@@ -1,5 +1,6 @@
 import GanglionCore
 import GanglionRules
+import GanglionSystem
 
 /// A configuration with everything it names read and checked: the hardware profile, the
 /// rule files, compiled rules, and where the log lives.
@@ -20,12 +21,12 @@ public struct LoadedConfiguration: Sendable {
 public enum ConfigurationLoader {
   /// The config path: `--config`, else `$GANGLION_CONFIG`, else `/etc/ganglion/ganglion.yaml`.
   public static func defaultConfigPath() -> String {
-    FileSystem.environment("GANGLION_CONFIG") ?? "/etc/ganglion/ganglion.yaml"
+    CurrentProcess.environment("GANGLION_CONFIG") ?? "/etc/ganglion/ganglion.yaml"
   }
 
   /// The log folder when no config names one.
   public static func defaultLogDirectory() -> String {
-    if let state = FileSystem.environment("STATE_DIRECTORY") {
+    if let state = CurrentProcess.environment("STATE_DIRECTORY") {
       // systemd may pass several folders separated by ':'; the first is ours.
       return String(state.split(separator: ":").first ?? "") + "/log"
     }

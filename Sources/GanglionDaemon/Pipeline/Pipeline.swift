@@ -3,7 +3,7 @@ import GanglionGPIO
 import GanglionLog
 import GanglionMQTT
 import GanglionRules
-import Glibc
+import GanglionSystem
 import Logging
 
 /// The daemon's one-way flow: inputs -> engine -> (log, GPIO outputs, MQTT). It runs on one
@@ -117,7 +117,7 @@ final class Pipeline: @unchecked Sendable {
   @discardableResult
   func submit(_ input: PipelineInput) -> Bool {
     if inbox.offer(input) { return true }
-    let now = MonotonicClock.nowMicroseconds()
+    let now = SystemMonotonicClock.nowMicroseconds()
     let report = status.update { s -> UInt64? in
       s.counters.inputQueueDrops += 1
       // Said in the log at most every 10 s, with the total so far.
@@ -233,7 +233,7 @@ final class Pipeline: @unchecked Sendable {
   /// logged, not fatal.
   private func saveState(final: Bool = false) {
     var failure: String?
-    let now = MonotonicClock.nowMicroseconds()
+    let now = SystemMonotonicClock.nowMicroseconds()
     let saveDelivered =
       outbox.deliveredSeq != savedDeliveredSeq && (final || now - lastDeliveredSave >= 30_000_000)
     let attempted = saveDelivered || engine.timerRevision != savedTimerRevision
@@ -267,13 +267,13 @@ final class Pipeline: @unchecked Sendable {
 
   /// Runs until `.stop` arrives or the log fails. Blocks the calling (dedicated) thread.
   func run() {
-    var nextSync = MonotonicClock.nowMicroseconds() + syncInterval
+    var nextSync = SystemMonotonicClock.nowMicroseconds() + syncInterval
     worker.lock()
     // With `sync: always` every event waits for an fdatasync, which must not hold up the MQTT
     // network thread; the hand-off to this thread costs nothing next to it.
     inlineAllowed = syncMode != .always
     loop: while fatalFailure == nil {
-      let monotonicNow = MonotonicClock.nowMicroseconds()
+      let monotonicNow = SystemMonotonicClock.nowMicroseconds()
       var wakeAt = min(nextSync, watchdog.nextPingDue(now: monotonicNow))
       if let deadline = engine.nextDeadline {
         let wallDelta = (deadline - clock.now()).microseconds
@@ -293,7 +293,7 @@ final class Pipeline: @unchecked Sendable {
       }
       finishRound()
       refillOutbox()
-      let now = MonotonicClock.nowMicroseconds()
+      let now = SystemMonotonicClock.nowMicroseconds()
       if now >= nextSync {
         syncLog()
         nextSync = now + syncInterval
@@ -451,7 +451,7 @@ final class Pipeline: @unchecked Sendable {
       if !tail.isEmpty { tail.broadcast(event.json(device: device)) }
       if settings.printEvents { print(EventFormatter.line(event)) }
     }
-    if settings.printEvents { fflush(nil) }
+    if settings.printEvents { CurrentProcess.flushStandardOutput() }
     outbox.pump(mqtt)
     noteProgress()
   }
@@ -688,7 +688,7 @@ final class Pipeline: @unchecked Sendable {
     record(&event)
     afterRecording([event])
     // Rate-limited: at most one log line per 10 s, with a count of what was held back.
-    let monotonic = MonotonicClock.nowMicroseconds()
+    let monotonic = SystemMonotonicClock.nowMicroseconds()
     if monotonic - lastDeadLetterLog >= 10_000_000 {
       let held = suppressedDeadLetterLogs > 0 ? " (\(suppressedDeadLetterLogs) more since the last report)" : ""
       logger.warning("dead letter on \(message.topic): \(reason)\(held)")

@@ -1,6 +1,7 @@
 import GanglionCore
 import GanglionMQTT
 import GanglionRules
+import GanglionSystem
 
 /// Everything that reaches the pipeline thread, from the GPIO, MQTT, HTTP and signal threads.
 enum PipelineInput: Sendable {
@@ -32,8 +33,8 @@ final class ReplyBox<Value: Sendable>: Sendable {
 
   /// Blocks up to `timeoutSeconds` for the reply.
   func wait(timeoutSeconds: Int64) -> Value? {
-    let deadline = MonotonicClock.nowMicroseconds() + timeoutSeconds * 1_000_000
-    while MonotonicClock.nowMicroseconds() < deadline {
+    let deadline = SystemMonotonicClock.nowMicroseconds() + timeoutSeconds * 1_000_000
+    while SystemMonotonicClock.nowMicroseconds() < deadline {
       if case .element(let value) = queue.take(until: deadline) { return value }
     }
     return nil

@@ -1,5 +1,5 @@
 import GanglionCore
-import Glibc
+import GanglionSystem
 import Synchronization
 
 /// What `/status` and `/metrics` show: a snapshot the pipeline thread updates and HTTP
@@ -101,7 +101,7 @@ final class StatusBoard: Sendable {
     }
     var document: [String: Value] = [
       "device": .string(s.device),
-      "pid": .number(Double(getpid())),
+      "pid": .number(Double(CurrentProcess.id)),
       "started": .string(s.startTime.iso8601),
       "uptime_seconds": .number(Double((now - s.startTime).microseconds / 1_000_000)),
       "simulated": .bool(s.simulated),

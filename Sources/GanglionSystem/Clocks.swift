@@ -1,0 +1,39 @@
+import GanglionCore
+import Glibc
+
+/// CLOCK_MONOTONIC in microseconds: for deadlines, intervals and rate limits that must not
+/// jump with the wall clock. The daemon's `MonotonicClock`. Thread-safe.
+public struct SystemMonotonicClock: MonotonicClock {
+  public init() {}
+
+  public func nowMicroseconds() -> Int64 { Self.nowMicroseconds() }
+
+  /// The same, without an instance. The corresponding C function is `clock_gettime`.
+  public static func nowMicroseconds() -> Int64 { clockMicroseconds(CLOCK_MONOTONIC) }
+}
+
+/// The real wall clock and the local time zone (`/etc/localtime`, `TZ`), for the daemon.
+/// Thread-safe.
+public struct SystemClock: WallClock {
+  public init() {}
+
+  public func now() -> Timestamp { Timestamp(microseconds: Self.realtimeMicroseconds()) }
+
+  /// Microseconds since the epoch on CLOCK_REALTIME.
+  public static func realtimeMicroseconds() -> Int64 { clockMicroseconds(CLOCK_REALTIME) }
+
+  public func utcOffsetSeconds(at instant: Timestamp) -> Int {
+    var seconds = time_t(instant.microseconds / 1_000_000)
+    var local = tm()
+    guard localtime_r(&seconds, &local) != nil else { return 0 }
+    return local.tm_gmtoff
+  }
+}
+
+private func clockMicroseconds(_ clock: clockid_t) -> Int64 {
+  var spec = timespec()
+  // clock_gettime cannot fail for these clocks with a valid pointer.
+  let result = clock_gettime(clock, &spec)
+  precondition(result == 0, "clock_gettime: \(SystemError.current())")
+  return Int64(spec.tv_sec) * 1_000_000 + Int64(spec.tv_nsec) / 1000
+}
