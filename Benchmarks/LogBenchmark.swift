@@ -45,7 +45,7 @@ private func rate(_ count: Int, _ time: Double) -> String {
 /// Bytes of the segment files in `path` (stat only, no reading).
 private func folderBytes(_ path: String) -> Int64 {
   let names = ((try? FileSystem.list(path)) ?? []).filter { $0.hasSuffix(".seg") }
-  return names.reduce(0) { $0 + ((try? FileSystem.size(of: path + "/" + $1)) ?? 0 ?? 0) }
+  return names.reduce(0) { $0 + (((try? FileSystem.size(of: path + "/" + $1)) ?? nil) ?? 0) }
 }
 
 private func benchmarkLog(root: String) throws {

@@ -46,19 +46,10 @@ public enum Daemon {
       log = try EventLog.open(
         directory: loaded.logDirectory,
         options: LogOptions(
-          maxSize: config.log.maxSize, segmentSize: config.log.segmentSize, sync: config.log.sync.logSync))
+          maxSize: config.log.maxSize, segmentSize: config.log.segmentSize, sync: config.log.sync))
     } catch {
       logger.critical("cannot open the event log in \(loaded.logDirectory): \(error)")
       return .runtimeFailure
-    }
-    // The device's name travels with the log, so ids come out right from a copied folder.
-    let deviceFile = LogStateFile(directory: loaded.logDirectory, name: "device")
-    if (try? deviceFile.read())?.trimmingASCIIWhitespace() != config.device {
-      do {
-        try deviceFile.write(config.device + "\n")
-      } catch {
-        logger.error("cannot record the device name beside the log: \(error)")
-      }
     }
     if log.recovery.bytesCut > 0 {
       logger.warning("event log recovered: cut \(log.recovery.bytesCut) bytes of a torn or corrupt tail")
@@ -102,6 +93,8 @@ public enum Daemon {
     let pipeline = Pipeline(
       settings: .init(loaded: loaded, simulate: options.simulate, printEvents: options.printEvents), clock: clock,
       logger: logger, log: log, gpio: gpio, watchdog: watchdog)
+    // The device's name travels with the log, so ids come out right from a copied folder.
+    pipeline.stateFiles.recordDevice(config.device)
     pipeline.startUp(initialInputs: readings, restored: restored)
 
     let edgeSource: EventSource = options.simulate ? .simulator : .gpio
@@ -124,10 +117,10 @@ public enum Daemon {
           onMessage: { [pipeline] message in pipeline.handleOrQueue(mqtt: message) },
           onStateChange: { [pipeline] state in pipeline.submit(.mqttState(state)) },
           onAcknowledged: { [pipeline] id in
-            pipeline.acknowledgements.add(id)
+            pipeline.delivery?.acknowledgements.add(id)
             pipeline.inbox.wake()
           })
-        pipeline.attach(mqtt: client)
+        pipeline.attach(publisher: client)
         try client.start()
         mqtt = client
       } catch {
@@ -173,9 +166,7 @@ public enum Daemon {
     pipeline.run()
 
     http?.stop()
-    mqtt?.stop(
-      finalMessage: MQTTMessage(
-        topic: "\(config.mqtt?.prefix ?? "")/status", payload: Array("offline".utf8), qos: 1, retain: true))
+    mqtt?.stop(finalMessage: pipeline.delivery?.offlineMessage)
     gpio.stop()
     pipeline.reportUnhandledInputs()
     if let failure = pipeline.fatalFailure {
@@ -211,14 +202,4 @@ public enum Daemon {
 /// Writes a line to stderr.
 public func printError(_ line: String) {
   CurrentProcess.writeToStandardError(line + "\n")
-}
-
-extension LogSyncMode {
-  var logSync: LogSync {
-    switch self {
-    case .always: .always
-    case .interval(let interval): .interval(interval)
-    case .never: .never
-    }
-  }
 }

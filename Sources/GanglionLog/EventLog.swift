@@ -29,7 +29,8 @@ public final class EventLog {
   /// The write failure in effect, nil while writes succeed. Set on the first failure (log it
   /// then), cleared when a retry succeeds.
   public private(set) var writeFailure: LogError?
-  /// The last failure to delete an old segment (the ring then grows past `maxSize`).
+  /// The failure to delete an old segment, while it lasts (the ring then grows past
+  /// `maxSize`); nil again once the ring is back within it.
   public private(set) var retentionFailure: LogError?
   /// Record bytes written by this writer (for metrics).
   public private(set) var writtenBytes: Int64 = 0
@@ -565,6 +566,7 @@ public final class EventLog {
       total -= oldest.size
       closedSegments.removeFirst()
     }
+    retentionFailure = nil
   }
 }
 

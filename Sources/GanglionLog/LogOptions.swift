@@ -1,15 +1,4 @@
-/// When the writer makes appended records durable (config `log.sync`).
-public enum LogSync: Sendable, Equatable {
-  /// `sync()` and `syncIfDue` fdatasync whenever records are pending: the pipeline calls
-  /// `sync()` after appending and before acting, so an event is on disk before its actions run.
-  case always
-  /// Group commit: `syncIfDue` fdatasyncs at most once per interval (default 1 s).
-  case interval(Duration)
-  /// Records are written to the file (page cache) by `sync()`, and by `syncIfDue` once a
-  /// second, but never fdatasynced: written records survive a crash of the daemon, not a
-  /// power cut.
-  case never
-}
+import GanglionCore
 
 /// How the log is sized and synced.
 public struct LogOptions: Sendable, Equatable {

@@ -256,7 +256,7 @@ import Testing
     try await broker.publish(topic: "sensors/hallway/lux", text: "12.5")
     try await broker.publish(topic: "zigbee2mqtt/living", text: #"{"temperature": 21.5, "humidity": 40}"#)
 
-    let lux = try await observer.wait(for: "ganglion/test-pi/state/hallway.lux") { $0.text == "12.5" }
+    _ = try await observer.wait(for: "ganglion/test-pi/state/hallway.lux") { $0.text == "12.5" }
     _ = try await observer.wait(for: "ganglion/test-pi/state/living.temperature") { $0.text == "21.5" }
     try await waitUntil("five dead letters", timeout: .seconds(10)) {
       observer.messages.filter { $0.topic == "ganglion/test-pi/dead_letter" }.count == 5

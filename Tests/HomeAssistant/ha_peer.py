@@ -463,6 +463,15 @@ def cmd_start(args) -> int:
     if not hass.exists():
         raise PeerError(f"{hass} is missing: run Tests/HomeAssistant/prepare.sh "
                         f"{ha_dir} first")
+    previous = read_json(config_dir / PEER_FILE) or {}
+    if previous.get("pid") and process_alive(previous["pid"]):
+        try:
+            cmdline = Path(f"/proc/{previous['pid']}/cmdline").read_bytes()
+        except OSError:
+            cmdline = b""
+        if str(config_dir).encode() in cmdline:
+            raise PeerError(f"hass pid {previous['pid']} is still running on {config_dir}: "
+                            "stop it first")
     token = write_storage(config_dir, args.broker_host, args.broker_port,
                           args.broker_username, args.broker_password)
     entry_id = read_json(config_dir / PEER_FILE)["mqtt_entry_id"]
@@ -501,8 +510,11 @@ def cmd_start(args) -> int:
             print(json.dumps({"url": url, "token": token, "pid": proc.pid,
                               "log": str(log_path)}), flush=True)
             return 0
-        log(f"port {port} was taken, retrying with another one")
         kill_group(proc)
+        if args.http_port:
+            sys.stderr.write(f"--- tail of {log_path}\n{tail(log_path, 20)}\n")
+            raise PeerError(f"--http-port {port} is in use")
+        log(f"port {port} was taken, retrying with another one")
     sys.stderr.write(f"--- tail of {log_path}\n{tail(log_path)}\n")
     raise PeerError("could not bind the HTTP server to a free port")
 
@@ -675,9 +687,10 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=180.0,
                    help="seconds until ready (default 180)")
     p.add_argument("--allow-pip", action="store_true",
-                   help="run hass without --skip-pip (it may then pip-install "
-                        "missing requirements: only to check that prepare.sh "
-                        "installed everything; see 'Attempting install' in the log)")
+                   help="run hass without --skip-pip, so it pip-installs whatever "
+                        "it misses: only to check that prepare.sh installed "
+                        "everything (compare 'pip freeze' before and after; those "
+                        "installs are not logged)")
     p.add_argument("--mqtt-debug", action="store_true",
                    help="log homeassistant.components.mqtt at debug level")
     p.set_defaults(func=cmd_start)

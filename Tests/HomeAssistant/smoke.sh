@@ -44,7 +44,8 @@ cleanup() {
   fi
   if [ "${KEEP:-0}" = 1 ]; then echo "smoke: kept $work"; else rm -rf "$work"; fi
   [ "$rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
-  echo "smoke: $passed passed, $failed failed ($(($(date +%s) - t0)) s)"
+  echo "smoke: took $(($(date +%s) - t0)) s"
+  echo "smoke: $passed passed, $failed failed"
   [ "$failed" -eq 0 ] && exit "$rc" || exit 1
 }
 trap cleanup EXIT
@@ -67,7 +68,7 @@ check() { # check DESCRIPTION COMMAND...
 }
 
 # --- a private broker on a free port -------------------------------------------------
-for attempt in 1 2 3 4 5 6 7 8 9 10; do
+for _ in 1 2 3 4 5 6 7 8 9 10; do
   port=$((20000 + RANDOM % 12000))
   mosquitto -p "$port" >"$work/mosquitto.log" 2>&1 &
   broker_pid=$!

@@ -95,6 +95,14 @@ hdr=$root/usr/src/linux-headers-$abi
 sed -i "s|/usr/src/|$root/usr/src/|g" "$hdr/Makefile"
 grep -qF "$root/usr/src/" "$hdr/Makefile" || vm_die "unexpected $hdr/Makefile: $(cat "$hdr/Makefile")"
 
+# The build runs kbuild's own tools (objtool, modpost); as the package is unpacked, not
+# installed, its library dependencies are not pulled in: name the package that is missing.
+missing_libs=$(ldd "$root/usr/lib/$kbuild/tools/objtool/objtool" "$root/usr/lib/$kbuild/scripts/mod/modpost" 2>/dev/null |
+  awk '/not found/ {print $1}' | sort -u | tr '\n' ' ')
+if [[ -n $missing_libs ]]; then
+  vm_die "the kernel build tools need libraries that are not installed: $missing_libs(Debian packages: libelf1 zlib1g)"
+fi
+
 # --- 4. Kernel and configfs.ko from the image, without unpacking its 400 MB of modules. --
 # Runs in the background, on the second core, while the module is extracted and built.
 extract_kernel() {

@@ -22,10 +22,15 @@
 #                       prepared first with prepare.sh when not ready.
 #   --verbose           show the whole serial console, kernel messages included.
 #   -h, --help          this text.
-# In the VM: SCRIPT runs as `sh /test/<name> ARGS...` from /tmp, as root, stdin /dev/null,
-# after /init has mounted proc, sysfs, devtmpfs, tmpfs (/tmp, /run, /dev/shm), configfs at
-# /sys/kernel/config and debugfs, loaded configfs.ko and gpio-sim.ko, and brought up lo
-# (127.0.0.1). Environment: PATH, HOME=/root, GANGLION_VM=1.
+# SCRIPT is a host file. In the VM it runs as `sh /test/<name> ARGS...` (busybox ash) from
+# /tmp, as root, stdin /dev/null, after /init has mounted proc, sysfs, devtmpfs, tmpfs
+# (/tmp, /run, /dev/shm), configfs at /sys/kernel/config and debugfs, loaded configfs.ko
+# and gpio-sim.ko, and brought up lo (127.0.0.1). Its environment: PATH, HOME=/root,
+# GANGLION_VM=1. Its stdout and stderr both reach the serial console, and so run.sh's
+# stdout, with kernel messages of level crit or worse (boot and power-off are filtered).
+#
+# Environment: GANGLION_VM_CACHE (see --cache); GANGLION_VM_TIMING=1 prints how long the
+# initramfs and the VM took, on stderr.
 #
 # Exit status: the script's own; 2 for a usage error; 125 when the VM could not tell
 # (missing host tools or assets, prepare failure, kernel panic, timeout, QEMU failure),
@@ -92,11 +97,14 @@ done
 # From here on, a failing command is a failure of run.sh, not of the script: 125.
 trap 'vm_die "internal error at line $LINENO: $BASH_COMMAND"' ERR
 
+t_start=$EPOCHREALTIME
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ganglion-vm.XXXXXX")
-qemu_pid=""
+qemu_pid="" filter_pid=""
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
+  # qemu_pid is `timeout`, which passes the TERM on to QEMU.
   if [[ -n $qemu_pid ]]; then kill "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; fi
+  if [[ -n $filter_pid ]]; then kill "$filter_pid" 2>/dev/null || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -233,6 +241,7 @@ chmod 755 "$root/init"
 # (-nographic would put the monitor on stdio). panic=-1 + -no-reboot: a panic ends QEMU.
 append="console=ttyS0 panic=-1"
 if ((verbose)); then append+=" loglevel=7"; else append+=" quiet loglevel=3"; fi
+t_boot=$EPOCHREALTIME
 mkfifo "$tmp/console"
 timeout --kill-after=5 "$timeout" qemu-system-x86_64 \
   -accel tcg -m "$memory" -smp 1 -nodefaults -no-user-config -display none \
@@ -251,11 +260,21 @@ awk -v start="$start_marker" -v stop="$exit_marker:" -v verbose="$verbose" -v ra
     state = 2; fflush(); next
   }
   state == 1 || verbose { print; fflush() }
-' <"$tmp/console"
+' <"$tmp/console" &
+filter_pid=$!
+# `wait` (unlike a foreground command) returns as soon as a trapped signal arrives, so
+# Ctrl-C or a TERM from the test runner stops the VM at once instead of at the timeout.
+wait "$filter_pid" || true
+filter_pid=""
 
 qemu_status=0
 wait "$qemu_pid" || qemu_status=$?
 qemu_pid=""
+if [[ ${GANGLION_VM_TIMING:-} == 1 ]]; then
+  t_end=$EPOCHREALTIME
+  ms() { echo $(((${2/[.,]/} - ${1/[.,]/}) / 1000)); } # 6 decimals, locale separator
+  vm_log "timing: initramfs $(ms "$t_start" "$t_boot") ms ($(du -k "$tmp/initrd.gz" | cut -f1) KB), VM $(ms "$t_boot" "$t_end") ms"
+fi
 
 result=$(grep -o "$exit_marker:.*" "$tmp/console.log" | tail -n1 || true)
 result=${result#"$exit_marker:"}

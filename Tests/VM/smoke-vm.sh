@@ -31,6 +31,10 @@ contains() {
   printf '  expected /%s/ in:\n%s\n' "$2" "$1" | sed 's/^/  | /'
   return 1
 }
+# Predicates for sim_wait, which runs a command (or a function) until it succeeds.
+exited() { ! kill -0 "$1" 2>/dev/null; }
+absent() { ! test -e "$1"; }
+line_used_by() { t_info "$1" | grep -qE "line +$2:.*$3"; } # CHIP OFFSET CONSUMER
 equals() {
   [ "$1" = "$2" ] && return 0
   echo "  got '$1', expected '$2'"
@@ -109,12 +113,12 @@ sim_pull "$chip" 3 down
 t_mon "$chip" 3 3 >/tmp/mon.out 2>&1 &
 pid=$!
 # Edges made before gpiomon has requested the line would be lost: wait for the request.
-if check "gpiomon requests line 3" sim_wait 5000 sh -c "gpioinfo $( [ "$api" = v2 ] && echo -c) $chip | grep -qE 'line +3:.*gpiomon'"; then
+if check "gpiomon requests line 3" sim_wait 5000 line_used_by "$chip" 3 gpiomon; then
   sim_pull "$chip" 3 up
   sim_pull "$chip" 3 down
   sim_pull "$chip" 3 up
 fi
-check "gpiomon exits after 3 events" sim_wait 5000 sh -c "! kill -0 $pid 2>/dev/null"
+check "gpiomon exits after 3 events" sim_wait 5000 exited "$pid"
 kill "$pid" 2>/dev/null
 wait "$pid"
 mon_status=$?
@@ -131,17 +135,17 @@ sim_pull "$chip" 3 down
 gpiomon_n=64
 t_mon "$chip" 3 "$gpiomon_n" >/tmp/burst.out 2>&1 &
 pid=$!
-sim_wait 5000 sh -c "gpioinfo $( [ "$api" = v2 ] && echo -c) $chip | grep -qE 'line +3:.*gpiomon'"
+sim_wait 5000 line_used_by "$chip" 3 gpiomon
 t0=$(sim_now_ms)
 sim_toggle "$chip" 3 "$gpiomon_n" >/dev/null
 t1=$(sim_now_ms)
-sim_wait 3000 sh -c "! kill -0 $pid 2>/dev/null"
+sim_wait 3000 exited "$pid"
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 echo "# burst: $gpiomon_n edges in $((t1 - t0)) ms, gpiomon saw $(grep -ciE 'rising|falling' /tmp/burst.out)"
 
 check "sim_remove takes the chip away" sim_remove smoke
-check "its device node is gone" sim_wait 2000 sh -c "! test -e /dev/$chip"
+check "its device node is gone" sim_wait 2000 absent "/dev/$chip"
 
 echo "# $api: $fails failed"
 exit "$fails"

@@ -298,14 +298,14 @@ public struct LogConfig: Sendable, Equatable {
   /// The ring's total size: the oldest segments are dropped past it.
   public var maxSize: Int64
   public var segmentSize: Int64
-  public var sync: LogSyncMode
+  public var sync: LogSync
 
   public static let defaultMaxSize: Int64 = 64 << 20
   public static let defaultSegmentSize: Int64 = 4 << 20
 
   public init(
     dir: String? = nil, maxSize: Int64 = LogConfig.defaultMaxSize,
-    segmentSize: Int64 = LogConfig.defaultSegmentSize, sync: LogSyncMode = .interval(.seconds(1))
+    segmentSize: Int64 = LogConfig.defaultSegmentSize, sync: LogSync = .interval(.seconds(1))
   ) {
     self.dir = dir
     self.maxSize = maxSize
@@ -315,12 +315,16 @@ public struct LogConfig: Sendable, Equatable {
 }
 
 /// When the log fsyncs.
-public enum LogSyncMode: Sendable, Equatable {
-  /// Before acting on each event.
+/// When the event log makes appended records durable (`log.sync`): the config's value and
+/// the log writer's mode.
+public enum LogSync: Sendable, Equatable {
+  /// Before acting on each event: the pipeline syncs after appending and before acting, so
+  /// an event is on disk before its actions run.
   case always
-  /// Group commit: at most this long after an append.
+  /// Group commit: at most this long after an append (default 1 s).
   case interval(Duration)
-  /// Leave it to the kernel.
+  /// Records are written to the file (page cache) but never fdatasynced: they survive a
+  /// crash of the daemon, not a power cut.
   case never
 }
 

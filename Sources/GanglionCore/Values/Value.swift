@@ -13,6 +13,7 @@ public enum Value: Hashable, Sendable {
   public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
   public var numberValue: Double? { if case .number(let n) = self { n } else { nil } }
   public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
+  public var arrayValue: [Value]? { if case .array(let items) = self { items } else { nil } }
 
   /// The member at `key` of an object, nil otherwise.
   public subscript(key: String) -> Value? {

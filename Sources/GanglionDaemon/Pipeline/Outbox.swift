@@ -2,6 +2,21 @@ import GanglionCore
 import GanglionMQTT
 import Synchronization
 
+/// Where the outbox hands messages: the MQTT client in the daemon, a recording publisher in
+/// tests.
+///
+/// Thread safety: called by whoever holds the pipeline's lock; implementations must not
+/// block for long (libmosquitto queues the message and returns).
+protocol MessagePublisher: AnyObject, Sendable {
+  /// Whether messages handed over now can reach the broker.
+  var isConnected: Bool { get }
+  /// Hands `message` over. Returns the message id its acknowledgement will carry (QoS 1).
+  /// Throws when the client refuses it (not connected, invalid, too many in flight).
+  func publish(_ message: MQTTMessage) throws -> Int32
+}
+
+extension MQTTClient: MessagePublisher {}
+
 /// Delivers logged events to MQTT in `seq` order, at least once for QoS 1 (events.md
 /// "Delivery and ordering").
 ///
@@ -34,7 +49,7 @@ final class Outbox {
   /// Events dropped because more than `capacity` waited while the broker was unreachable
   /// (and events that left the log's ring before they could be sent).
   private(set) var dropped: UInt64 = 0
-  /// Messages the client refused (for metrics).
+  /// Messages the client refused (`ganglion_mqtt_publish_failures_total`).
   private(set) var refused: UInt64 = 0
   /// The first seq of the events that wait in the log only, nil when all are in memory.
   private(set) var spilledFrom: UInt64?
@@ -122,7 +137,7 @@ final class Outbox {
   /// While connected: hands deliveries to the client while fewer than `window` await
   /// acknowledgement. While not: keeps at most `capacity` undelivered events, dropping the
   /// oldest that libmosquitto does not hold.
-  func pump(_ client: MQTTClient?) {
+  func pump(_ client: (any MessagePublisher)?) {
     guard let client else { return }
     guard client.isConnected else {
       dropPastCapacity()

@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionLog
 import GanglionSystem
 import Synchronization
 
@@ -9,6 +10,28 @@ final class StatusBoard: Sendable {
     var value: Value
     var time: Timestamp
     var seq: UInt64
+  }
+
+  /// What the log writer counts, copied after each turn of the pipeline.
+  struct LogFigures: Sendable {
+    var droppedRecords: UInt64 = 0
+    var oversizedRecords: UInt64 = 0
+    var writtenBytes: Int64 = 0
+    var syncs: Int64 = 0
+    var sizeBytes: Int64 = 0
+    /// Why old segments cannot be deleted, while that lasts (the ring outgrows `max_size`).
+    var retentionFailure: String?
+
+    init() {}
+
+    init(_ log: EventLog) {
+      droppedRecords = log.droppedRecords
+      oversizedRecords = log.oversizedRecords
+      writtenBytes = log.writtenBytes
+      syncs = log.syncCount
+      sizeBytes = log.sizeBytes
+      retentionFailure = log.retentionFailure.map { "\($0)" }
+    }
   }
 
   struct Counters: Sendable {
@@ -38,10 +61,10 @@ final class StatusBoard: Sendable {
     var logDirectory: String
     var nextSeq: UInt64 = 1
     var logWriteFailure: String?
-    var logDroppedRecords: UInt64 = 0
+    var log = LogFigures()
     var rejectedReload: ReloadOutcome?
-    /// Monotonic µs of the last log line about dropped inputs.
-    var lastInputDropReport: Int64 = -10_000_000
+    /// Log lines about dropped inputs, at most one per 10 s.
+    var inputDropLines = LogLineRateLimit()
     var outboxDepth = 0
     var outboxDropped: UInt64 = 0
     var deliveredSeq: UInt64 = 0
@@ -118,7 +141,10 @@ final class StatusBoard: Sendable {
       "log": .object([
         "dir": .string(s.logDirectory), "next_seq": .number(Double(s.nextSeq)),
         "write_failure": s.logWriteFailure.map(Value.string) ?? .null,
-        "dropped_records": .number(Double(s.logDroppedRecords)),
+        "dropped_records": .number(Double(s.log.droppedRecords)),
+        "oversized_records": .number(Double(s.log.oversizedRecords)),
+        "size_bytes": .number(Double(s.log.sizeBytes)),
+        "retention_failure": s.log.retentionFailure.map(Value.string) ?? .null,
       ]),
       "counters": .object([
         "events": .number(Double(s.counters.events)),
@@ -174,8 +200,21 @@ final class StatusBoard: Sendable {
         ("{path=\"queued\"}", Double(s.counters.mqttMessagesQueued)),
       ])
     metric(
-      "ganglion_log_dropped_records_total", "counter", "Events that could not be written to the log (disk full).",
-      [("", Double(s.logDroppedRecords))])
+      "ganglion_log_dropped_records_total", "counter",
+      "Events that could not be written to the log (disk full, or larger than 16 MiB).",
+      [("", Double(s.log.droppedRecords))])
+    metric(
+      "ganglion_log_oversized_records_total", "counter", "Events not logged because they encode to more than 16 MiB.",
+      [("", Double(s.log.oversizedRecords))])
+    metric(
+      "ganglion_log_written_bytes_total", "counter", "Record bytes written to the log's segments.",
+      [("", Double(s.log.writtenBytes))])
+    metric("ganglion_log_syncs_total", "counter", "fdatasyncs of the log's segments.", [("", Double(s.log.syncs))])
+    metric("ganglion_log_size_bytes", "gauge", "Bytes of the log's segment files.", [("", Double(s.log.sizeBytes))])
+    metric(
+      "ganglion_log_retention_failing", "gauge",
+      "1 while old segments cannot be deleted (the ring grows past log.max_size).",
+      [("", s.log.retentionFailure == nil ? 0 : 1)])
     metric("ganglion_mqtt_connected", "gauge", "1 while connected to the broker.", [("", s.mqttConnected ? 1 : 0)])
     metric(
       "ganglion_mqtt_outbox_events", "gauge", "Logged events not yet acknowledged by the broker.",

@@ -4,9 +4,9 @@ import Testing
 @testable import GanglionDaemon
 
 /// How MQTT payloads become values (config.md "Signals", events.md dead letters).
-@Suite struct MQTTRoutingTests {
+@Suite struct InboundMQTTParsingTests {
   static func parse(_ text: String, _ type: SignalType, path: String? = nil) -> Value? {
-    if case .value(let value) = MQTTRouting.parse(payload: Array(text.utf8), as: type, jsonPath: path) { return value }
+    if case .value(let value) = InboundMQTT.parse(payload: Array(text.utf8), as: type, jsonPath: path) { return value }
     return nil
   }
 
