@@ -110,7 +110,7 @@ let package = Package(
       name: "GanglionDaemonTests",
       dependencies: [
         "GanglionDaemon", "GanglionCore", "GanglionSystem", "GanglionMQTT", "GanglionLog", "GanglionRules",
-        "GanglionTestSupport",
+        "GanglionGPIO", "GanglionTestSupport", .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSettings),
   ]

@@ -43,13 +43,13 @@ final class Pipeline: @unchecked Sendable {
   let delivery: BrokerDelivery?
   let inbound: InboundMQTT
   let stateFiles: DaemonStateFiles
-  private let syncMode: LogSync
+  let syncMode: LogSync
   /// Monotonic µs of the next look at the log's sync and the state files.
-  private var nextSyncCheck: Int64 = 0
-  private var nextStateSave: Int64 = 0
+  var nextSyncCheck: Int64 = 0
+  var nextStateSave: Int64 = 0
   var deadLetterLines = LogLineRateLimit()
-  private var reportedLogFailure = false
-  private var reportedRetentionFailure = false
+  var reportedLogFailure = false
+  var reportedRetentionFailure = false
   /// Held while the pipeline works: by its own thread for each turn, or by the MQTT thread
   /// for a message it runs inline. Everything the pipeline owns is touched only under it.
   let worker = WorkLock()
@@ -109,50 +109,6 @@ final class Pipeline: @unchecked Sendable {
         "the daemon is overloaded: its input queue (\(inbox.capacity)) is full, inputs are dropped (\(report) so far)")
     }
     return false
-  }
-
-  // MARK: Start-up
-
-  /// Records the start-up state without firing rules (rules.md "Restart is not a trigger"):
-  /// the `start` event, restored `persist` values, outputs at `initial`, inputs read once;
-  /// then resumes the countdowns that were running. Call before `run()`, on its thread.
-  func startUp(initialInputs: [String: Bool], restored: [String: Value]) {
-    delivery?.enqueueBacklog()
-    let now = clock.now()
-    record(system: .start(simulated: settings.simulate, rules: settings.loaded.rules.names.count))
-    // Outputs were driven first (to `initial`, or their persisted value), then inputs read.
-    for role in [SignalRole.output, .input, .virtual] {
-      for signal in config.signals where signal.role == role {
-        let value: Value?
-        if let persisted = restored[signal.name] {
-          value = persisted
-        } else if case .gpio(let gpio) = signal.source {
-          value = gpio.isOutput ? .bool(gpio.initial) : initialInputs[signal.name].map(Value.bool)
-        } else {
-          value = signal.initial
-        }
-        guard let value else { continue }
-        engine.restore(signal: signal.name, value: value, time: now)
-        var event = Event(time: now, kind: .signal, signal: signal.name, value: value, source: .system)
-        record(&event)
-        announce([event])
-      }
-    }
-    resumeTimers()
-    syncIfAlways()
-  }
-
-  /// Resumes the `for`/`after` countdowns that were running when the daemon stopped
-  /// (rules.md: a countdown whose deadline passed fires now, with `late: true`).
-  private func resumeTimers() {
-    do {
-      for timer in engine.restoreTimers(try stateFiles.readTimers()) {
-        logger.notice("the countdown of rule \(timer.rule) was not resumed: the rule changed or is gone")
-      }
-      stateFiles.noteTimersSaved(revision: engine.timerRevision)
-    } catch {
-      logger.error("cannot read the saved countdowns: \(error)")
-    }
   }
 
   // MARK: The loop
@@ -298,98 +254,6 @@ final class Pipeline: @unchecked Sendable {
     if settings.printEvents { CurrentProcess.flushStandardOutput() }
     delivery?.pump()
     noteProgress()
-  }
-
-  // MARK: The log
-
-  func record(_ event: inout Event) {
-    do {
-      try log.append(&event)
-    } catch {
-      fail("cannot append to the event log: \(error)")
-    }
-    noteLogHealth()
-  }
-
-  func record(system happening: SystemEvent) {
-    var event = Event(time: clock.now(), system: happening)
-    record(&event)
-    announce([event])
-  }
-
-  private var syncInterval: Int64 {
-    if case .interval(let interval) = syncMode { return max(1000, interval.microseconds) }
-    return 1_000_000
-  }
-
-  private func syncIfAlways() {
-    guard case .always = syncMode else { return }
-    do {
-      try log.sync()
-    } catch {
-      fail("cannot sync the event log: \(error)")
-    }
-    noteLogHealth()
-  }
-
-  /// The log syncs when its interval says so (`EventLog.syncIfDue`); the loop looks at least
-  /// once per interval, so records an inline run appended wait at most about that long. The
-  /// state files are saved once per interval.
-  private func syncIfDue(now: Int64) {
-    do {
-      let due = try log.syncIfDue(nowMicroseconds: now)
-      nextSyncCheck = min(due ?? .max, now + syncInterval)
-    } catch {
-      fail("cannot sync the event log: \(error)")
-    }
-    noteLogHealth()
-    if now >= nextStateSave {
-      saveState()
-      nextStateSave = now + syncInterval
-    }
-  }
-
-  private func saveState(final: Bool = false) {
-    stateFiles.save(
-      deliveredSeq: delivery?.outbox.deliveredSeq, timerRevision: engine.timerRevision,
-      timers: { engine.pendingTimers }, final: final)
-  }
-
-  /// Disk full and read-only disks are reported once, not per event, and when they clear;
-  /// so is a ring that cannot delete its oldest segments.
-  private func noteLogHealth() {
-    if (log.retentionFailure != nil) != reportedRetentionFailure {
-      reportedRetentionFailure.toggle()
-      if let failure = log.retentionFailure {
-        logger.error("cannot delete old event log segments; the log grows past log.max_size: \(failure)")
-      } else {
-        logger.notice("old event log segments are deleted again; the log is back within log.max_size")
-      }
-    }
-    if let failure = log.writeFailure {
-      guard !reportedLogFailure else { return }
-      reportedLogFailure = true
-      logger.error("event log writes failing, events are kept in memory only until it recovers: \(failure)")
-      status.update { $0.logWriteFailure = "\(failure)" }
-    } else if reportedLogFailure {
-      reportedLogFailure = false
-      logger.notice("event log writes resumed (\(log.droppedRecords) records could not be written)")
-      status.update { $0.logWriteFailure = nil }
-    }
-  }
-
-  /// Copies the log's and the outbox's figures to the status page.
-  func noteProgress() {
-    status.update { s in
-      s.nextSeq = log.nextSeq
-      s.log = StatusBoard.LogFigures(log)
-      if let delivery {
-        s.outboxDepth = delivery.outbox.depth
-        s.outboxDropped = delivery.outbox.dropped
-        s.deliveredSeq = delivery.outbox.deliveredSeq
-        s.counters.mqttPublishFailures = delivery.outbox.refused + delivery.refusedOutsideOutbox
-      }
-    }
   }
 
   func fail(_ message: String) {
