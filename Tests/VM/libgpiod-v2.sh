@@ -8,7 +8,7 @@
 #   DEST/root/usr/lib/x86_64-linux-gnu/libgpiod.so.3 (and libgpiod.so, libgpiod.a)
 #   DEST/root/usr/lib/x86_64-linux-gnu/pkgconfig/libgpiod.pc  (rewritten to point at DEST/root)
 #   DEST/root/usr/bin/gpio{detect,info,get,set,mon,notify}  (v2 tools, when available)
-#   DEST/debs/*.deb                                          (cache: a re-fetch is offline)
+#   DEST/debs/*.deb                                          (cache: not downloaded again)
 #   DEST/ready                                               (stamp: then this returns at once)
 # Use it with:
 #   PKG_CONFIG_PATH=DEST/root/usr/lib/x86_64-linux-gnu/pkgconfig pkg-config --cflags --libs libgpiod

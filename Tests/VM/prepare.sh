@@ -6,7 +6,8 @@
 #                                   instead of ~8.6 s for vmlinuz: no self-decompression)
 #   CACHE_DIR/modules/configfs.ko   from the same kernel image (CONFIGFS_FS=m)
 #   CACHE_DIR/modules/gpio-sim.ko   built out of tree: no Debian kernel enables GPIO_SIM
-#   CACHE_DIR/debs/*.deb            the downloaded packages, so a re-prepare is offline
+#   CACHE_DIR/debs/*.deb            the downloaded packages: a re-prepare fetches only the
+#                                   apt lists (to re-resolve the ABI), not the 214 MB again
 #   CACHE_DIR/ready                 the stamp: when present, prepare.sh returns at once
 # CACHE_DIR defaults to $GANGLION_VM_CACHE, else <repo>/.build/vm.
 #

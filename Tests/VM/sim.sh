@@ -25,10 +25,12 @@
 #                                       COUNT edges on an input: flips the pull COUNT times,
 #                                       starting from its current state, as fast as the shell
 #                                       can or DELAY_US apart; prints the final level.
-#                                       NB: irq_sim delivers an edge through irq_work; two
-#                                       flips before the kernel handles the first coalesce
-#                                       into one event. Unpaced bursts of hundreds of edges
-#                                       lose a few percent; pace them to count exactly.
+#                                       NB: irq_sim delivers an edge through irq_work and
+#                                       keeps the line masked until the kernel has handled
+#                                       it: a flip made meanwhile is lost. Unpaced bursts
+#                                       (~1 edge/ms) lose 0-6 %; paced ones lose nothing.
+#                                       usleep is a process start, ~10 ms under TCG, so the
+#                                       real spacing is DELAY_US plus that.
 #   sim_wait TIMEOUT_MS COMMAND [ARGS]  runs COMMAND every 10 ms until it succeeds; returns 1
 #                                       after TIMEOUT_MS
 #   sim_line_dir CHIP OFFSET            prints the line's sysfs folder (with pull and value)
@@ -54,20 +56,30 @@ sim_now_ms() {
 }
 
 sim_chip() {
-  local name num dir arg off line_name
+  local status
   if [ $# -lt 2 ] || ! sim__is_uint "$2"; then
     sim__err "usage: sim_chip NAME NUM_LINES [--label LABEL] [OFFSET=LINENAME ...]"
     return 2
   fi
-  name=$1 num=$2
-  shift 2
-  dir=$SIM_CONFIGFS/$name
   if [ ! -d "$SIM_CONFIGFS" ]; then
     sim__err "$SIM_CONFIGFS is missing: gpio-sim is not loaded or configfs is not mounted"
     return 1
   fi
-  mkdir "$dir" 2>/dev/null || { sim__err "cannot create chip $name (exists already?)"; return 1; }
-  if ! { mkdir "$dir/bank0" && echo "$num" >"$dir/bank0/num_lines"; }; then
+  if [ -e "$SIM_CONFIGFS/$1" ]; then
+    sim__err "chip $1 exists already"
+    return 1
+  fi
+  sim__make_chip "$@" && return 0
+  status=$?
+  # Leave nothing half made behind: the same NAME can be used again.
+  [ ! -d "$SIM_CONFIGFS/$1" ] || sim_remove "$1" 2>/dev/null
+  return $status
+}
+
+sim__make_chip() {
+  local name=$1 num=$2 dir=$SIM_CONFIGFS/$1 arg off line_name
+  shift 2
+  if ! { mkdir "$dir" && mkdir "$dir/bank0" && echo "$num" >"$dir/bank0/num_lines"; }; then
     sim__err "cannot set up $name with $num lines"
     return 1
   fi
@@ -114,7 +126,8 @@ sim_chip() {
 sim_remove() {
   local dir=$SIM_CONFIGFS/$1 sub
   [ -d "$dir" ] || { sim__err "no chip $1"; return 1; }
-  echo 0 >"$dir/live" || return 1
+  # Writing 0 to a chip that is not live is an error (EPERM).
+  [ "$(cat "$dir/live")" = 0 ] || echo 0 >"$dir/live" || return 1
   # configfs folders go bottom-up: hogs, lines, banks, then the chip.
   for sub in "$dir"/*/*/hog "$dir"/*/line* "$dir"/bank*; do
     [ -d "$sub" ] && { rmdir "$sub" || return 1; }
