@@ -47,7 +47,11 @@ let package = Package(
     .target(
       name: "GanglionGPIO", dependencies: ["GanglionCore", "GanglionSystem", "CGPIOD"],
       swiftSettings: strictSettings),
-    // Wiring: inputs -> engine -> log, outputs, publisher; HTTP listener.
+    // Replay, explain and export: the engine on recorded events, no daemon. Core, rules, log.
+    .target(
+      name: "GanglionAnalysis", dependencies: ["GanglionCore", "GanglionRules", "GanglionLog"],
+      swiftSettings: strictSettings),
+    // The runtime only: inputs -> engine -> log, outputs, publisher; HTTP listener.
     .target(
       name: "GanglionDaemon",
       dependencies: [
@@ -58,7 +62,7 @@ let package = Package(
     .executableTarget(
       name: "ganglion",
       dependencies: [
-        "GanglionDaemon", "GanglionRules", "GanglionLog", "GanglionCore", "GanglionSystem",
+        "GanglionDaemon", "GanglionAnalysis", "GanglionRules", "GanglionLog", "GanglionCore", "GanglionSystem",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings),
@@ -109,8 +113,8 @@ let package = Package(
     .testTarget(
       name: "GanglionDaemonTests",
       dependencies: [
-        "GanglionDaemon", "GanglionCore", "GanglionSystem", "GanglionMQTT", "GanglionLog", "GanglionRules",
-        "GanglionGPIO", "GanglionTestSupport", .product(name: "Logging", package: "swift-log"),
+        "GanglionDaemon", "GanglionAnalysis", "GanglionCore", "GanglionSystem", "GanglionMQTT", "GanglionLog",
+        "GanglionRules", "GanglionGPIO", "GanglionTestSupport", .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSettings),
   ]

@@ -29,7 +29,7 @@ struct Ganglion: ParsableCommand {
         CurrentProcess.exit(0)
       }
       printError(message)
-      CurrentProcess.exit(code == .validationFailure ? 2 : code.rawValue)
+      CurrentProcess.exit(code == .validationFailure ? GanglionExitCode.badUsageOrConfig.rawValue : code.rawValue)
     }
   }
 }
@@ -63,10 +63,13 @@ struct ConfigOption: ParsableArguments {
   }
 }
 
+/// cli.md's exit codes (`GanglionExitCode`, shared with the daemon) as ArgumentParser's.
 extension ExitCode {
-  static let checkFailed = ExitCode(1)
-  static let badConfig = ExitCode(2)
-  static let runtimeFailure = ExitCode(3)
+  init(_ code: GanglionExitCode) { self.init(code.rawValue) }
+
+  static let checkFailed = ExitCode(GanglionExitCode.failedCheck)
+  static let badConfig = ExitCode(GanglionExitCode.badUsageOrConfig)
+  static let runtimeFailure = ExitCode(GanglionExitCode.runtimeFailure)
 }
 
 struct Run: ParsableCommand {
@@ -80,7 +83,7 @@ struct Run: ParsableCommand {
 
   func run() throws {
     let code = Daemon.run(.init(configPath: options.path, simulate: simulate, printEvents: printEvents))
-    if code != .success { throw ExitCode(code.rawValue) }
+    if code != .success { throw ExitCode(code) }
   }
 }
 

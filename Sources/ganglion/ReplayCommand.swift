@@ -1,4 +1,5 @@
 import ArgumentParser
+import GanglionAnalysis
 import GanglionCore
 import GanglionDaemon
 import GanglionLog

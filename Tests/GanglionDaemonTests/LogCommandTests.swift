@@ -1,3 +1,4 @@
+import GanglionAnalysis
 import GanglionCore
 import GanglionDaemon
 import GanglionLog

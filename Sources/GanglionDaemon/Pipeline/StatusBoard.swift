@@ -98,7 +98,7 @@ final class StatusBoard: Sendable {
       case .deadLetter:
         s.counters.deadLetters += 1
       case .system:
-        if event.value["event"] == "rule loop" { s.counters.ruleLoops += 1 }
+        if event.systemEventName == .ruleLoop { s.counters.ruleLoops += 1 }
       default:
         break
       }

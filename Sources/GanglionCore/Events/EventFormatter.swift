@@ -1,5 +1,3 @@
-import GanglionCore
-
 /// One human line per event, for the console (`run --print-events`, `log tail`).
 public enum EventFormatter {
   public static func line(_ event: Event) -> String {
@@ -23,7 +21,7 @@ public enum EventFormatter {
     }
   }
 
-  static func display(_ value: Value) -> String {
+  public static func display(_ value: Value) -> String {
     switch value {
     case .null: "unknown"
     case .string(let s): JSON.encode(.string(s))

@@ -147,7 +147,7 @@ public struct Explainer: Sendable {
     let cursor = try reader.cursor(fromSeq: 0, toSeq: last)
     while let event = try cursor.next() {
       if seqs.contains(event.seq) { snapshots[event.seq] = current }
-      if event.kind == .system, event.source == .system, event.value["event"] == "start" {
+      if event.source == .system, event.systemEventName == .start {
         current = Snapshot(values: [:], start: event.time)
       } else if event.kind == .signal, let signal = event.signal {
         current.values[signal] = event.value

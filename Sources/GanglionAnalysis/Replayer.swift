@@ -85,7 +85,7 @@ public struct Replayer: Sendable {
   /// Whether an event was made by rules (what replay reproduces and compares).
   public static func isDerived(_ event: Event) -> Bool {
     if event.source == .rule { return true }
-    return event.kind == .system && event.value["event"] == "rule loop"
+    return event.systemEventName == .ruleLoop
   }
 
   /// Replays the selected events. Blocks on file I/O; `progress` gets the count of events
@@ -149,7 +149,7 @@ public struct Replayer: Sendable {
     }
 
     static func isStart(_ event: Event) -> Bool {
-      event.kind == .system && event.source == .system && event.value["event"] == "start"
+      event.source == .system && event.systemEventName == .start
     }
 
     func makeEngine(startTime: Timestamp) -> Engine {
