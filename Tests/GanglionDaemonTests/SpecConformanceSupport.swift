@@ -4,8 +4,9 @@ import GanglionTestSupport
 import Synchronization
 import Testing
 
-/// Shared pieces of the spec-conformance tests: these tests are written from
-/// /work/shared/spec/*.md alone and drive the real `ganglion` executable and a real broker.
+/// Shared pieces of the spec-conformance tests: these tests were written from the product
+/// contract alone (its user-facing form is docs/: config.md, rules.md, events.md, cli.md)
+/// and drive the real `ganglion` executable and a real broker.
 enum Spec {
   static let device = "spec-pi"
   static let prefix = "ganglion/spec-pi"
