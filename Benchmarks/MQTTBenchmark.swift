@@ -44,10 +44,16 @@ enum MQTTBenchmark {
     if let flag = arguments.firstIndex(of: "--rounds"), flag + 1 < arguments.count, let n = Int(arguments[flag + 1]) {
       rounds = max(1, n)
     }
+    // `--baseline PATH`: another build of the daemon, measured the same way in every round, to
+    // compare two versions under the same load (the MQTT aims say "no worse than before").
+    var baselinePath: String?
+    if let flag = arguments.firstIndex(of: "--baseline"), flag + 1 < arguments.count {
+      baselinePath = arguments[flag + 1]
+    }
     let folder = executableFolder()
     let relayPath = "\(folder)/mqtt-relay-c"
     let daemonPath = "\(folder)/ganglion"
-    for path in [relayPath, daemonPath] where !ProcessSpawner.isExecutable(path) {
+    for path in [relayPath, daemonPath] + (baselinePath.map { [$0] } ?? []) where !ProcessSpawner.isExecutable(path) {
       print("mqtt: \(path) is missing: build everything first (`swift build -c release`, or `make bench`)")
       return
     }
@@ -60,6 +66,7 @@ enum MQTTBenchmark {
       var daemonRounds: [Result] = []
       var mirroringRounds: [Result] = []
       var daemonLikeRounds: [Result] = []
+      var baselineRounds: [Result] = []
       let relayArguments = [broker.host, String(broker.port), inTopic, outTopic]
       for round in 1...rounds {
         let relay = try await measure(name: "C relay", broker: broker) {
@@ -77,7 +84,14 @@ enum MQTTBenchmark {
         }
         mirroringRounds.append(mirroring)
         daemonLikeRounds.append(daemonLike)
-        for result in [relay, daemon, mirroring, daemonLike] {
+        var results = [relay, daemon, mirroring, daemonLike]
+        if let baselinePath {
+          let baseline = try await measureDaemon(
+            executable: baselinePath, broker: broker, mirrors: false, name: "ganglion (baseline)")
+          baselineRounds.append(baseline)
+          results.append(baseline)
+        }
+        for result in results {
           print(
             "  round \(round) \(pad(result.name, 26)) p50 \(format(result.percentile(50))) us"
               + "  p99 \(format(result.percentile(99))) us  \(Int(result.messagesPerSecond)) msg/s"
@@ -92,6 +106,14 @@ enum MQTTBenchmark {
       report(
         relay: median(relayRounds), daemon: median(daemonRounds), mirroring: median(mirroringRounds),
         daemonLike: median(daemonLikeRounds))
+      if !baselineRounds.isEmpty {
+        let (daemon, baseline) = (median(daemonRounds), median(baselineRounds))
+        print(
+          "  this build against the baseline (same hop, same rounds): p50 \(format(daemon.percentile(50) / baseline.percentile(50)))x,"
+            + " p99 \(format(daemon.percentile(99) / baseline.percentile(99)))x,"
+            + " throughput \(format(daemon.messagesPerSecond / baseline.messagesPerSecond))x,"
+            + " peak RSS \(mebibytes(daemon.peakRSSKiB)) against \(mebibytes(baseline.peakRSSKiB)) MiB")
+      }
     } catch {
       print("mqtt: benchmark failed: \(error)")
     }
@@ -100,7 +122,9 @@ enum MQTTBenchmark {
   /// The daemon with one MQTT number input and one `on` rule that publishes the value; with
   /// `mirrors`, the default `mqtt.publish` (events/, state/ and fired/ for every input too),
   /// without, only the rule's message goes out.
-  static func measureDaemon(executable: String, broker: MosquittoBroker, mirrors: Bool) async throws -> Result {
+  static func measureDaemon(executable: String, broker: MosquittoBroker, mirrors: Bool, name: String? = nil)
+    async throws -> Result
+  {
     let directory = try TemporaryDirectory(prefix: "ganglion-mqtt-bench")
     try directory.write(
       """
@@ -130,7 +154,7 @@ enum MQTTBenchmark {
       """, to: "ganglion.yaml")
     let outputPath = directory.path("daemon.out")
     do {
-      return try await measure(name: mirrors ? "ganglion, default mirrors" : "ganglion", broker: broker) {
+      return try await measure(name: name ?? (mirrors ? "ganglion, default mirrors" : "ganglion"), broker: broker) {
         try ChildProcess(
           executable: executable, arguments: ["run", "--config", config], stdout: .file(outputPath),
           stderr: .file(outputPath))
