@@ -38,26 +38,6 @@ struct Assignment: Sendable {
   var source: Source
 }
 
-/// A JSON document whose strings are templates (publish payloads written as maps or lists).
-indirect enum JSONTemplate: Sendable {
-  case constant(Value)
-  case template(Template)
-  case array([JSONTemplate])
-  case object([(String, JSONTemplate)])
-
-  func render(_ state: EvalState) -> Value {
-    switch self {
-    case .constant(let v): return v
-    case .template(let t): return t.jsonValue(state)
-    case .array(let items): return .array(items.map { $0.render(state) })
-    case .object(let members):
-      var out: [String: Value] = [:]
-      for (key, value) in members { out[key] = value.render(state) }
-      return .object(out)
-    }
-  }
-}
-
 struct PublishAction: Sendable {
   enum Payload: Sendable {
     case text(Template)
