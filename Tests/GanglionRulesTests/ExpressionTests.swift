@@ -132,6 +132,34 @@ import Testing
       ])
   }
 
+  @Test func callsThatDoNotFitSayHowTheFunctionIsCalled() {
+    #expect(
+      expressionErrors("avg(hallway.lux)") == [
+        "expr:1:1: error: avg(SIGNAL, WINDOW) takes a signal and a window, like avg(living.temperature, 5m)"
+      ])
+    #expect(expressionErrors("age(hallway.lux, 5m)") == ["expr:1:1: error: age(SIGNAL) takes one signal"])
+    #expect(expressionErrors("abs()") == ["expr:1:1: error: abs(x) takes one number"])
+    // Both shapes of min are named.
+    #expect(
+      expressionErrors("min(hallway.lux)") == [
+        "expr:1:1: error: min(SIGNAL, WINDOW) takes a signal and a window, like min(living.temperature, 5m); "
+          + "min(a, b) takes two numbers"
+      ])
+    #expect(
+      expressionErrors("count(1 + 2, 5m)") == ["expr:1:7: error: the first argument of count() is a signal name"])
+    #expect(
+      expressionErrors("sum(hallway.lux, hallway.lux)") == [
+        "expr:1:18: error: the window of sum() is a duration literal, like 5m"
+      ])
+    #expect(expressionErrors("round(\"a\")") == ["expr:1:7: error: round() needs a number, not a string"])
+    #expect(
+      expressionErrors("max(1, off)") == [
+        "expr:1:1: error: max(a, b) needs two numbers (or a signal and a window like 5m)"
+      ])
+    // A second argument that is a duration literal makes min a window function.
+    #expect(expressionErrors("min(2, 5m)") == ["expr:1:5: error: the first argument of min() is a signal name"])
+  }
+
   @Test func syntaxErrorsPointAtTheToken() {
     #expect(expressionErrors("hallway.lux = 3") == ["expr:1:13: error: '=' is not an operator; compare with '=='"])
     #expect(expressionErrors("hallway.lux < ") == ["expr:1:15: error: expected a value, found end of expression"])

@@ -27,7 +27,6 @@ struct Template: Sendable {
   }
 }
 
-
 /// A JSON document whose strings are templates (publish payloads written as maps or lists).
 indirect enum JSONTemplate: Sendable {
   case constant(Value)
