@@ -18,6 +18,20 @@ enum Vocabulary {
     .window("min", of: .numbers) { events in events.numbers.min().map(Value.number) ?? .null },
     .window("max", of: .numbers) { events in events.numbers.max().map(Value.number) ?? .null },
     .window("sum", of: .numbers) { events in .number(events.numbers.reduce(0, +)) },
+    // The population standard deviation; Welford's single pass keeps its precision for values
+    // far from zero, where a sum of squares cancels. An addition: rules.md does not list it.
+    .window("stddev", of: .numbers) { events in
+      var count = 0.0
+      var mean = 0.0
+      var squares = 0.0
+      for n in events.numbers {
+        count += 1
+        let delta = n - mean
+        mean += delta / count
+        squares += delta * (n - mean)
+      }
+      return count == 0 ? .null : .number((squares / count).squareRoot())
+    },
     .window("count", of: .anyType, withoutHistory: .number(0)) { events in .number(Double(events.count)) },
     .window("changed", of: .anyType, result: .bool, withoutHistory: .bool(false)) { events in
       .bool(events.anyChanged)
