@@ -308,7 +308,7 @@ public final class Engine {
         ruleStates[index].hold = PendingHold(deadline: deadline, generation: generation, cause: timer.cause, late: late)
         timers.push(TimerEntry(deadline: deadline, rule: index, kind: .hold, generation: generation))
       case .after(let id):
-        guard id < rule.afterDelays.count else {
+        guard id < rule.afters.count else {
           dropped.append(timer)
           continue
         }
@@ -432,6 +432,7 @@ public final class Engine {
   }
 
   /// Evaluates the rules an event of `slot` triggers.
+  @inline(__always)
   private func signalEvent(
     slot: Int, seq: UInt64, previous: Value, depth: Int, silent: Bool, record: (inout Event) -> Void
   ) {
@@ -508,55 +509,17 @@ public final class Engine {
     run(rule.actions, rule: index, firing: firing, cause: firing.cause ?? event.seq, depth: depth, record: record)
   }
 
+  /// Runs `actions` of rule `index` for `firing`, in order, each through an `ActionContext`.
   private func run(
-    _ actions: [Action], rule index: Int, firing: Firing, cause: UInt64, depth: Int, record: (inout Event) -> Void
+    _ actions: [any RuleAction], rule index: Int, firing: Firing, cause: UInt64, depth: Int,
+    record: (inout Event) -> Void
   ) {
-    let rule = ruleSet.rules[index]
-    for action in actions {
-      switch action {
-      case .set(let assignments):
-        for assignment in assignments {
-          let value: Value
-          switch assignment.source {
-          case .expression(let e): value = e.eval(state)
-          case .template(let t): value = assignment.type == .json ? t.jsonValue(state) : .string(t.render(state))
-          case .json(let j): value = j.render(state)
-          }
-          // A set whose value is unknown, or not of the signal's type, does nothing.
-          guard !value.isNull, let typed = assignment.type.coerce(value) else { continue }
-          queue.append(PendingSet(slot: assignment.slot, value: typed, cause: cause, rule: index, depth: depth + 1))
-        }
-      case .publish(let publish):
-        let topic = publish.topic.render(state)
-        let payload: String
-        switch publish.payload {
-        case .text(let t): payload = t.render(state)
-        case .json(let j): payload = JSON.encode(j.render(state))
-        }
-        var event = Event(
-          time: Timestamp(microseconds: state.now), kind: .publish,
-          value: .object([
-            "topic": .string(topic), "payload": .string(payload), "qos": .number(Double(publish.qos)),
-            "retain": .bool(publish.retain),
-          ]), source: .rule, cause: cause, rule: rule.name)
-        record(&event)
-        chainEvents += 1
-        effects.append(
-          .publish(topic: topic, payload: payload, qos: publish.qos, retain: publish.retain, cause: event.seq))
-      case .log(let template):
-        var event = Event(
-          time: Timestamp(microseconds: state.now), kind: .log, value: .string(template.render(state)), source: .rule,
-          cause: cause, rule: rule.name)
-        record(&event)
-        chainEvents += 1
-      case .after(let delay, let id, _):
-        let generation = newGeneration()
-        let deadline = state.now + delay
-        ruleStates[index].afters[id] = PendingAfter(deadline: deadline, generation: generation, firing: firing)
-        timerRevision &+= 1
-        timers.push(TimerEntry(deadline: deadline, rule: index, kind: .after(id), generation: generation))
-      }
-    }
+    // `fireIfConditionsHold` and `runAfter` bound the firing; the context reads it from there.
+    assert(
+      state.boundValue == firing.value && state.boundPrevious == firing.previous
+        && state.boundSignal == firing.signal)
+    let context = ActionContext(engine: self, state: state, rule: index, firing: firing, cause: cause, depth: depth)
+    for action in actions { action.run(in: context, recording: record) }
   }
 
   private func drainQueue(record: (inout Event) -> Void) {
@@ -653,11 +616,12 @@ public final class Engine {
   /// An `after` countdown ran out: log it as a firing of the rule and run the nested actions.
   private func runAfter(_ index: Int, id: Int, firing: Firing, late: Bool = false, record: (inout Event) -> Void) {
     let rule = ruleSet.rules[index]
-    guard let actions = Self.afterActions(rule.actions, id: id) else { return }
+    guard id < rule.afters.count else { return }
+    let after = rule.afters[id]
     bind(firing, rule: rule)
     var event = Event(
       time: Timestamp(microseconds: state.now), kind: .fired,
-      value: .object(["after": .string(Duration.microseconds(rule.afterDelays[id]).compactDescription)]),
+      value: .object(["after": .string(Duration.microseconds(after.delay).compactDescription)]),
       source: .rule, cause: firing.firedSeq == 0 ? firing.cause : firing.firedSeq, rule: rule.name, late: late)
     record(&event)
     chainRoot = event.seq
@@ -665,17 +629,7 @@ public final class Engine {
     if !chainRules.contains(rule.name) { chainRules.append(rule.name) }
     var nested = firing
     nested.firedSeq = event.seq
-    run(actions, rule: index, firing: nested, cause: event.seq, depth: 0, record: record)
-  }
-
-  static func afterActions(_ actions: [Action], id: Int) -> [Action]? {
-    for action in actions {
-      if case .after(_, let afterID, let nested) = action {
-        if afterID == id { return nested }
-        if let found = afterActions(nested, id: id) { return found }
-      }
-    }
-    return nil
+    run(after.actions, rule: index, firing: nested, cause: event.seq, depth: 0, record: record)
   }
 
   /// The next instant after `now` at which a time-dependent `when` may change, if any.
@@ -728,6 +682,35 @@ public final class Engine {
       if best != Int64.max { break }
     }
     return best
+  }
+}
+
+// MARK: - What actions do (through ActionContext)
+
+/// The engine's side of `ActionContext`; nothing else calls these.
+extension Engine {
+  @inline(__always)
+  func queueSet(_ set: PendingSet) { queue.append(set) }
+
+  func recordActionEvent(
+    kind: EventKind, value: Value, cause: UInt64, rule index: Int, record: (inout Event) -> Void
+  ) -> UInt64 {
+    var event = Event(
+      time: Timestamp(microseconds: state.now), kind: kind, value: value, source: .rule, cause: cause,
+      rule: ruleSet.rules[index].name)
+    record(&event)
+    chainEvents += 1
+    return event.seq
+  }
+
+  func emit(_ effect: Effect) { effects.append(effect) }
+
+  func startAfterCountdown(rule index: Int, id: Int, delay: Int64, firing: Firing) {
+    let generation = newGeneration()
+    let deadline = state.now + delay
+    ruleStates[index].afters[id] = PendingAfter(deadline: deadline, generation: generation, firing: firing)
+    timerRevision &+= 1
+    timers.push(TimerEntry(deadline: deadline, rule: index, kind: .after(id), generation: generation))
   }
 }
 

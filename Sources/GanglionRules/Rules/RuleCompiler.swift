@@ -7,8 +7,6 @@ public enum RuleCompiler {
   public static let maximumErrorsPerFile = 100
   static let ruleKeys = ["name", "description", "when", "for", "on", "every", "at", "if", "do", "enabled"]
   static let triggerKeys = ["when", "on", "every", "at"]
-  static let actionKeys = ["set", "publish", "log", "after"]
-  static let publishKeys = ["topic", "payload", "qos", "retain"]
 
   /// Parses and type-checks all files together against the declared signals.
   ///
@@ -18,107 +16,97 @@ public enum RuleCompiler {
   public static func compile(_ sources: [RuleSource], signals: SignalCatalog) -> (
     rules: RuleSet?, diagnostics: [Diagnostic]
   ) {
-    var context = CompileContext(catalog: signals)
+    var compiler = RuleFileCompiler(catalog: signals)
     for source in sources {
       let root: YAMLNode?
       do {
         root = try YAMLParser.parse(source.text, file: source.file)
       } catch {
-        context.diagnostics.append(contentsOf: error.diagnostics)
+        compiler.reader.diagnostics.append(contentsOf: error.diagnostics)
         continue
       }
       guard let root else {
         // Not an error (a placeholder file is harmless), but most likely not what was meant.
-        context.diagnostics.append(
+        compiler.reader.diagnostics.append(
           Diagnostic(
             .warning, at: SourceLocation(file: source.file, line: 1, column: 1),
             "the rule file is empty; expected 'rules:', a list of rules"))
         continue
       }
-      context.lines = TextOrigin.splitLines(source.text)
-      context.compileFile(root)
+      compiler.lines = TextOrigin.splitLines(source.text)
+      compiler.compileFile(root)
     }
-    let diagnostics = DiagnosticsError(context.diagnostics).diagnostics
+    let diagnostics = DiagnosticsError(compiler.reader.diagnostics.diagnostics).diagnostics
     if diagnostics.contains(where: { $0.severity == .error }) { return (nil, diagnostics) }
-    return (RuleSet(rules: context.rules, catalog: signals), diagnostics)
+    return (RuleSet(rules: compiler.rules, catalog: signals), diagnostics)
   }
 }
 
-private struct CompileContext {
+/// Compiles the rules of all files, one rule at a time, into `rules`; every problem goes to
+/// `reader`'s diagnostics. Mappings are read with `YAMLFieldReader`, as in the config, so
+/// unknown keys, duplicate keys and merge keys (`<<: *defaults`) read the same.
+///
+/// The actions' compile steps (`ActionDefinition.compile`) get this compiler to check
+/// expressions and templates and to record what the rule's actions need (`actions`).
+struct RuleFileCompiler {
   let catalog: SignalCatalog
   var slots: [String: Int] = [:]
-  var diagnostics: [Diagnostic] = []
+  var reader = YAMLFieldReader()
   var rules: [Rule] = []
   var firstDefinition: [String: SourceLocation] = [:]
   /// The current file's lines, for locations inside multi-line expressions.
   var lines: [[Unicode.Scalar]] = []
+  /// What the current rule's actions recorded while they compiled.
+  var actions = RuleActions(bindingType: nil)
 
   init(catalog: SignalCatalog) {
     self.catalog = catalog
     for (i, name) in catalog.names.enumerated() { slots[name] = i }
   }
 
-  mutating func error(_ message: String, at location: SourceLocation) {
-    diagnostics.append(.error(message, at: location))
-  }
+  var errorCount: Int { reader.diagnostics.diagnostics.count }
 
-  mutating func unknownKey(_ key: YAMLNode, allowed: [String], in what: String) {
-    let name = key.scalar ?? "?"
-    error("unknown key '\(name)' in \(what)" + Spelling.suggestion(for: name, in: allowed), at: key.location)
+  mutating func error(_ message: String, at location: SourceLocation) {
+    reader.error(message, at: location)
   }
 
   mutating func compileFile(_ root: YAMLNode) {
-    guard let pairs = root.mapping else {
+    guard root.mapping != nil else {
       error("a rule file is a mapping with 'rules:', a list of rules; found \(root.kindDescription)", at: root.location)
       return
     }
-    for pair in pairs {
-      guard pair.key.scalar == "rules" else {
-        unknownKey(pair.key, allowed: ["rules"], in: "a rule file")
-        continue
+    guard let fields = reader.mapping(root, "a rule file", allowed: ["rules"]), let node = fields["rules"] else {
+      return
+    }
+    if node.isNull { return }
+    guard let items = node.sequence else {
+      error("'rules' is a list of rules (each starting with '- name:')", at: node.location)
+      return
+    }
+    let errorsBefore = errorCount
+    for item in items {
+      if errorCount - errorsBefore >= RuleCompiler.maximumErrorsPerFile {
+        error(
+          "more than \(RuleCompiler.maximumErrorsPerFile) errors in this file; the rules from here on were not checked",
+          at: item.location)
+        break
       }
-      if pair.value.isNull { continue }
-      guard let items = pair.value.sequence else {
-        error("'rules' is a list of rules (each starting with '- name:')", at: pair.value.location)
-        continue
-      }
-      let errorsBefore = diagnostics.count
-      for item in items {
-        if diagnostics.count - errorsBefore >= RuleCompiler.maximumErrorsPerFile {
-          error(
-            "more than \(RuleCompiler.maximumErrorsPerFile) errors in this file; the rules from here on were not checked",
-            at: item.location)
-          break
-        }
-        compileRule(item)
-      }
+      compileRule(item)
     }
   }
 
   mutating func compileRule(_ node: YAMLNode) {
-    guard let pairs = node.mapping else {
+    guard node.mapping != nil else {
       error("a rule is a mapping with 'name', a trigger and 'do'; found \(node.kindDescription)", at: node.location)
       return
     }
-    var fields: [String: YAMLNode.Pair] = [:]
-    var triggers: [YAMLNode.Pair] = []
-    for pair in pairs {
-      guard let key = pair.key.scalar, RuleCompiler.ruleKeys.contains(key) else {
-        unknownKey(pair.key, allowed: RuleCompiler.ruleKeys, in: "a rule")
-        continue
-      }
-      if fields[key] != nil {
-        error("'\(key)' is given twice", at: pair.key.location)
-        continue
-      }
-      fields[key] = pair
-      if RuleCompiler.triggerKeys.contains(key) { triggers.append(pair) }
-    }
+    guard let fields = reader.mapping(node, "a rule", allowed: RuleCompiler.ruleKeys) else { return }
+    let triggers = fields.ordered.filter { RuleCompiler.triggerKeys.contains($0.key.scalar ?? "") }
 
     var failed = false
     // Name.
     var name = "?"
-    if let pair = fields["name"] {
+    if let pair = fields.pairs["name"] {
       if let text = pair.value.scalar, SignalName.isValidIdentifier(text) {
         name = text
         if let first = firstDefinition[text] {
@@ -159,8 +147,8 @@ private struct CompileContext {
         var compiler = expressionCompiler(bindingType: nil)
         let expr = compileExpression(pair.value, with: &compiler, expecting: .bool, role: "'when'")
         var hold: Int64?
-        if let forPair = fields["for"] {
-          hold = duration(forPair.value, what: "'for'")
+        if let forNode = fields["for"] {
+          hold = duration(forNode, what: "'for'")
           if hold == nil { failed = true }
         }
         if let expr {
@@ -168,9 +156,9 @@ private struct CompileContext {
           readSlots.formUnion(compiler.dependencies.reads)
           whenText = pair.value.scalar
           triggerText = "when: " + (pair.value.scalar ?? "")
-          if let text = fields["for"]?.value.scalar { triggerText += ", for: " + text }
+          if let text = fields["for"]?.scalar { triggerText += ", for: " + text }
           if compiler.dependencies.reads.isEmpty, !compiler.dependencies.dependsOnTime {
-            diagnostics.append(
+            reader.diagnostics.append(
               Diagnostic(
                 .warning, at: pair.value.textLocation,
                 "'when' reads no signal and no time, so it never changes and rule '\(name)' never fires"))
@@ -219,17 +207,16 @@ private struct CompileContext {
       }
       if trigger == nil { failed = true }
     }
-    if let forPair = fields["for"], triggers.count == 1, triggers[0].key.scalar != "when" {
-      error("'for' goes with 'when' only", at: forPair.key.location)
+    if let forKey = fields.keyLocation("for"), triggers.count == 1, triggers[0].key.scalar != "when" {
+      error("'for' goes with 'when' only", at: forKey)
       failed = true
     }
 
     // Conditions.
     var conditions: [CompiledExpr] = []
     var otherWindows: Set<WindowUse> = []
-    if let pair = fields["if"] {
-      let nodes = pair.value.sequence ?? [pair.value]
-      for item in nodes {
+    if let node = fields["if"] {
+      for item in node.sequence ?? [node] {
         var compiler = expressionCompiler(bindingType: bindingType)
         if let expr = compileExpression(item, with: &compiler, expecting: .bool, role: "'if'") {
           conditions.append(expr)
@@ -243,55 +230,39 @@ private struct CompileContext {
     }
 
     // Actions.
-    var actions: [Action] = []
-    var afterDelays: [Int64] = []
-    if let pair = fields["do"] {
-      var builder = ActionBuilder(bindingType: bindingType)
-      if let list = actionList(pair.value, builder: &builder) {
-        actions = list
-      } else {
-        failed = true
-      }
-      afterDelays = builder.afterDelays
-      otherWindows.formUnion(builder.windows)
+    actions = RuleActions(bindingType: bindingType)
+    var compiledActions: [any RuleAction] = []
+    if let node = fields["do"] {
+      if let list = actionList(node) { compiledActions = list } else { failed = true }
+      otherWindows.formUnion(actions.windows)
     } else {
       error("rule '\(name)' needs 'do', a list of actions", at: node.location)
       failed = true
     }
 
     var enabled = true
-    if let pair = fields["enabled"] {
-      if let value = pair.value.jsonValue.boolValue, pair.value.scalarStyle == .plain {
-        enabled = value
+    if let value = fields["enabled"] {
+      if let flag = value.jsonValue.boolValue, value.scalarStyle == .plain {
+        enabled = flag
       } else {
-        error("'enabled' is true or false", at: pair.value.location)
+        error("'enabled' is true or false", at: value.location)
         failed = true
       }
     }
 
-    guard !failed, let trigger else { return }
+    guard !failed, let trigger, let afters = actions.completedAfters else { return }
     let hash = TextHash.of(node)
     let summary = RuleSummary(
       name: name, location: node.location, enabled: enabled, trigger: triggerText, conditions: conditionTexts,
-      reads: readSlots.map { catalog.names[$0] }.sorted(), sets: Self.signalsSet(by: actions).sorted(), textHash: hash)
+      reads: readSlots.map { catalog.names[$0] }.sorted(), sets: actions.signalsSet.sorted(), textHash: hash)
     rules.append(
       Rule(
-        name: name, location: node.location, trigger: trigger, conditions: conditions, actions: actions,
-        enabled: enabled, textHash: hash, afterDelays: afterDelays, windowsOutsideTrigger: otherWindows,
-        summary: summary, whenText: whenText))
+        name: name, location: node.location, trigger: trigger, conditions: conditions, actions: compiledActions,
+        enabled: enabled, textHash: hash, afters: afters, windowsOutsideTrigger: otherWindows, summary: summary,
+        whenText: whenText))
   }
 
-  static func signalsSet(by actions: [Action]) -> Set<String> {
-    var out: Set<String> = []
-    for action in actions {
-      switch action {
-      case .set(let assignments): out.formUnion(assignments.map(\.signal))
-      case .after(_, _, let nested): out.formUnion(signalsSet(by: nested))
-      case .publish, .log: break
-      }
-    }
-    return out
-  }
+  // MARK: - Parts that rules and actions share
 
   func expressionCompiler(bindingType: ExprType?) -> ExpressionCompiler {
     ExpressionCompiler(scope: Scope(catalog: catalog, slots: slots, bindingType: bindingType))
@@ -306,7 +277,7 @@ private struct CompileContext {
       return nil
     }
     let result = compiler.compile(text, origin: TextOrigin(node: node, lines: lines), expecting: expecting, role: role)
-    diagnostics.append(contentsOf: compiler.diagnostics)
+    reader.diagnostics.append(contentsOf: compiler.diagnostics)
     compiler.diagnostics = []
     return result
   }
@@ -327,244 +298,6 @@ private struct CompileContext {
     }
     error("'at' takes times of day like \"07:30\" (quoted), or a list of them", at: node.location)
     return nil
-  }
-
-  // MARK: - Actions
-
-  struct ActionBuilder {
-    var bindingType: ExprType?
-    var afterDelays: [Int64] = []
-    var windows: Set<WindowUse> = []
-  }
-
-  mutating func actionList(_ node: YAMLNode, builder: inout ActionBuilder) -> [Action]? {
-    guard let items = node.sequence else {
-      error(
-        "'do' is a list of actions (each starting with '- set:', '- publish:', '- log:' or '- after:')",
-        at: node.location)
-      return nil
-    }
-    var actions: [Action] = []
-    var failed = false
-    for item in items {
-      if let action = self.action(item, builder: &builder) { actions.append(action) } else { failed = true }
-    }
-    return failed ? nil : actions
-  }
-
-  mutating func action(_ node: YAMLNode, builder: inout ActionBuilder) -> Action? {
-    guard let pairs = node.mapping, !pairs.isEmpty else {
-      error("an action is a mapping: set, publish, log or after", at: node.location)
-      return nil
-    }
-    var kind: YAMLNode.Pair?
-    var nested: YAMLNode.Pair?
-    var failed = false
-    for pair in pairs {
-      let key = pair.key.scalar ?? ""
-      if RuleCompiler.actionKeys.contains(key) {
-        if let kind {
-          error(
-            "one action per list item: '\(kind.key.scalar ?? "")' and '\(key)'; start another with '-'",
-            at: pair.key.location)
-          failed = true
-        } else {
-          kind = pair
-        }
-      } else if key == "do" {
-        nested = pair
-      } else {
-        unknownKey(pair.key, allowed: RuleCompiler.actionKeys + ["do"], in: "an action")
-        failed = true
-      }
-    }
-    guard let kind else {
-      if !failed { error("an action is one of set, publish, log or after", at: node.location) }
-      return nil
-    }
-    if let nested, kind.key.scalar != "after" {
-      error("'do' inside an action goes with 'after'", at: nested.key.location)
-      failed = true
-    }
-    let result: Action?
-    switch kind.key.scalar {
-    case "set": result = setAction(kind.value, builder: &builder)
-    case "publish": result = publishAction(kind.value, builder: &builder)
-    case "log":
-      if kind.value.scalar != nil, let t = template(kind.value, builder: &builder) {
-        result = .log(t)
-      } else {
-        if kind.value.scalar == nil { error("'log' takes a text (a template)", at: kind.value.location) }
-        result = nil
-      }
-    default:  // after
-      let delay = duration(kind.value, what: "'after'")
-      guard let nested else {
-        error("'after' needs 'do', the actions to run later, in the same item", at: kind.key.location)
-        return nil
-      }
-      let id = builder.afterDelays.count
-      builder.afterDelays.append(delay ?? 0)
-      let inner = actionList(nested.value, builder: &builder)
-      if let delay, let inner { result = .after(delay: delay, id: id, actions: inner) } else { result = nil }
-    }
-    return failed ? nil : result
-  }
-
-  mutating func template(_ node: YAMLNode, builder: inout ActionBuilder) -> Template? {
-    guard let text = node.scalar else { return nil }
-    var compiler = expressionCompiler(bindingType: builder.bindingType)
-    let result = compiler.compileTemplate(text, origin: TextOrigin(node: node, lines: lines))
-    diagnostics.append(contentsOf: compiler.diagnostics)
-    builder.windows.formUnion(compiler.dependencies.windows)
-    return result
-  }
-
-  mutating func setAction(_ node: YAMLNode, builder: inout ActionBuilder) -> Action? {
-    guard let pairs = node.mapping, !pairs.isEmpty else {
-      error("'set' takes a mapping of signals to values, like { hallway.light: on }", at: node.location)
-      return nil
-    }
-    var assignments: [Assignment] = []
-    var failed = false
-    for pair in pairs {
-      let signal = pair.key.scalar ?? ""
-      guard let info = catalog[signal], let slot = slots[signal] else {
-        error("unknown signal '\(signal)'" + Spelling.suggestion(for: signal, in: catalog.names), at: pair.key.location)
-        failed = true
-        continue
-      }
-      guard info.isSettable else {
-        error(
-          "cannot set '\(signal)': it is an input (only outputs and virtual signals can be set)", at: pair.key.location)
-        failed = true
-        continue
-      }
-      let value = pair.value
-      var source: Assignment.Source?
-      if value.scalar == nil {
-        if info.type == .json {
-          source = jsonTemplate(value, builder: &builder).map { .json($0) }
-        } else {
-          error("'\(signal)' is \(ExprType(info.type).described); a value here is an expression", at: value.location)
-        }
-      } else if value.scalarStyle != .plain, info.type == .string || info.type == .json {
-        source = template(value, builder: &builder).map { .template($0) }
-      } else if value.isNull {
-        error("'\(signal)' needs a value", at: value.location)
-      } else {
-        var compiler = expressionCompiler(bindingType: builder.bindingType)
-        let expected = ExprType(info.type)
-        let expr = compiler.compile(
-          value.scalar!, origin: TextOrigin(node: value, lines: lines), expecting: expected == .json ? nil : expected,
-          role: "the value of '\(signal)'")
-        if info.type == .string, expr == nil, value.scalarStyle == .plain,
-          compiler.diagnostics.first?.message.hasPrefix("unknown signal") == true
-        {
-          compiler.diagnostics[0].message += "; to set the text, quote it: \"\(value.scalar!)\""
-        }
-        diagnostics.append(contentsOf: compiler.diagnostics)
-        builder.windows.formUnion(compiler.dependencies.windows)
-        source = expr.map { .expression($0) }
-      }
-      guard let source else {
-        failed = true
-        continue
-      }
-      assignments.append(Assignment(slot: slot, signal: signal, type: info.type, source: source))
-    }
-    return failed ? nil : .set(assignments)
-  }
-
-  mutating func jsonTemplate(_ node: YAMLNode, builder: inout ActionBuilder) -> JSONTemplate? {
-    switch node.content {
-    case .scalar(let text, let style):
-      if style == .plain, !text.contains("${") { return .constant(node.jsonValue) }
-      return template(node, builder: &builder).map { .template($0) }
-    case .sequence(let items):
-      var out: [JSONTemplate] = []
-      for item in items {
-        guard let t = jsonTemplate(item, builder: &builder) else { return nil }
-        out.append(t)
-      }
-      return .array(out)
-    case .mapping(let pairs):
-      var out: [(String, JSONTemplate)] = []
-      var failed = false
-      for pair in pairs {
-        guard let key = pair.key.scalar else {
-          error("a payload key is a text", at: pair.key.location)
-          failed = true
-          continue
-        }
-        if let t = jsonTemplate(pair.value, builder: &builder) { out.append((key, t)) } else { failed = true }
-      }
-      return failed ? nil : .object(out)
-    }
-  }
-
-  mutating func publishAction(_ node: YAMLNode, builder: inout ActionBuilder) -> Action? {
-    guard let pairs = node.mapping else {
-      error("'publish' takes { topic, payload, qos, retain }", at: node.location)
-      return nil
-    }
-    var topic: Template?
-    var payload: PublishAction.Payload = .text(Template(parts: []))
-    var qos = 0
-    var retain = false
-    var failed = false
-    var sawTopic = false
-    for pair in pairs {
-      switch pair.key.scalar {
-      case "topic":
-        sawTopic = true
-        if pair.value.scalar == nil || pair.value.isNull {
-          error("'topic' is a text", at: pair.value.location)
-          failed = true
-        } else if let text = pair.value.scalar, !text.contains("${"),
-          text.isEmpty || text.contains("+") || text.contains("#")
-        {
-          error("a publish topic is not empty and has no wildcards (+ #)", at: pair.value.location)
-          failed = true
-        } else if let t = template(pair.value, builder: &builder) {
-          topic = t
-        } else {
-          failed = true
-        }
-      case "payload":
-        if pair.value.scalar != nil {
-          // A scalar payload is sent as written (`on` stays "on"), with templates filled in.
-          if let t = template(pair.value, builder: &builder) { payload = .text(t) } else { failed = true }
-        } else if let t = jsonTemplate(pair.value, builder: &builder) {
-          payload = .json(t)
-        } else {
-          failed = true
-        }
-      case "qos":
-        if let n = pair.value.jsonValue.numberValue, [0, 1, 2].contains(n) {
-          qos = Int(n)
-        } else {
-          error("'qos' is 0, 1 or 2", at: pair.value.location)
-          failed = true
-        }
-      case "retain":
-        if let b = pair.value.jsonValue.boolValue {
-          retain = b
-        } else {
-          error("'retain' is true or false", at: pair.value.location)
-          failed = true
-        }
-      default:
-        unknownKey(pair.key, allowed: RuleCompiler.publishKeys, in: "'publish'")
-        failed = true
-      }
-    }
-    if !sawTopic {
-      error("'publish' needs a 'topic'", at: node.location)
-      failed = true
-    }
-    guard !failed, let topic else { return nil }
-    return .publish(PublishAction(topic: topic, payload: payload, qos: qos, retain: retain))
   }
 }
 

@@ -377,7 +377,7 @@ private struct TestRun {
       default:
         let key = pair.key.scalar ?? "?"
         fail(
-          "unknown key '\(key)'" + Spelling.suggestion(for: key, in: RuleCompiler.publishKeys), at: pair.key.location)
+          "unknown key '\(key)'" + Spelling.suggestion(for: key, in: PublishAction.keys), at: pair.key.location)
         return
       }
     }
