@@ -3,7 +3,7 @@ import GanglionCore
 /// One action of the rule language (`set`, `publish`, ...), complete: how it is written, how
 /// it compiles, and (through the `RuleAction` it compiles to) how the engine runs it.
 ///
-/// `RuleFileCompiler` knows no particular action: it finds the item's action key in
+/// `RuleSetCompiler` knows no particular action: it finds the item's action key in
 /// `ActionDefinition.all`, checks that the item's other keys are the action's
 /// `companionKeys`, and hands the item to `compile`. The checker's lists of keys and its
 /// messages ("an action is one of set, publish, log or after") come from the same table.
@@ -25,11 +25,11 @@ struct ActionDefinition: Sendable {
   let companionKeys: [String]
   /// Checks the item and builds the action; nil after reporting every problem through
   /// `compiler`. Records what the rule needs from its actions in `compiler.actions`.
-  let compile: @Sendable (_ item: ActionItem, _ compiler: inout RuleFileCompiler) -> (any RuleAction)?
+  let compile: @Sendable (_ item: ActionItem, _ compiler: inout RuleSetCompiler) -> (any RuleAction)?
 
   init(
     key: String, companionKeys: [String] = [],
-    compile: @escaping @Sendable (_ item: ActionItem, _ compiler: inout RuleFileCompiler) -> (any RuleAction)?
+    compile: @escaping @Sendable (_ item: ActionItem, _ compiler: inout RuleSetCompiler) -> (any RuleAction)?
   ) {
     self.key = key
     self.companionKeys = companionKeys

@@ -16,7 +16,7 @@ public enum RuleCompiler {
   public static func compile(_ sources: [RuleSource], signals: SignalCatalog) -> (
     rules: RuleSet?, diagnostics: [Diagnostic]
   ) {
-    var compiler = RuleFileCompiler(catalog: signals)
+    var compiler = RuleSetCompiler(catalog: signals)
     for source in sources {
       let root: YAMLNode?
       do {
@@ -48,7 +48,7 @@ public enum RuleCompiler {
 ///
 /// The actions' compile steps (`ActionDefinition.compile`) get this compiler to check
 /// expressions and templates and to record what the rule's actions need (`actions`).
-struct RuleFileCompiler {
+struct RuleSetCompiler {
   let catalog: SignalCatalog
   var slots: [String: Int] = [:]
   var reader = YAMLFieldReader()

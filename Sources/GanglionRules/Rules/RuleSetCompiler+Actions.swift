@@ -33,7 +33,7 @@ struct RuleActions {
   }
 }
 
-extension RuleFileCompiler {
+extension RuleSetCompiler {
   /// A `do` list: each item one action of `ActionDefinition.all`.
   mutating func actionList(_ node: YAMLNode) -> [any RuleAction]? {
     guard let items = node.sequence else {
