@@ -212,10 +212,15 @@ import Testing
           enabled: false
           when: hallway.motion
           do: [{ set: { hallway.light: on } }]
+        - name: on-rule
+          when: hallway.motion
+          do: [{ set: { porch.light: on } }]
       """)
     rig.input("hallway.motion", true)
-    #expect(rig.fired.isEmpty)
-    #expect(rig.engine.ruleNames == ["off-rule"])
+    #expect(rig.fired == ["on-rule"])
+    #expect(rig.value("porch.light") == true)
+    #expect(rig.value("hallway.light") != true)
+    #expect(rig.engine.ruleNames == ["off-rule", "on-rule"])
   }
 
   @Test func publishTemplatesAndJSONPayloads() throws {
@@ -258,6 +263,9 @@ import Testing
     #expect(rig.log.count == 1)
     rig.input("hallway.motion", true)  // still true: no edge after the start-up read
     #expect(rig.fired.isEmpty)
+    rig.input("hallway.motion", false)
+    rig.input("hallway.motion", true)  // a real edge
+    #expect(rig.fired == ["light-on"])
   }
 
   @Test func restoreSetsStateWithoutFiring() throws {
@@ -294,6 +302,7 @@ import Testing
     live.input("hallway.motion", false)
     live.input("hallway.light", false, source: .command)
     live.input("hallway.motion", true)
+    #expect(live.fired == ["light-on", "light-on"])
 
     let replay = Rig(rules)
     for event in live.log {

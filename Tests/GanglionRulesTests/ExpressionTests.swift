@@ -132,6 +132,34 @@ import Testing
       ])
   }
 
+  @Test func callsThatDoNotFitSayHowTheFunctionIsCalled() {
+    #expect(
+      expressionErrors("avg(hallway.lux)") == [
+        "expr:1:1: error: avg(SIGNAL, WINDOW) takes a signal and a window, like avg(living.temperature, 5m)"
+      ])
+    #expect(expressionErrors("age(hallway.lux, 5m)") == ["expr:1:1: error: age(SIGNAL) takes one signal"])
+    #expect(expressionErrors("abs()") == ["expr:1:1: error: abs(x) takes one number"])
+    // Both shapes of min are named.
+    #expect(
+      expressionErrors("min(hallway.lux)") == [
+        "expr:1:1: error: min(SIGNAL, WINDOW) takes a signal and a window, like min(living.temperature, 5m); "
+          + "min(a, b) takes two numbers"
+      ])
+    #expect(
+      expressionErrors("count(1 + 2, 5m)") == ["expr:1:7: error: the first argument of count() is a signal name"])
+    #expect(
+      expressionErrors("sum(hallway.lux, hallway.lux)") == [
+        "expr:1:18: error: the window of sum() is a duration literal, like 5m"
+      ])
+    #expect(expressionErrors("round(\"a\")") == ["expr:1:7: error: round() needs a number, not a string"])
+    #expect(
+      expressionErrors("max(1, off)") == [
+        "expr:1:1: error: max(a, b) needs two numbers (or a signal and a window like 5m)"
+      ])
+    // A second argument that is a duration literal makes min a window function.
+    #expect(expressionErrors("min(2, 5m)") == ["expr:1:5: error: the first argument of min() is a signal name"])
+  }
+
   @Test func syntaxErrorsPointAtTheToken() {
     #expect(expressionErrors("hallway.lux = 3") == ["expr:1:13: error: '=' is not an operator; compare with '=='"])
     #expect(expressionErrors("hallway.lux < ") == ["expr:1:15: error: expected a value, found end of expression"])
@@ -203,5 +231,99 @@ import Testing
       compiler.diagnostics.map(\.description) == [
         "t:3:14: error: unknown signal 'hallway.luxx'; did you mean 'hallway.lux'?"
       ])
+  }
+}
+
+/// `stddev(SIGNAL, WINDOW)`, added as one registration in `Vocabulary.functions`.
+@Suite struct StandardDeviationTests {
+  @Test func itChecksLikeTheOtherWindowFunctions() throws {
+    let rules = try compileRules(
+      """
+      rules:
+        - name: unsteady
+          when: stddev(living.temperature, 10m) > 2
+          do: [{ log: "spread ${stddev(living.temperature, 10m)}" }]
+      """)
+    // The window makes the engine keep ten minutes of the signal's events.
+    let slot = try #require(rules.slots["living.temperature"])
+    #expect(rules.retention[slot] == 600_000_000)
+    #expect(
+      expressionErrors("stddev(house.mode, 5m)") == [
+        "expr:1:8: error: stddev() works on number signals; this signal is a string"
+      ])
+    #expect(
+      expressionErrors("stddev(living.temperature)") == [
+        "expr:1:1: error: stddev(SIGNAL, WINDOW) takes a signal and a window, like stddev(living.temperature, 5m)"
+      ])
+    #expect(
+      expressionErrors("stddev(living.temperature, 5m) == \"high\"") == [
+        "expr:1:35: error: cannot compare a number with a string"
+      ])
+    #expect(
+      expressionErrors("stdev(living.temperature, 5m)") == [
+        "expr:1:1: error: unknown function 'stdev'; did you mean 'stddev'?"
+      ])
+  }
+
+  @Test func itIsThePopulationDeviationOfTheWindowAndUnknownWithoutValues() throws {
+    let rig = try Rig(
+      """
+      rules:
+        - name: spread
+          every: 1m
+          do: [{ log: "${stddev(living.temperature, 2m)}" }]
+      """)
+    rig.wait(.seconds(60))  // nothing in the window yet
+    rig.wait(.seconds(10))
+    rig.input("living.temperature", 10, source: .mqtt)
+    rig.wait(.seconds(10))
+    rig.input("living.temperature", 20, source: .mqtt)
+    rig.wait(.seconds(40))  // 2m: 10 and 20
+    rig.wait(.seconds(60))  // 3m: (1m, 3m] still holds both
+    rig.wait(.seconds(10))
+    rig.input("living.temperature", 20, source: .mqtt)
+    rig.wait(.seconds(50))  // 4m: only the last 20
+    rig.wait(.seconds(60))  // 5m: the last 20
+    rig.wait(.seconds(60))  // 6m: the window is empty again
+    #expect(rig.log.filter { $0.kind == .log }.map(\.value) == ["unknown", "5", "5", "0", "0", "unknown"])
+  }
+
+  @Test func itStaysPreciseForValuesFarFromZero() throws {
+    let rig = try Rig(
+      """
+      rules:
+        - name: spread
+          on: living.temperature
+          do: [{ log: "${stddev(living.temperature, 1h)}" }]
+      """)
+    for value in [4.0, 7, 13, 16] {
+      rig.input("living.temperature", .number(1e9 + value), source: .mqtt)
+      rig.wait(.seconds(1))
+    }
+    // The deviations from the mean are -6, -3, 3, 6: sqrt(90 / 4).
+    let last = try #require(rig.log.last { $0.kind == .log }?.value.stringValue.flatMap(Double.init))
+    #expect(abs(last - 22.5.squareRoot()) < 1e-6)
+  }
+
+  @Test func aWhenOverItFiresWhenTheSpreadGrowsAndAgainAfterTheWindowMoved() throws {
+    let rig = try Rig(
+      """
+      rules:
+        - name: unsteady
+          when: stddev(living.temperature, 1m) > 2
+          do: [{ log: "spread ${stddev(living.temperature, 1m)}" }]
+      """)
+    rig.input("living.temperature", 20, source: .mqtt)
+    rig.input("living.temperature", 21, source: .mqtt)
+    #expect(rig.fired.isEmpty)
+    rig.input("living.temperature", 29, source: .mqtt)  // 20, 21, 29: about 4.03
+    #expect(rig.fired == ["unsteady"])
+    // A minute later the three readings have left the window: unknown, so the edge resets
+    // without a new reading, and the next spread fires again.
+    rig.wait(.seconds(60))
+    rig.input("living.temperature", 10, source: .mqtt)
+    rig.input("living.temperature", 20, source: .mqtt)
+    #expect(rig.fired == ["unsteady", "unsteady"])
+    #expect(rig.log.last { $0.kind == .log }?.value == "spread 5")
   }
 }

@@ -74,6 +74,11 @@ import Testing
     after.engine.restoreTimers(saved)
     after.wait(.seconds(120))
     #expect(after.fired.isEmpty)
+    // The next time the condition becomes true, a countdown of its own runs.
+    after.input("hallway.motion", false)
+    after.wait(.seconds(120))
+    #expect(after.fired == ["off"])
+    #expect(after.log.last { $0.kind == .fired }?.time == t0 + .seconds(300))
   }
 
   @Test func timersOfChangedRulesAreNotResumed() throws {

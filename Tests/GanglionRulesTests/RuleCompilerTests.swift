@@ -192,6 +192,100 @@ import Testing
         ])
   }
 
+  @Test func duplicateKeysAreReportedAsInTheConfig() {
+    #expect(
+      errors(
+        """
+        rules:
+          - name: a
+            when: hallway.motion
+            do: [{ log: one }]
+            do: [{ log: two }]
+          - name: b
+            when: hallway.door
+            do:
+              - set: { hallway.light: on, porch.light: on, hallway.light: off }
+              - publish: { topic: x, qos: 1, qos: 2 }
+        """) == [
+          "rules.yaml:5:5: error: duplicate key 'do' in a rule; the first is at line 4, column 5",
+          "rules.yaml:9:52: error: duplicate key 'hallway.light' in 'set'; the first is at line 9, column 16",
+          "rules.yaml:10:38: error: duplicate key 'qos' in 'publish'; the first is at line 10, column 30",
+        ])
+  }
+
+  @Test func mergeKeysSharePartsOfRulesAndKeysWrittenInTheRuleWin() throws {
+    let rules = try compileRules(
+      """
+      rules:
+        - &light
+          name: motion-light
+          when: hallway.motion
+          if: hallway.lux < 40
+          do:
+            - set: { hallway.light: on, porch.light: on }
+        - <<: *light
+          name: door-light
+          when: hallway.door
+        - name: door-log
+          on: hallway.door
+          do:
+            - publish: { <<: { topic: doors, qos: 1 }, payload: { <<: { rule: "${rule}" }, open: "${value}" } }
+      """)
+    #expect(rules.names == ["motion-light", "door-light", "door-log"])
+    let door = try #require(rules.summary(ofRule: "door-light"))
+    #expect(door.trigger == "when: hallway.door")
+    #expect(door.conditions == ["hallway.lux < 40"])
+    #expect(door.sets == ["hallway.light", "porch.light"])
+    let rig = Rig(rules)
+    rig.input("hallway.lux", 10, source: .mqtt)
+    rig.input("hallway.door", true)
+    #expect(rig.fired == ["door-light", "door-log"])
+    #expect(rig.value("porch.light") == true)
+    #expect(rig.published.map(\.topic) == ["doors"])
+    #expect(try JSON.parse(rig.published.first?.payload ?? "") == .object(["rule": "door-log", "open": true]))
+  }
+
+  @Test func anUnknownKeyWithoutANearNameListsTheKeys() {
+    #expect(
+      errors(
+        """
+        rules:
+          - name: a
+            when: hallway.motion
+            colour: blue
+            do: [{ log: hi, because: x }]
+        """) == [
+          "rules.yaml:4:5: error: unknown key 'colour' in a rule; expected one of: name, description, when, for, on, "
+            + "every, at, if, do, enabled",
+          "rules.yaml:5:21: error: unknown key 'because' in an action; expected one of: set, publish, log, after, do",
+        ])
+  }
+
+  @Test func anActionItemHoldsOneActionAndOnlyItsCompanionKeys() {
+    #expect(
+      errors(
+        """
+        rules:
+          - name: a
+            when: hallway.motion
+            do:
+              - { set: { porch.light: on }, log: hi }
+              - { log: hi, do: [] }
+              - { after: 1m }
+              - {}
+          - name: b
+            when: hallway.motion
+            do: hi
+        """) == [
+          "rules.yaml:5:37: error: one action per list item: 'set' and 'log'; start another with '-'",
+          "rules.yaml:6:20: error: 'do' inside an action goes with 'after'",
+          "rules.yaml:7:11: error: 'after' needs 'do', the actions to run later, in the same item",
+          "rules.yaml:8:9: error: an action is a mapping: set, publish, log or after",
+          "rules.yaml:11:9: error: 'do' is a list of actions (each starting with '- set:', '- publish:', '- log:' or "
+            + "'- after:')",
+        ])
+  }
+
   @Test func everyErrorAtOnceAcrossFiles() {
     let (rules, diagnostics) = RuleCompiler.compile(
       [

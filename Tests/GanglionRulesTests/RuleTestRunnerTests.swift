@@ -117,23 +117,85 @@ struct TestFileError: Error { var path: String }
         RuleSource(
           file: "c.test.yaml",
           text:
-            "tests:\n  - name: z\n    steps:\n      - inptu: { hallway.motion: on }\n      - input: { hallway.motoin: on }\n"
+            "tests:\n  - name: z\n    steps:\n      - inptu: { hallway.motion: on }\n      - input: { hallway.motion: on }\n"
         ),
+        RuleSource(
+          file: "d.test.yaml", text: "tests:\n  - name: w\n    steps:\n      - input: { hallway.motoin: on }\n"),
       ], rules: Self.rules, signals: exampleSignals)
     #expect(!report.succeeded)
+    // Keys are read before a test runs, as in the config: a misspelt step is a file error.
     #expect(
       report.diagnostics.map(\.description) == [
-        "a.test.yaml:3:5: error: unknown key 'stpes' in a test; did you mean 'steps'?"
+        "a.test.yaml:3:5: error: unknown key 'stpes' in a test; did you mean 'steps'?",
+        "c.test.yaml:4:9: error: unknown key 'inptu' in a step; did you mean 'input'?",
       ])
-    #expect(report.failedCount == 3)
+    #expect(report.failedCount == 4)
     #expect(
       report.results[1].failures.map(\.description) == [
         "b.test.yaml:3: test 'y': no rule file 'nothere.yaml' among the rules given"
       ])
+    #expect(report.results[2].failures.map(\.description) == ["c.test.yaml:2: test 'z': the test has errors"])
+    // Values are checked as the test runs.
     #expect(
-      report.results[2].failures.map(\.description) == [
-        "c.test.yaml:4: test 'z': unknown step 'inptu'; did you mean 'input'?",
-        "c.test.yaml:5: test 'z': unknown signal 'hallway.motoin'; did you mean 'hallway.motion'?",
+      report.results[3].failures.map(\.description) == [
+        "d.test.yaml:4: test 'w': unknown signal 'hallway.motoin'; did you mean 'hallway.motion'?"
+      ])
+  }
+
+  @Test func testFilesReadKeysLikeTheConfig() {
+    let report = RuleTestRunner.run(
+      tests: [
+        RuleSource(
+          file: "t.test.yaml",
+          text: """
+            tests:
+              - name: duplicates
+                rules: hall.yaml
+                steps:
+                  - expect: { hallway.light: on, hallway.light: off }
+                  - input: { hallway.motion: on }
+                    input: { hallway.motion: off }
+                  - expect_published: { topic: home/light, topik: home/light }
+                  - wait: 1s
+                    expect: { hallway.light: on }
+            """)
+      ], rules: Self.rules, signals: exampleSignals)
+    #expect(
+      report.diagnostics.map(\.description) == [
+        "t.test.yaml:5:38: error: duplicate key 'hallway.light' in 'expect'; the first is at line 5, column 19",
+        "t.test.yaml:7:9: error: duplicate key 'input' in a step; the first is at line 6, column 9",
+        "t.test.yaml:8:48: error: unknown key 'topik' in 'expect_published'; did you mean 'topic'?",
+        "t.test.yaml:10:9: error: one step per list item: 'wait' and 'expect'; start another with '-'",
+      ])
+    #expect(report.results.map(\.passed) == [false])
+  }
+
+  @Test func mergeKeysWorkInTestsAsInTheConfig() {
+    let report = RuleTestRunner.run(
+      tests: [
+        RuleSource(
+          file: "t.test.yaml",
+          text: """
+            tests:
+              - name: merged
+                rules: hall.yaml
+                given: &dark { hallway.lux: 10 }
+                steps:
+                  - input: { <<: *dark, hallway.motion: on }
+                  - expect: { <<: *dark, hallway.light: on }
+                  - expect_published: { <<: { topic: home/light }, payload: { n: 1, state: null } }
+              - name: merged wrong on purpose
+                rules: hall.yaml
+                steps:
+                  - input: { hallway.motion: on }
+                  - expect: { <<: { hallway.light: off } }
+            """)
+      ], rules: Self.rules, signals: exampleSignals)
+    #expect(report.diagnostics.isEmpty, "\(report.diagnostics)")
+    #expect(report.summary == "1 passed, 1 failed")
+    #expect(
+      report.results[1].failures.map(\.description) == [
+        "t.test.yaml:13: test 'merged wrong on purpose': expect hallway.light: expected false, got true"
       ])
   }
 

@@ -265,10 +265,23 @@ import Testing
 
   @Test func replaceRulesDropsTimersOfChangedRules() throws {
     let rig = Rig(try compileRules(Self.offDelay))
-    rig.input("hallway.motion", false)
-    rig.engine.replaceRules(try compileRules(Self.offDelay.replacingOccurrences("2m", "3m")))
+    rig.engine.restore(signal: "hallway.light", value: true, time: t0)
+    rig.input("hallway.motion", false)  // the 2-minute countdown starts
+    let cancelled = rig.engine.replaceRules(try compileRules(Self.offDelay.replacingOccurrences("2m", "3m")))
+    #expect(cancelled.map(\.rule) == ["off"])
+    // Neither the old countdown nor one started by the reload runs out: the light stays on.
     rig.wait(.seconds(200))
     #expect(rig.fired.isEmpty)
+    #expect(rig.value("hallway.light") == true)
+    // The changed rule counts its 3 minutes from its next edge.
+    rig.input("hallway.motion", true)
+    rig.input("hallway.motion", false)
+    rig.wait(.seconds(179))
+    #expect(rig.fired.isEmpty)
+    rig.wait(.seconds(1))
+    #expect(rig.fired == ["off"])
+    #expect(rig.log.last { $0.kind == .fired }?.time == t0 + .seconds(380))
+    #expect(rig.value("hallway.light") == false)
   }
 
   @Test func timersDueBeforeAReadingRunFirst() throws {

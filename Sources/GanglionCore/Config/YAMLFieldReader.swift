@@ -1,24 +1,32 @@
 /// The known keys of one YAML mapping, after unknown and duplicate keys were reported.
-struct YAMLFields {
+package struct YAMLFields {
   /// The mapping's pairs by key, only for allowed keys (first occurrence).
-  var pairs: [String: YAMLNode.Pair]
+  package var pairs: [String: YAMLNode.Pair]
   /// Where to report a missing key: the key that owns this mapping.
-  var owner: SourceLocation
+  package var owner: SourceLocation
+  /// The same pairs in the order written: the mapping's own, then merged ones.
+  package var ordered: [YAMLNode.Pair] = []
 
-  subscript(key: String) -> YAMLNode? { pairs[key]?.value }
+  package subscript(key: String) -> YAMLNode? { pairs[key]?.value }
 
-  func keyLocation(_ key: String) -> SourceLocation? { pairs[key]?.key.location }
+  package func keyLocation(_ key: String) -> SourceLocation? { pairs[key]?.key.location }
 
-  func has(_ key: String) -> Bool { pairs[key] != nil }
+  package func has(_ key: String) -> Bool { pairs[key] != nil }
 }
 
 /// Reads typed values out of YAML nodes and records one diagnostic per problem, at the
 /// offending key or value, saying what was expected. Each method returns nil after
 /// reporting, so a decoder keeps going and reports every problem in one pass.
-struct YAMLFieldReader {
-  var diagnostics = DiagnosticCollector()
+///
+/// The config, rule files and rule-test files all read their mappings through `mapping` (a
+/// fixed set of keys) or `entries` (keys that are names, like signals), so unknown keys,
+/// duplicate keys and merge keys behave and read the same in every file.
+package struct YAMLFieldReader {
+  package var diagnostics = DiagnosticCollector()
 
-  mutating func error(_ message: String, at location: SourceLocation) {
+  package init() {}
+
+  package mutating func error(_ message: String, at location: SourceLocation) {
     diagnostics.error(message, at: location)
   }
 
@@ -30,28 +38,14 @@ struct YAMLFieldReader {
   ///   - what: how messages name the mapping, e.g. "`gpio`" or "signal 'hallway.motion'".
   ///   - owner: where to report keys that are missing later (defaults to the node).
   ///   - misplaced: keys that belong elsewhere, with a hint saying where.
-  mutating func mapping(
+  package mutating func mapping(
     _ node: YAMLNode, _ what: String, allowed: [String], owner: SourceLocation? = nil,
     misplaced: [String: String] = [:], expected: String? = nil
   ) -> YAMLFields? {
-    guard let pairs = node.mapping else {
-      error("\(what) expects \(expected ?? "a mapping of settings"); found \(describe(node))", at: node.textLocation)
-      return nil
-    }
+    guard let pairs = entries(node, what, expected: expected) else { return nil }
     var fields = YAMLFields(pairs: [:], owner: owner ?? node.location)
-    var seen: [String: SourceLocation] = [:]
-    for pair in expandingMerges(pairs, what) {
-      guard let key = pair.key.scalar else {
-        error("\(what): keys must be plain names; found \(pair.key.kindDescription)", at: pair.key.location)
-        continue
-      }
-      if let first = seen[key] {
-        error(
-          "duplicate key '\(key)' in \(what); the first is at line \(first.line), column \(first.column)",
-          at: pair.key.textLocation)
-        continue
-      }
-      seen[key] = pair.key.location
+    for pair in pairs {
+      guard let key = pair.key.scalar else { continue }  // `entries` keeps scalar keys only
       guard allowed.contains(key) else {
         var message = "unknown key '\(key)' in \(what)"
         if let hint = misplaced[key] {
@@ -65,8 +59,37 @@ struct YAMLFieldReader {
         continue
       }
       fields.pairs[key] = pair
+      fields.ordered.append(pair)
     }
     return fields
+  }
+
+  /// The pairs of a mapping whose keys the caller checks itself (signal names, payload
+  /// fields), in the order written: merge keys expanded as in `mapping`, and keys that are
+  /// not scalars or come twice reported and left out. Nil (after reporting) if `node` is
+  /// not a mapping.
+  package mutating func entries(_ node: YAMLNode, _ what: String, expected: String? = nil) -> [YAMLNode.Pair]? {
+    guard let pairs = node.mapping else {
+      error("\(what) expects \(expected ?? "a mapping of settings"); found \(describe(node))", at: node.textLocation)
+      return nil
+    }
+    var out: [YAMLNode.Pair] = []
+    var seen: [String: SourceLocation] = [:]
+    for pair in expandingMerges(pairs, what) {
+      guard let key = pair.key.scalar else {
+        error("\(what): keys must be plain names; found \(pair.key.kindDescription)", at: pair.key.location)
+        continue
+      }
+      if let first = seen[key] {
+        error(
+          "duplicate key '\(key)' in \(what); the first is at line \(first.line), column \(first.column)",
+          at: pair.key.textLocation)
+        continue
+      }
+      seen[key] = pair.key.location
+      out.append(pair)
+    }
+    return out
   }
 
   /// The pairs with each `<<` merge key replaced by the pairs of the mapping(s) it names,
@@ -166,7 +189,7 @@ struct YAMLFieldReader {
   }
 
   /// How a found node reads in a message: `'fast'`, `a list`, `nothing`.
-  func describe(_ node: YAMLNode) -> String {
+  package func describe(_ node: YAMLNode) -> String {
     if node.isNull { return "nothing" }
     if let text = node.scalar { return "'\(text)'" }
     return node.kindDescription

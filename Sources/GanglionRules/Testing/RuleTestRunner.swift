@@ -85,33 +85,23 @@ public enum RuleTestRunner {
         continue
       }
       guard let root else { continue }
-      guard let pairs = root.mapping else {
+      guard root.mapping != nil else {
         report.diagnostics.append(.error("a test file is a mapping with 'tests:', a list of tests", at: root.location))
         continue
       }
+      // `config` is read by the caller: configPath(of:).
+      var reader = YAMLFieldReader()
+      let fields = reader.mapping(root, "a test file", allowed: ["tests", "config"])
       var items: [YAMLNode] = []
-      var fileOK = true
-      for pair in pairs {
-        switch pair.key.scalar {
-        case "tests":
-          guard let list = pair.value.sequence else {
-            report.diagnostics.append(.error("'tests' is a list of tests", at: pair.value.location))
-            fileOK = false
-            continue
-          }
+      if let node = fields?["tests"] {
+        if let list = node.sequence {
           items = list
-        case "config":
-          break  // read by the caller: configPath(of:)
-        default:
-          let key = pair.key.scalar ?? "?"
-          report.diagnostics.append(
-            .error(
-              "unknown key '\(key)' in a test file" + Spelling.suggestion(for: key, in: ["tests", "config"]),
-              at: pair.key.location))
-          fileOK = false
+        } else {
+          reader.error("'tests' is a list of tests", at: node.location)
         }
       }
-      guard fileOK else { continue }
+      report.diagnostics += reader.diagnostics.diagnostics
+      guard !reader.diagnostics.hasErrors else { continue }
       for item in items {
         var run = TestRun(node: item, signals: signals, context: context)
         run.run(rules: rules, cache: &cache)
@@ -155,22 +145,17 @@ private struct TestRun {
   }
 
   mutating func run(rules: [RuleSource], cache: inout [[String]: (RuleSet?, [Diagnostic])]) {
-    guard let pairs = node.mapping else {
+    guard node.mapping != nil else {
       diagnostics.append(.error("a test is a mapping with 'name' and 'steps'", at: node.location))
       return
     }
-    var fields: [String: YAMLNode] = [:]
-    for pair in pairs {
-      guard let key = pair.key.scalar, RuleTestRunner.testKeys.contains(key) else {
-        let key = pair.key.scalar ?? "?"
-        diagnostics.append(
-          .error(
-            "unknown key '\(key)' in a test" + Spelling.suggestion(for: key, in: RuleTestRunner.testKeys),
-            at: pair.key.location))
-        continue
-      }
-      fields[key] = pair.value
-    }
+    // Every key of the test is read before anything runs: a misspelt step is a file error,
+    // not a test that runs half-way.
+    var reader = YAMLFieldReader()
+    guard let fields = reader.mapping(node, "a test", allowed: RuleTestRunner.testKeys) else { return }
+    let given = fields["given"].flatMap { $0.mapping == nil ? nil : reader.entries($0, "'given'") }
+    let steps = fields["steps"]?.sequence?.compactMap { Step.read($0, with: &reader) }
+    diagnostics += reader.diagnostics.diagnostics
     name = fields["name"]?.scalar ?? "line \(node.location.line)"
     defer { result = RuleTestResult(name: name, location: node.location, failures: failures) }
     guard diagnostics.isEmpty else {
@@ -215,18 +200,18 @@ private struct TestRun {
     self.engine = engine
 
     // Given.
-    if let given = fields["given"] {
-      guard let pairs = given.mapping else {
-        fail("'given' is a mapping of signals to values", at: given.location)
+    if let node = fields["given"] {
+      guard let given else {
+        fail("'given' is a mapping of signals to values", at: node.location)
         return
       }
-      for pair in pairs {
+      for pair in given {
         guard let (signal, value) = typedPair(pair) else { continue }
         engine.restore(signal: signal, value: value, time: clock)
       }
     }
 
-    guard let steps = fields["steps"]?.sequence else {
+    guard let steps else {
       fail("a test needs 'steps', a list", at: fields["steps"]?.location ?? node.location)
       return
     }
@@ -288,18 +273,13 @@ private struct TestRun {
     }
   }
 
-  mutating func runStep(_ step: YAMLNode, rules: RuleSet) {
-    guard let engine, let pairs = step.mapping, pairs.count == 1, let kind = pairs[0].key.scalar else {
-      fail("a step is one of \(RuleTestRunner.stepKeys.joined(separator: ", "))", at: step.location)
-      return
-    }
-    let body = pairs[0].value
-    let at = step.location
-    switch kind {
-    case "input":
+  mutating func runStep(_ step: Step, rules: RuleSet) {
+    guard let engine else { return }
+    switch step.action {
+    case .input(let body, let inputs):
       stepStart = log.count
       publishedStart = published.count
-      guard let inputs = body.mapping else {
+      guard let inputs else {
         fail("'input' is a mapping of signals to values", at: body.location)
         return
       }
@@ -309,7 +289,7 @@ private struct TestRun {
         let recorder = self.recorder
         take(engine.ingest(Reading(signal: signal, value: value, time: clock, source: source)) { recorder.record(&$0) })
       }
-    case "wait":
+    case .wait(let body):
       stepStart = log.count
       publishedStart = published.count
       guard let text = body.scalar, let d = Duration.parse(text) else {
@@ -319,8 +299,8 @@ private struct TestRun {
       clock = clock + d
       let recorder = self.recorder
       take(engine.advance(to: clock) { recorder.record(&$0) })
-    case "expect":
-      guard let expectations = body.mapping else {
+    case .expect(let body, let expectations):
+      guard let expectations else {
         fail("'expect' is a mapping of signals to values", at: body.location)
         return
       }
@@ -331,9 +311,10 @@ private struct TestRun {
           fail("expect \(signal)", at: pair.key.location, expected: Self.show(expected), actual: Self.show(actual))
         }
       }
-    case "expect_published":
-      for item in body.sequence ?? [body] { expectPublished(item) }
-    case "expect_fired", "expect_not_fired":
+    case .expectPublished(let items):
+      for (item, fields) in items { expectPublished(item, fields) }
+    case .expectFired(let body, let fired):
+      let kind = fired ? "expect_fired" : "expect_not_fired"
       let names = (body.sequence ?? [body]).compactMap(\.scalar)
       let firedNow = Set(log[stepStart...].filter { $0.kind == .fired }.compactMap(\.rule))
       for rule in names {
@@ -342,16 +323,12 @@ private struct TestRun {
           continue
         }
         let didFire = firedNow.contains(rule)
-        if kind == "expect_fired", !didFire {
-          fail("expect_fired \(rule)", at: at, expected: "'\(rule)' fired", actual: describeFired(firedNow))
-        } else if kind == "expect_not_fired", didFire {
-          fail("expect_not_fired \(rule)", at: at, expected: "'\(rule)' not fired", actual: "it fired")
+        if fired, !didFire {
+          fail("\(kind) \(rule)", at: step.node.location, expected: "'\(rule)' fired", actual: describeFired(firedNow))
+        } else if !fired, didFire {
+          fail("\(kind) \(rule)", at: step.node.location, expected: "'\(rule)' not fired", actual: "it fired")
         }
       }
-    default:
-      fail(
-        "unknown step '\(kind)'" + Spelling.suggestion(for: kind, in: RuleTestRunner.stepKeys),
-        at: pairs[0].key.location)
     }
   }
 
@@ -359,28 +336,16 @@ private struct TestRun {
     names.isEmpty ? "no rule fired" : "fired: " + names.sorted().joined(separator: ", ")
   }
 
-  mutating func expectPublished(_ item: YAMLNode) {
-    guard let pairs = item.mapping else {
+  /// One expected publish: `fields` are its keys, nil if `item` is not a mapping.
+  mutating func expectPublished(_ item: YAMLNode, _ fields: YAMLFields?) {
+    guard let fields else {
       fail("'expect_published' is { topic, payload }", at: item.location)
       return
     }
-    var topic: String?
-    var payload: YAMLNode?
-    var qos: Int?
-    var retain: Bool?
-    for pair in pairs {
-      switch pair.key.scalar {
-      case "topic": topic = pair.value.scalar
-      case "payload": payload = pair.value
-      case "qos": qos = pair.value.jsonValue.numberValue.flatMap { Int(exactly: $0) } ?? -1
-      case "retain": retain = pair.value.jsonValue.boolValue
-      default:
-        let key = pair.key.scalar ?? "?"
-        fail(
-          "unknown key '\(key)'" + Spelling.suggestion(for: key, in: RuleCompiler.publishKeys), at: pair.key.location)
-        return
-      }
-    }
+    let topic = fields["topic"]?.scalar
+    let payload = fields["payload"]
+    let qos = fields["qos"].map { $0.jsonValue.numberValue.flatMap { Int(exactly: $0) } ?? -1 }
+    let retain = fields["retain"]?.jsonValue.boolValue
     let candidates = published[publishedStart...]
     let match = candidates.contains { p in
       (topic == nil || p.topic == topic) && (qos == nil || p.qos == qos) && (retain == nil || p.retain == retain)
@@ -422,6 +387,55 @@ private struct TestRun {
     case (.object(let x), .object(let y)):
       return x.count == y.count && x.allSatisfy { key, value in y[key].map { jsonEqual(value, $0) } ?? false }
     default: return a == b
+    }
+  }
+}
+
+/// One step of a test, its keys read (`Step.read`) before the test runs.
+private struct Step {
+  enum Action {
+    /// The body, and its pairs if it is a mapping.
+    case input(YAMLNode, [YAMLNode.Pair]?)
+    case wait(YAMLNode)
+    case expect(YAMLNode, [YAMLNode.Pair]?)
+    /// Each expected publish, and its fields if it is a mapping.
+    case expectPublished([(YAMLNode, YAMLFields?)])
+    /// `expect_fired` (true) or `expect_not_fired` (false): the body names the rules.
+    case expectFired(YAMLNode, Bool)
+  }
+
+  /// The list item, where failures about the step point.
+  let node: YAMLNode
+  let action: Action
+
+  /// Reads one list item of `steps`: one key of `RuleTestRunner.stepKeys`, and the keys of
+  /// its mappings, with the key reader. Nil after reporting a problem to `reader`.
+  static func read(_ node: YAMLNode, with reader: inout YAMLFieldReader) -> Step? {
+    let kinds = RuleTestRunner.stepKeys.joined(separator: ", ")
+    guard node.mapping?.isEmpty == false else {
+      reader.error("a step is one of \(kinds); found \(reader.describe(node))", at: node.textLocation)
+      return nil
+    }
+    guard let fields = reader.mapping(node, "a step", allowed: RuleTestRunner.stepKeys) else { return nil }
+    if fields.ordered.count > 1 {
+      let keys = fields.ordered.prefix(2).map { "'\($0.key.scalar ?? "")'" }.joined(separator: " and ")
+      reader.error(
+        "one step per list item: \(keys); start another with '-'", at: fields.ordered[1].key.textLocation)
+      return nil
+    }
+    guard let pair = fields.ordered.first, let kind = pair.key.scalar else { return nil }
+    let body = pair.value
+    func signalValues() -> [YAMLNode.Pair]? { body.mapping == nil ? nil : reader.entries(body, "'\(kind)'") }
+    switch kind {
+    case "input": return Step(node: node, action: .input(body, signalValues()))
+    case "wait": return Step(node: node, action: .wait(body))
+    case "expect": return Step(node: node, action: .expect(body, signalValues()))
+    case "expect_published":
+      let items = (body.sequence ?? [body]).map { item in
+        (item, item.mapping == nil ? nil : reader.mapping(item, "'expect_published'", allowed: PublishAction.keys))
+      }
+      return Step(node: node, action: .expectPublished(items))
+    default: return Step(node: node, action: .expectFired(body, kind == "expect_fired"))
     }
   }
 }

@@ -24,60 +24,6 @@ enum Trigger: Sendable {
   case at([Int])
 }
 
-/// A `set` target and how its value is computed.
-struct Assignment: Sendable {
-  enum Source: Sendable {
-    case expression(CompiledExpr)
-    case template(Template)
-    case json(JSONTemplate)
-  }
-
-  var slot: Int
-  var signal: String
-  var type: SignalType
-  var source: Source
-}
-
-/// A JSON document whose strings are templates (publish payloads written as maps or lists).
-indirect enum JSONTemplate: Sendable {
-  case constant(Value)
-  case template(Template)
-  case array([JSONTemplate])
-  case object([(String, JSONTemplate)])
-
-  func render(_ state: EvalState) -> Value {
-    switch self {
-    case .constant(let v): return v
-    case .template(let t): return t.jsonValue(state)
-    case .array(let items): return .array(items.map { $0.render(state) })
-    case .object(let members):
-      var out: [String: Value] = [:]
-      for (key, value) in members { out[key] = value.render(state) }
-      return .object(out)
-    }
-  }
-}
-
-struct PublishAction: Sendable {
-  enum Payload: Sendable {
-    case text(Template)
-    case json(JSONTemplate)
-  }
-
-  var topic: Template
-  var payload: Payload
-  var qos: Int
-  var retain: Bool
-}
-
-indirect enum Action: Sendable {
-  case set([Assignment])
-  case publish(PublishAction)
-  case log(Template)
-  /// Runs `actions` `delay` µs later; `id` numbers the rule's `after` actions (restart key).
-  case after(delay: Int64, id: Int, actions: [Action])
-}
-
 /// One compiled rule. Immutable; a class so that the engine's hot path shares it without
 /// copying its fields.
 final class Rule: Sendable {
@@ -85,13 +31,13 @@ final class Rule: Sendable {
   let location: SourceLocation
   let trigger: Trigger
   let conditions: [CompiledExpr]
-  let actions: [Action]
+  let actions: [any RuleAction]
   let enabled: Bool
   /// A hash of the rule's text (its YAML content, not its layout): timers of a rule whose hash
   /// did not change survive a reload.
   let textHash: UInt64
-  /// Delays of the rule's `after` actions, by id.
-  let afterDelays: [Int64]
+  /// The rule's `after` actions (nested ones included), by id.
+  let afters: [AfterAction]
   /// Windows read by the `if` conditions and the actions (they need history too).
   let windowsOutsideTrigger: Set<WindowUse>
   let summary: RuleSummary
@@ -108,8 +54,8 @@ final class Rule: Sendable {
   let isOn: Bool
 
   init(
-    name: String, location: SourceLocation, trigger: Trigger, conditions: [CompiledExpr], actions: [Action],
-    enabled: Bool, textHash: UInt64, afterDelays: [Int64], windowsOutsideTrigger: Set<WindowUse>,
+    name: String, location: SourceLocation, trigger: Trigger, conditions: [CompiledExpr], actions: [any RuleAction],
+    enabled: Bool, textHash: UInt64, afters: [AfterAction], windowsOutsideTrigger: Set<WindowUse>,
     summary: RuleSummary, whenText: String?
   ) {
     self.summary = summary
@@ -121,7 +67,7 @@ final class Rule: Sendable {
     self.actions = actions
     self.enabled = enabled
     self.textHash = textHash
-    self.afterDelays = afterDelays
+    self.afters = afters
     self.windowsOutsideTrigger = windowsOutsideTrigger
     switch trigger {
     case .when(let expr, let hold, let dependencies):

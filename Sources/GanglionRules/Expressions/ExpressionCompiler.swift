@@ -1,51 +1,5 @@
 import GanglionCore
 
-/// A checked expression, ready to evaluate.
-struct CompiledExpr: Sendable {
-  var type: ExprType
-  var eval: Eval
-}
-
-/// A window a rule reads: `avg(SIGNAL, WINDOW)` and friends.
-struct WindowUse: Sendable, Hashable {
-  var slot: Int
-  var microseconds: Int64
-}
-
-/// What an expression reads, so the engine knows when to re-evaluate it.
-struct Dependencies: Sendable {
-  /// Slots whose events change the expression's value.
-  var reads: Set<Int> = []
-  var windows: Set<WindowUse> = []
-  /// Slots read through `age()`: the value moves with time.
-  var ages: Set<Int> = []
-  /// Reads `time` or `weekday`.
-  var readsLocalTime = false
-  /// Duration literals (µs): candidate instants at which `age(x) > D` flips.
-  var durations: Set<Int64> = []
-  /// Time-of-day literals (seconds): candidate instants at which `time` comparisons flip.
-  var timesOfDay: Set<Int> = []
-
-  mutating func formUnion(_ other: Dependencies) {
-    reads.formUnion(other.reads)
-    windows.formUnion(other.windows)
-    ages.formUnion(other.ages)
-    readsLocalTime = readsLocalTime || other.readsLocalTime
-    durations.formUnion(other.durations)
-    timesOfDay.formUnion(other.timesOfDay)
-  }
-
-  var dependsOnTime: Bool { !windows.isEmpty || !ages.isEmpty || readsLocalTime }
-}
-
-/// What names mean inside one rule.
-struct Scope {
-  var catalog: SignalCatalog
-  var slots: [String: Int]
-  /// The type of `value`/`previous` in an `on` rule; nil outside `on` rules.
-  var bindingType: ExprType?
-}
-
 /// Type-checks expressions against the declared signals and turns them into closures.
 /// Every error goes to `diagnostics` at the offending token; checking continues with the
 /// next independent part so that one pass reports everything.
@@ -56,13 +10,6 @@ struct ExpressionCompiler {
 
   private var origin = TextOrigin(base: SourceLocation(file: "", line: 1, column: 1))
   private var scalars: [Unicode.Scalar] = []
-
-  static let builtinNames = ["time", "weekday", "now", "device", "prefix", "rule", "uptime"]
-  static let bindingNames = ["value", "previous", "signal"]
-  static let functionNames = [
-    "avg", "min", "max", "sum", "count", "changed", "age", "known", "abs", "round", "floor", "ceil",
-  ]
-  static let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
   init(scope: Scope) { self.scope = scope }
 
@@ -280,34 +227,12 @@ struct ExpressionCompiler {
 
   static func comparable(_ a: ExprType, _ b: ExprType) -> Bool { a == b || a == .json || b == .json }
 
+  /// A bare name: a built-in of `Vocabulary.names` available here, else a signal, else a
+  /// field path into a json signal.
   private mutating func compileName(_ name: String, at offset: Int) -> CompiledExpr? {
-    if let bindingType = scope.bindingType {
-      switch name {
-      case "value": return CompiledExpr(type: bindingType, eval: { s in s.boundValue })
-      case "previous": return CompiledExpr(type: bindingType, eval: { s in s.boundPrevious })
-      case "signal": return CompiledExpr(type: .string, eval: { s in s.boundSignal })
-      default: break
-      }
-    }
-    switch name {
-    case "time":
-      dependencies.readsLocalTime = true
-      return CompiledExpr(type: .timeOfDay, eval: { s in .number(Double(s.localTime.secondOfDay)) })
-    case "weekday":
-      dependencies.readsLocalTime = true
-      return CompiledExpr(type: .string, eval: { s in .string(Self.weekdays[s.localTime.weekday]) })
-    case "now":
-      return CompiledExpr(type: .timestamp, eval: { s in .number(Double(s.now) / 1e6) })
-    case "device":
-      return CompiledExpr(type: .string, eval: { s in .string(s.device) })
-    case "prefix":
-      return CompiledExpr(type: .string, eval: { s in .string(s.prefix) })
-    case "rule":
-      return CompiledExpr(type: .string, eval: { s in .string(s.ruleName) })
-    case "uptime":
-      return CompiledExpr(type: .number, eval: { s in .number(Double((s.now - s.startTime) / 1_000_000)) })
-    default:
-      break
+    if let builtin = Vocabulary.namesByName[name], builtin.isAvailable(in: scope) {
+      builtin.recordDependencies(&dependencies)
+      return CompiledExpr(type: builtin.type(in: scope), eval: builtin.evaluate)
     }
     if let info = scope.catalog[name], let slot = scope.slots[name] {
       dependencies.reads.insert(slot)
@@ -336,10 +261,10 @@ struct ExpressionCompiler {
   }
 
   private func unknownNameMessage(_ name: String) -> String {
-    if Self.bindingNames.contains(name) {
+    if let builtin = Vocabulary.namesByName[name], !builtin.isAvailable(in: scope) {
       return "'\(name)' is only available in 'on' rules"
     }
-    if Self.weekdays.contains(name) {
+    if Vocabulary.weekdays.contains(name) {
       return "unknown signal '\(name)'; weekdays are strings: weekday == \"\(name)\""
     }
     if name.contains("-") {
@@ -348,154 +273,81 @@ struct ExpressionCompiler {
         return "unknown signal '\(name)'; to subtract, put spaces around '-'"
       }
     }
-    var candidates = scope.catalog.names + Self.builtinNames
-    if scope.bindingType != nil { candidates += Self.bindingNames }
-    return "unknown signal '\(name)'" + Spelling.suggestion(for: name, in: candidates)
+    let builtins = Vocabulary.names.filter { $0.isAvailable(in: scope) }.map(\.name)
+    return "unknown signal '\(name)'" + Spelling.suggestion(for: name, in: scope.catalog.names + builtins)
   }
 
-  private mutating func signalArgument(_ arguments: [Expr], function: String) -> (slot: Int, type: ExprType)? {
-    guard let first = arguments.first else { return nil }
-    guard case .name(let name) = first.kind else {
-      error("the first argument of \(function)() is a signal name", at: first.offset)
-      return nil
-    }
-    guard let info = scope.catalog[name], let slot = scope.slots[name] else {
-      error(unknownNameMessage(name), at: first.offset)
-      return nil
-    }
-    return (slot, ExprType(info.type))
-  }
-
+  /// A call: looks the function up in `Vocabulary.functions`, checks the arguments against
+  /// the parameters of the definition that fits, and lets the definition compile it.
   private mutating func compileCall(_ name: String, _ arguments: [Expr], at offset: Int) -> CompiledExpr? {
-    switch name {
-    case "avg", "min", "max", "sum", "count", "changed":
-      // min/max of two plain values: min(a, b).
-      if name == "min" || name == "max", arguments.count == 2 {
-        if case .duration = arguments[1].kind {
-        } else {
-          let a = compile(arguments[0])
-          let b = compile(arguments[1])
-          guard let a, let b else { return nil }
-          guard a.type == b.type || a.type == .json || b.type == .json, a.type.isOrdered, b.type.isOrdered else {
-            error("\(name)(a, b) needs two numbers (or a signal and a window like 5m)", at: offset)
-            return nil
-          }
-          let ae = a.eval
-          let be = b.eval
-          let isMin = name == "min"
-          return CompiledExpr(
-            type: a.type == .json ? b.type : a.type,
-            eval: { s in
-              guard case .number(let x) = ae(s), case .number(let y) = be(s) else { return .null }
-              return .number(isMin ? Swift.min(x, y) : Swift.max(x, y))
-            })
-        }
-      }
-      guard arguments.count == 2 else {
-        error("\(name)(SIGNAL, WINDOW) takes a signal and a window, like \(name)(living.temperature, 5m)", at: offset)
-        return nil
-      }
-      let signal = signalArgument(arguments, function: name)
-      guard case .duration(let window) = arguments[1].kind, window > 0 else {
-        error("the window of \(name)() is a duration literal, like 5m", at: arguments[1].offset)
-        return nil
-      }
-      guard let (slot, type) = signal else { return nil }
-      if name != "count" && name != "changed" && type != .number && type != .json {
-        error("\(name)() works on number signals; this signal is \(type.described)", at: arguments[0].offset)
-        return nil
-      }
-      dependencies.reads.insert(slot)
-      dependencies.windows.insert(WindowUse(slot: slot, microseconds: window))
-      let kind = name
-      if kind == "changed" {
-        return CompiledExpr(
-          type: .bool,
-          eval: { s in
-            guard let h = s.histories[slot] else { return .bool(false) }
-            var i = h.firstIndex(now: s.now, window: window)
-            while i < h.endIndex {
-              if h.changes[i] { return .bool(true) }
-              i += 1
-            }
-            return .bool(false)
-          })
-      }
-      return CompiledExpr(
-        type: .number,
-        eval: { s in
-          guard let h = s.histories[slot] else { return kind == "count" ? .number(0) : .null }
-          var i = h.firstIndex(now: s.now, window: window)
-          let end = h.endIndex
-          if kind == "count" { return .number(Double(end - i)) }
-          var count = 0
-          var total = 0.0
-          var low = Double.infinity
-          var high = -Double.infinity
-          while i < end {
-            if case .number(let n) = h.values[i] {
-              count += 1
-              total += n
-              low = Swift.min(low, n)
-              high = Swift.max(high, n)
-            }
-            i += 1
-          }
-          if count == 0 { return kind == "sum" ? .number(0) : .null }
-          switch kind {
-          case "avg": return .number(total / Double(count))
-          case "min": return .number(low)
-          case "max": return .number(high)
-          default: return .number(total)
-          }
-        })
-    case "age", "known":
-      guard arguments.count == 1 else {
-        error("\(name)(SIGNAL) takes one signal", at: offset)
-        return nil
-      }
-      guard let (slot, _) = signalArgument(arguments, function: name) else { return nil }
-      dependencies.reads.insert(slot)
-      if name == "known" {
-        return CompiledExpr(type: .bool, eval: { s in .bool(!s.values[slot].isNull) })
-      }
-      dependencies.ages.insert(slot)
-      return CompiledExpr(
-        type: .duration,
-        eval: { s in
-          let last = s.lastEventTime[slot]
-          return last == Int64.min ? .null : .number(Double(s.now - last) / 1e6)
-        })
-    case "abs", "round", "floor", "ceil":
-      guard arguments.count == 1 else {
-        error("\(name)(x) takes one number", at: offset)
-        return nil
-      }
-      guard let x = compile(arguments[0]) else { return nil }
-      guard x.type == .number || x.type == .duration || x.type == .json else {
-        error("\(name)() needs a number, not \(x.type.described)", at: arguments[0].offset)
-        return nil
-      }
-      let xe = x.eval
-      let f: @Sendable (Double) -> Double
-      switch name {
-      case "abs": f = { Swift.abs($0) }
-      case "round": f = { $0.rounded(.toNearestOrAwayFromZero) }
-      case "floor": f = { $0.rounded(.down) }
-      default: f = { $0.rounded(.up) }
-      }
-      return CompiledExpr(
-        type: x.type == .json ? .number : x.type,
-        eval: { s in
-          if case .number(let n) = xe(s) { return .number(f(n)) }
-          return .null
-        })
-    default:
-      error(
-        "unknown function '\(name)'"
-          + Spelling.suggestion(for: name, in: Self.functionNames), at: offset)
+    guard let definitions = Vocabulary.functionsByName[name] else {
+      error("unknown function '\(name)'" + Spelling.suggestion(for: name, in: Vocabulary.functionNames), at: offset)
       for argument in arguments { _ = compile(argument) }
       return nil
+    }
+    guard let definition = Self.definition(among: definitions, fitting: arguments) else {
+      error(definitions.map { "\($0.signature) \($0.usage)" }.joined(separator: "; "), at: offset)
+      return nil
+    }
+    var checked: [FunctionCall.Argument] = []
+    for (index, (parameter, argument)) in zip(definition.parameters, arguments).enumerated() {
+      switch parameter {
+      case .signal(let requirement):
+        guard case .name(let signal) = argument.kind else {
+          error("the \(Self.ordinal(index)) argument of \(name)() is a signal name", at: argument.offset)
+          continue
+        }
+        guard let info = scope.catalog[signal], let slot = scope.slots[signal] else {
+          error(unknownNameMessage(signal), at: argument.offset)
+          continue
+        }
+        let type = ExprType(info.type)
+        guard requirement.accepts(type) else {
+          error("\(name)() works on \(requirement.described); this signal is \(type.described)", at: argument.offset)
+          continue
+        }
+        dependencies.reads.insert(slot)
+        checked.append(.signal(slot: slot, type: type))
+      case .window:
+        guard case .duration(let window) = argument.kind, window > 0 else {
+          error("the window of \(name)() is a duration literal, like 5m", at: argument.offset)
+          continue
+        }
+        checked.append(.window(microseconds: window))
+      case .value:
+        if let compiled = compile(argument) { checked.append(.value(compiled)) }
+      }
+    }
+    guard checked.count == arguments.count else { return nil }
+    var call = FunctionCall(name: name, offset: offset, arguments: checked, argumentOffsets: arguments.map(\.offset))
+    let compiled = definition.compile(&call)
+    dependencies.formUnion(call.dependencies)
+    for (message, offset) in call.errors { error(message, at: offset) }
+    return compiled
+  }
+
+  /// The definition a call uses: of the call's argument count, and if there are several
+  /// (`min(SIGNAL, WINDOW)`, `min(a, b)`), the first whose windows are duration literals.
+  private static func definition(among definitions: [FunctionDefinition], fitting arguments: [Expr])
+    -> FunctionDefinition?
+  {
+    let sameCount = definitions.filter { $0.parameters.count == arguments.count }
+    guard sameCount.count > 1 else { return sameCount.first }
+    return sameCount.first { definition in
+      zip(definition.parameters, arguments).allSatisfy { parameter, argument in
+        guard case .window = parameter else { return true }
+        if case .duration = argument.kind { return true }
+        return false
+      }
+    } ?? sameCount.first
+  }
+
+  private static func ordinal(_ index: Int) -> String {
+    switch index {
+    case 0: "first"
+    case 1: "second"
+    case 2: "third"
+    default: "\(index + 1)th"
     }
   }
 
@@ -635,94 +487,5 @@ struct ExpressionCompiler {
     case (.divide, .duration, .duration): return .number
     default: return nil
     }
-  }
-}
-
-/// Run-time helpers shared by compiled expressions.
-enum Runtime {
-  /// Three-valued equality: unknown if either side is unknown.
-  @inline(__always)
-  static func equal(_ a: Value, _ b: Value) -> Value {
-    switch (a, b) {
-    case (.null, _), (_, .null): return .null
-    case (.number(let x), .number(let y)): return .bool(x == y)
-    case (.bool(let x), .bool(let y)): return .bool(x == y)
-    case (.string(let x), .string(let y)): return .bool(x == y)
-    default: return .bool(a == b)
-    }
-  }
-
-  /// Orders numbers with numbers and strings with strings; nil (unknown) otherwise.
-  static func compare(_ a: Value, _ b: Value) -> Int? {
-    switch (a, b) {
-    case (.number(let x), .number(let y)): return x < y ? -1 : (x > y ? 1 : 0)
-    case (.string(let x), .string(let y)): return x < y ? -1 : (x > y ? 1 : 0)
-    default: return nil
-    }
-  }
-
-  static func index(_ base: Value, _ key: Value) -> Value {
-    switch (base, key) {
-    case (.object(let members), .string(let name)): return members[name] ?? .null
-    case (.array(let items), .number(let n)):
-      guard let i = Int(exactly: n), items.indices.contains(i) else { return .null }
-      return items[i]
-    default: return .null
-    }
-  }
-
-  /// A value as text inside a template.
-  static func render(_ value: Value, as type: ExprType) -> String {
-    guard case .number(let n) = value else { return value.isNull ? "unknown" : value.plainText }
-    // Out-of-range results of arithmetic print as plain numbers rather than trap.
-    guard let micros = Int64(exactly: (n * 1e6).rounded()), abs(micros) < 1 << 60 else { return value.plainText }
-    switch type {
-    case .duration: return Duration.microseconds(micros).compactDescription
-    case .timeOfDay: return formatTimeOfDay(Int(micros / 1_000_000))
-    case .timestamp: return Timestamp(microseconds: micros).iso8601
-    default: return value.plainText
-    }
-  }
-
-  /// A value as it goes into JSON (a whole `"${EXPR}"` template in a payload).
-  static func json(_ value: Value, as type: ExprType) -> Value {
-    guard case .number = value else { return value }
-    switch type {
-    case .timeOfDay, .timestamp: return .string(render(value, as: type))
-    default: return value
-    }
-  }
-
-  static func formatTimeOfDay(_ seconds: Int) -> String {
-    func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-    let base = "\(two(seconds / 3600)):\(two(seconds / 60 % 60))"
-    return seconds % 60 == 0 ? base : base + ":\(two(seconds % 60))"
-  }
-}
-
-/// A string with `${EXPR}` parts.
-struct Template: Sendable {
-  enum Part: Sendable {
-    case text(String)
-    case expression(CompiledExpr)
-  }
-
-  var parts: [Part]
-
-  func render(_ state: EvalState) -> String {
-    var out = ""
-    for part in parts {
-      switch part {
-      case .text(let t): out += t
-      case .expression(let e): out += Runtime.render(e.eval(state), as: e.type)
-      }
-    }
-    return out
-  }
-
-  /// A whole `"${EXPR}"` keeps its type in JSON; anything else is a string.
-  func jsonValue(_ state: EvalState) -> Value {
-    if parts.count == 1, case .expression(let e) = parts[0] { return Runtime.json(e.eval(state), as: e.type) }
-    return .string(render(state))
   }
 }

@@ -1,36 +1,5 @@
 import GanglionCore
 
-/// The static type of an expression. At run time every type is a `Value`: durations are
-/// `.number` seconds, times of day `.number` seconds since local midnight, timestamps
-/// `.number` seconds since the epoch; `.null` is unknown for every type.
-enum ExprType: String, Sendable, Equatable {
-  case bool, number, string, json, duration
-  case timeOfDay = "time of day"
-  case timestamp
-
-  init(_ signalType: SignalType) {
-    switch signalType {
-    case .bool: self = .bool
-    case .number: self = .number
-    case .string: self = .string
-    case .json: self = .json
-    }
-  }
-
-  /// `a bool`, `a number`, ...
-  var described: String {
-    switch self {
-    case .json: "json"
-    default: "a \(rawValue)"
-    }
-  }
-
-  var isOrdered: Bool { self != .bool }
-}
-
-/// One evaluable expression: reads engine state, returns a value (`.null` = unknown).
-typealias Eval = @Sendable (EvalState) -> Value
-
 /// The recent events of one signal, for window functions; a bounded ring, oldest first.
 final class SignalHistory {
   /// At most this many events are kept per signal, however long the window.

@@ -308,7 +308,7 @@ public final class Engine {
         ruleStates[index].hold = PendingHold(deadline: deadline, generation: generation, cause: timer.cause, late: late)
         timers.push(TimerEntry(deadline: deadline, rule: index, kind: .hold, generation: generation))
       case .after(let id):
-        guard id < rule.afterDelays.count else {
+        guard id < rule.afters.count else {
           dropped.append(timer)
           continue
         }
@@ -432,6 +432,7 @@ public final class Engine {
   }
 
   /// Evaluates the rules an event of `slot` triggers.
+  @inline(__always)
   private func signalEvent(
     slot: Int, seq: UInt64, previous: Value, depth: Int, silent: Bool, record: (inout Event) -> Void
   ) {
@@ -508,55 +509,17 @@ public final class Engine {
     run(rule.actions, rule: index, firing: firing, cause: firing.cause ?? event.seq, depth: depth, record: record)
   }
 
+  /// Runs `actions` of rule `index` for `firing`, in order, each through an `ActionContext`.
   private func run(
-    _ actions: [Action], rule index: Int, firing: Firing, cause: UInt64, depth: Int, record: (inout Event) -> Void
+    _ actions: [any RuleAction], rule index: Int, firing: Firing, cause: UInt64, depth: Int,
+    record: (inout Event) -> Void
   ) {
-    let rule = ruleSet.rules[index]
-    for action in actions {
-      switch action {
-      case .set(let assignments):
-        for assignment in assignments {
-          let value: Value
-          switch assignment.source {
-          case .expression(let e): value = e.eval(state)
-          case .template(let t): value = assignment.type == .json ? t.jsonValue(state) : .string(t.render(state))
-          case .json(let j): value = j.render(state)
-          }
-          // A set whose value is unknown, or not of the signal's type, does nothing.
-          guard !value.isNull, let typed = assignment.type.coerce(value) else { continue }
-          queue.append(PendingSet(slot: assignment.slot, value: typed, cause: cause, rule: index, depth: depth + 1))
-        }
-      case .publish(let publish):
-        let topic = publish.topic.render(state)
-        let payload: String
-        switch publish.payload {
-        case .text(let t): payload = t.render(state)
-        case .json(let j): payload = JSON.encode(j.render(state))
-        }
-        var event = Event(
-          time: Timestamp(microseconds: state.now), kind: .publish,
-          value: .object([
-            "topic": .string(topic), "payload": .string(payload), "qos": .number(Double(publish.qos)),
-            "retain": .bool(publish.retain),
-          ]), source: .rule, cause: cause, rule: rule.name)
-        record(&event)
-        chainEvents += 1
-        effects.append(
-          .publish(topic: topic, payload: payload, qos: publish.qos, retain: publish.retain, cause: event.seq))
-      case .log(let template):
-        var event = Event(
-          time: Timestamp(microseconds: state.now), kind: .log, value: .string(template.render(state)), source: .rule,
-          cause: cause, rule: rule.name)
-        record(&event)
-        chainEvents += 1
-      case .after(let delay, let id, _):
-        let generation = newGeneration()
-        let deadline = state.now + delay
-        ruleStates[index].afters[id] = PendingAfter(deadline: deadline, generation: generation, firing: firing)
-        timerRevision &+= 1
-        timers.push(TimerEntry(deadline: deadline, rule: index, kind: .after(id), generation: generation))
-      }
-    }
+    // `fireIfConditionsHold` and `runAfter` bound the firing; the context reads it from there.
+    assert(
+      state.boundValue == firing.value && state.boundPrevious == firing.previous
+        && state.boundSignal == firing.signal)
+    let context = ActionContext(engine: self, state: state, rule: index, firing: firing, cause: cause, depth: depth)
+    for action in actions { action.run(in: context, recording: record) }
   }
 
   private func drainQueue(record: (inout Event) -> Void) {
@@ -653,11 +616,12 @@ public final class Engine {
   /// An `after` countdown ran out: log it as a firing of the rule and run the nested actions.
   private func runAfter(_ index: Int, id: Int, firing: Firing, late: Bool = false, record: (inout Event) -> Void) {
     let rule = ruleSet.rules[index]
-    guard let actions = Self.afterActions(rule.actions, id: id) else { return }
+    guard id < rule.afters.count else { return }
+    let after = rule.afters[id]
     bind(firing, rule: rule)
     var event = Event(
       time: Timestamp(microseconds: state.now), kind: .fired,
-      value: .object(["after": .string(Duration.microseconds(rule.afterDelays[id]).compactDescription)]),
+      value: .object(["after": .string(Duration.microseconds(after.delay).compactDescription)]),
       source: .rule, cause: firing.firedSeq == 0 ? firing.cause : firing.firedSeq, rule: rule.name, late: late)
     record(&event)
     chainRoot = event.seq
@@ -665,17 +629,7 @@ public final class Engine {
     if !chainRules.contains(rule.name) { chainRules.append(rule.name) }
     var nested = firing
     nested.firedSeq = event.seq
-    run(actions, rule: index, firing: nested, cause: event.seq, depth: 0, record: record)
-  }
-
-  static func afterActions(_ actions: [Action], id: Int) -> [Action]? {
-    for action in actions {
-      if case .after(_, let afterID, let nested) = action {
-        if afterID == id { return nested }
-        if let found = afterActions(nested, id: id) { return found }
-      }
-    }
-    return nil
+    run(after.actions, rule: index, firing: nested, cause: event.seq, depth: 0, record: record)
   }
 
   /// The next instant after `now` at which a time-dependent `when` may change, if any.
@@ -731,6 +685,35 @@ public final class Engine {
   }
 }
 
+// MARK: - What actions do (through ActionContext)
+
+/// The engine's side of `ActionContext`; nothing else calls these.
+extension Engine {
+  @inline(__always)
+  func queueSet(_ set: PendingSet) { queue.append(set) }
+
+  func recordActionEvent(
+    kind: EventKind, value: Value, cause: UInt64, rule index: Int, record: (inout Event) -> Void
+  ) -> UInt64 {
+    var event = Event(
+      time: Timestamp(microseconds: state.now), kind: kind, value: value, source: .rule, cause: cause,
+      rule: ruleSet.rules[index].name)
+    record(&event)
+    chainEvents += 1
+    return event.seq
+  }
+
+  func emit(_ effect: Effect) { effects.append(effect) }
+
+  func startAfterCountdown(rule index: Int, id: Int, delay: Int64, firing: Firing) {
+    let generation = newGeneration()
+    let deadline = state.now + delay
+    ruleStates[index].afters[id] = PendingAfter(deadline: deadline, generation: generation, firing: firing)
+    timerRevision &+= 1
+    timers.push(TimerEntry(deadline: deadline, rule: index, kind: .after(id), generation: generation))
+  }
+}
+
 // MARK: - Engine state types
 
 /// `when` and `if` treat unknown (and anything but `true`) as false.
@@ -756,94 +739,4 @@ struct PendingSet {
   var cause: UInt64
   var rule: Int
   var depth: Int
-}
-
-struct Scheduled {
-  var deadline: Int64
-  var generation: UInt64
-}
-
-struct PendingHold {
-  var deadline: Int64
-  var generation: UInt64
-  var cause: UInt64?
-  /// Restored after a restart with its deadline already past.
-  var late = false
-}
-
-struct PendingAfter {
-  var deadline: Int64
-  var generation: UInt64
-  var firing: Firing
-  var late = false
-}
-
-struct RuleState {
-  var whenTrue = false
-  var hold: PendingHold?
-  var afters: [Int: PendingAfter] = [:]
-  var periodic: Scheduled?
-  var recheck: Scheduled?
-}
-
-struct TimerEntry {
-  enum Kind: Equatable {
-    case hold
-    case after(Int)
-    case periodic, recheck
-  }
-
-  var deadline: Int64
-  var rule: Int
-  var kind: Kind
-  var generation: UInt64
-}
-
-/// A binary min-heap of timers by (deadline, generation): equal deadlines run in the order
-/// they were scheduled.
-struct TimerHeap {
-  private var items: [TimerEntry] = []
-
-  var peek: TimerEntry? { items.first }
-  var count: Int { items.count }
-
-  private static func less(_ a: TimerEntry, _ b: TimerEntry) -> Bool {
-    a.deadline != b.deadline ? a.deadline < b.deadline : a.generation < b.generation
-  }
-
-  /// Keeps only the entries `isIncluded` accepts.
-  mutating func filter(_ isIncluded: (TimerEntry) -> Bool) {
-    let kept = items.filter(isIncluded)
-    items = []
-    items.reserveCapacity(kept.count)
-    for entry in kept { push(entry) }
-  }
-
-  mutating func push(_ entry: TimerEntry) {
-    items.append(entry)
-    var i = items.count - 1
-    while i > 0 {
-      let parent = (i - 1) / 2
-      guard Self.less(items[i], items[parent]) else { break }
-      items.swapAt(i, parent)
-      i = parent
-    }
-  }
-
-  mutating func pop() {
-    guard !items.isEmpty else { return }
-    items.swapAt(0, items.count - 1)
-    items.removeLast()
-    var i = 0
-    while true {
-      let l = 2 * i + 1
-      let r = l + 1
-      var smallest = i
-      if l < items.count, Self.less(items[l], items[smallest]) { smallest = l }
-      if r < items.count, Self.less(items[r], items[smallest]) { smallest = r }
-      if smallest == i { break }
-      items.swapAt(i, smallest)
-      i = smallest
-    }
-  }
 }
