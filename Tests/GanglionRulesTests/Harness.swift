@@ -80,10 +80,13 @@ final class Rig {
   /// Names of rules with a `fired` event in the log (in order, repeats included).
   var fired: [String] { log.filter { $0.kind == .fired }.compactMap(\.rule) }
 
+  /// The rules' publishes: their recorded `publish` events (what the daemon's outbox sends).
   var published: [(topic: String, payload: String)] {
-    effects.compactMap {
-      if case .publish(let topic, let payload, _, _, _) = $0 { return (topic, payload) }
-      return nil
+    log.compactMap { event in
+      guard event.kind == .publish, let topic = event.value["topic"]?.stringValue,
+        let payload = event.value["payload"]?.stringValue
+      else { return nil }
+      return (topic, payload)
     }
   }
 

@@ -52,7 +52,7 @@ import Testing
     after.engine.restore(signal: "hallway.light", value: true, time: t0)
     after.engine.restore(signal: "porch.light", value: true, time: t0)
     #expect(after.engine.restoreTimers(saved).isEmpty)
-    #expect(after.engine.nextDeadline == t0 + .seconds(30))
+    #expect(after.engine.nextDeadline() == t0 + .seconds(30))
     after.wait(.seconds(0))
     let lateFired = try #require(after.log.first { $0.kind == .fired })
     #expect(lateFired.rule == "doorbell" && lateFired.late)
@@ -87,7 +87,7 @@ import Testing
     let saved = before.engine.pendingTimers
     let changed = Rig(try compileRules(Self.rules.replacingOccurrences("for: 2m", "for: 3m")))
     #expect(changed.engine.restoreTimers(saved) == saved)
-    #expect(changed.engine.nextDeadline == nil)
+    #expect(changed.engine.nextDeadline() == nil)
   }
 
   @Test func aReloadReportsTheCountdownsItCancels() throws {

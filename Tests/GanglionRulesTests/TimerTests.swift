@@ -51,7 +51,7 @@ import Testing
     rig.engine.restore(signal: "hallway.light", value: true, time: t0)
     rig.input("hallway.motion", true)
     rig.input("hallway.motion", false)
-    #expect(rig.engine.nextDeadline == t0 + .seconds(120))
+    #expect(rig.engine.nextDeadline() == t0 + .seconds(120))
     rig.wait(.seconds(119))
     #expect(rig.fired.isEmpty)
     rig.wait(.seconds(1))
@@ -60,7 +60,7 @@ import Testing
     let fired = rig.log.first { $0.kind == .fired }!
     #expect(fired.time == t0 + .seconds(120))
     #expect(fired.cause == rig.log[1].seq)  // the motion-off event started the countdown
-    #expect(rig.engine.nextDeadline == nil)
+    #expect(rig.engine.nextDeadline() == nil)
   }
 
   @Test func forIsCancelledWhenTheConditionFalls() throws {
@@ -112,7 +112,7 @@ import Testing
           do:
             - publish: { topic: "${prefix}/heartbeat", payload: "${uptime}" }
       """)
-    #expect(rig.engine.nextDeadline == t0 + .seconds(60))
+    #expect(rig.engine.nextDeadline() == t0 + .seconds(60))
     rig.wait(.seconds(5 * 60 + 30))
     #expect(rig.published.map(\.payload) == ["60", "120", "180", "240", "300"])
     #expect(rig.published.allSatisfy { $0.topic == "ganglion/hallway-pi/heartbeat" })
@@ -128,7 +128,7 @@ import Testing
           at: ["07:30", "19:00"]
           do: [{ log: "at ${time}" }]
       """, utcOffsetSeconds: 3600)
-    #expect(rig.engine.nextDeadline == t0 + .seconds(6 * 3600 + 30 * 60))
+    #expect(rig.engine.nextDeadline() == t0 + .seconds(6 * 3600 + 30 * 60))
     rig.wait(.seconds(86_400 + 7 * 3600))
     #expect(rig.log.filter { $0.kind == .log }.map(\.value) == ["at 07:30", "at 19:00", "at 07:30"])
   }
@@ -171,7 +171,7 @@ import Testing
     rig.input("living.temperature", 20, source: .mqtt)
     #expect(rig.fired.isEmpty)
     // No new reading: the 30 leaves the window at exactly 5m after it came.
-    #expect(rig.engine.nextDeadline == t0 + .seconds(300))
+    #expect(rig.engine.nextDeadline() == t0 + .seconds(300))
     rig.wait(.seconds(240))
     #expect(rig.fired == ["cooled"])
     #expect(rig.log.last { $0.kind == .fired }?.time == t0 + .seconds(300))
@@ -221,7 +221,7 @@ import Testing
           do: [{ log: "lux is stale" }]
       """)
     rig.engine.restore(signal: "hallway.lux", value: 10, time: t0)
-    #expect(rig.engine.nextDeadline == t0 + .seconds(600))
+    #expect(rig.engine.nextDeadline() == t0 + .seconds(600))
     rig.wait(.seconds(601))
     #expect(rig.fired == ["stale"])
   }
@@ -367,7 +367,7 @@ extension String {
     let rules = try compileRules("rules:\n  - name: noon\n    at: \"12:00\"\n    do: [{ log: \"${time}\" }]\n")
     let engine = Engine(rules: rules, signals: demoSignals, context: context)
     // 12:00 local is 10:00 UTC on this day (+2h), not 11:00.
-    #expect(engine.nextDeadline == t0 + .seconds(10 * 3600))
+    #expect(engine.nextDeadline() == t0 + .seconds(10 * 3600))
     var log: [Event] = []
     _ = engine.advance(to: t0 + .seconds(36 * 3600)) { log.append($0) }
     #expect(log.filter { $0.kind == .log }.map(\.time) == [t0 + .seconds(10 * 3600), t0 + .seconds(34 * 3600)])

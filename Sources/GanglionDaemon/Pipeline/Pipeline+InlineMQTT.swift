@@ -34,10 +34,10 @@ extension Pipeline {
       worker.unlock()
       return queue(message)
     }
-    let deadlineBefore = engine.nextDeadline
+    let deadlineBefore = engine.nextDeadline()
     handle(message)
     finishRound()
-    let deadlineAfter = engine.nextDeadline
+    let deadlineAfter = engine.nextDeadline()
     let wakePipeline =
       fatalFailure != nil || delivery?.wantsRefill == true
       || (deadlineAfter != nil && (deadlineBefore == nil || deadlineAfter! < deadlineBefore!))

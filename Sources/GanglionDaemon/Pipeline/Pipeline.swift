@@ -155,7 +155,7 @@ final class Pipeline: @unchecked Sendable {
   private func nextWake() -> Int64 {
     let now = monotonic.nowMicroseconds()
     var wakeAt = min(nextSyncCheck, watchdog?.nextPingDue(now: now) ?? .max)
-    if let deadline = engine.nextDeadline {
+    if let deadline = engine.nextDeadline() {
       wakeAt = min(wakeAt, now + max(0, (deadline - clock.now()).microseconds))
     }
     return wakeAt
@@ -209,7 +209,7 @@ final class Pipeline: @unchecked Sendable {
 
   private func fireDueTimers() {
     let now = clock.now()
-    guard let deadline = engine.nextDeadline, deadline <= now else { return }
+    guard let deadline = engine.nextDeadline(), deadline <= now else { return }
     var recorded: [Event] = []
     let effects = engine.advance(to: now) { event in
       self.record(&event)

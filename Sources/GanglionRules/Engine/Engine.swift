@@ -23,12 +23,13 @@ public struct Reading: Sendable {
   }
 }
 
-/// What the daemon must do in the world after an event was processed.
+/// What the daemon must do to the hardware after an event was processed: the engine's one
+/// output besides the events it records. Everything else that leaves the daemon (MQTT
+/// messages, rule publishes included) is derived from the recorded events, which the
+/// daemon's outbox delivers in seq order and can read back from the log after a restart.
 public enum Effect: Sendable, Equatable {
   /// Set an output signal's GPIO line. `cause` is the seq of the signal event.
   case drive(signal: String, value: Value, cause: UInt64)
-  /// A rule's publish action. `cause` is the seq of the `publish` event.
-  case publish(topic: String, payload: String, qos: Int, retain: Bool, cause: UInt64)
 }
 
 /// What rules see of the world besides signals.
@@ -188,8 +189,10 @@ public final class Engine {
   /// Entries in the timer heap, live or not (for tests of its bound).
   var timerHeapCount: Int { timers.count }
 
-  /// The earliest pending deadline, for the daemon to sleep until.
-  public var nextDeadline: Timestamp? {
+  /// The earliest pending deadline, for the daemon to sleep until. A method, not a property:
+  /// it drops cancelled timers from the top of the heap on the way (what fires and when is
+  /// unchanged).
+  public func nextDeadline() -> Timestamp? {
     while let top = timers.peek {
       if isValid(top) { return Timestamp(microseconds: top.deadline) }
       timers.pop()
@@ -252,7 +255,7 @@ public final class Engine {
 
   /// Changes whenever a `for` or `after` countdown starts, is cancelled or runs out: the
   /// daemon compares it after each call to know when to persist `pendingTimers`.
-  public private(set) var timerRevision: UInt64 = 0
+  @exclusivity(unchecked) public private(set) var timerRevision: UInt64 = 0
 
   /// The running `for` and `after` countdowns, by deadline, with what is needed to resume
   /// them after a restart.
@@ -409,7 +412,7 @@ public final class Engine {
 
   private func beginChain() {
     chainEvents = 0
-    chainRules = []
+    chainRules.removeAll(keepingCapacity: true)
     chainRoot = nil
     chainStopped = false
     queue.removeAll(keepingCapacity: true)
@@ -550,10 +553,7 @@ public final class Engine {
   private func stopLoop(record: (inout Event) -> Void) {
     guard !chainStopped else { return }
     chainStopped = true
-    var event = Event(
-      time: Timestamp(microseconds: state.now), kind: .system,
-      value: .object(["event": "rule loop", "rules": .array(chainRules.map { .string($0) })]), source: .system,
-      cause: chainRoot)
+    var event = Event(time: Timestamp(microseconds: state.now), system: .ruleLoop(rules: chainRules), cause: chainRoot)
     record(&event)
     queue.removeAll(keepingCapacity: true)
     queueHead = 0

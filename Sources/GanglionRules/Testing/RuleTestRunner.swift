@@ -126,9 +126,18 @@ private struct TestRun {
   var engine: Engine?
   let recorder = Recorder()
   var log: [Event] { recorder.log }
-  var published: [(topic: String, payload: String, qos: Int, retain: Bool)] = []
   var stepStart = 0
-  var publishedStart = 0
+
+  /// The rules' publishes since the last `input` or `wait` step: their recorded `publish`
+  /// events, the same the daemon delivers through its outbox.
+  var publishedThisStep: [(topic: String, payload: String, qos: Int, retain: Bool)] {
+    log[stepStart...].compactMap { event in
+      guard event.kind == .publish, let topic = event.value["topic"]?.stringValue,
+        let payload = event.value["payload"]?.stringValue
+      else { return nil }
+      return (topic, payload, Int(event.value["qos"]?.numberValue ?? 0), event.value["retain"]?.boolValue ?? false)
+    }
+  }
   var clock = Timestamp(microseconds: 0)
 
   init(node: YAMLNode, signals: SignalCatalog, context: EngineContext) {
@@ -265,20 +274,11 @@ private struct TestRun {
     return a == b
   }
 
-  mutating func take(_ effects: [Effect]) {
-    for effect in effects {
-      if case .publish(let topic, let payload, let qos, let retain, _) = effect {
-        published.append((topic, payload, qos, retain))
-      }
-    }
-  }
-
   mutating func runStep(_ step: Step, rules: RuleSet) {
     guard let engine else { return }
     switch step.action {
     case .input(let body, let inputs):
       stepStart = log.count
-      publishedStart = published.count
       guard let inputs else {
         fail("'input' is a mapping of signals to values", at: body.location)
         return
@@ -287,18 +287,17 @@ private struct TestRun {
         guard let (signal, value) = typedPair(pair) else { continue }
         let source: EventSource = signals[signal]?.role == .input ? .simulator : .command
         let recorder = self.recorder
-        take(engine.ingest(Reading(signal: signal, value: value, time: clock, source: source)) { recorder.record(&$0) })
+        _ = engine.ingest(Reading(signal: signal, value: value, time: clock, source: source)) { recorder.record(&$0) }
       }
     case .wait(let body):
       stepStart = log.count
-      publishedStart = published.count
       guard let text = body.scalar, let d = Duration.parse(text) else {
         fail("'wait' is a duration like 30s or 1m59s", at: body.location)
         return
       }
       clock = clock + d
       let recorder = self.recorder
-      take(engine.advance(to: clock) { recorder.record(&$0) })
+      _ = engine.advance(to: clock) { recorder.record(&$0) }
     case .expect(let body, let expectations):
       guard let expectations else {
         fail("'expect' is a mapping of signals to values", at: body.location)
@@ -346,7 +345,7 @@ private struct TestRun {
     let payload = fields["payload"]
     let qos = fields["qos"].map { $0.jsonValue.numberValue.flatMap { Int(exactly: $0) } ?? -1 }
     let retain = fields["retain"]?.jsonValue.boolValue
-    let candidates = published[publishedStart...]
+    let candidates = publishedThisStep
     let match = candidates.contains { p in
       (topic == nil || p.topic == topic) && (qos == nil || p.qos == qos) && (retain == nil || p.retain == retain)
         && (payload == nil || Self.payloadMatches(p.payload, payload!))

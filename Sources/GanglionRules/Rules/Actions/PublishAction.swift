@@ -1,8 +1,8 @@
 import GanglionCore
 
-/// `publish: { topic, payload, qos, retain }`: an MQTT publish, as a `publish` event and a
-/// `.publish` effect for the daemon. Strings are templates; a map or list payload is sent as
-/// JSON with each template rendered.
+/// `publish: { topic, payload, qos, retain }`: an MQTT publish, recorded as a `publish` event
+/// (`{"topic", "payload", "qos", "retain"}`), which the daemon's outbox delivers. Strings are
+/// templates; a map or list payload is sent as JSON with each template rendered.
 struct PublishAction: RuleAction {
   enum Payload: Sendable {
     case text(Template)
@@ -23,12 +23,11 @@ struct PublishAction: RuleAction {
     case .text(let t): payload = t.render(context.state)
     case .json(let j): payload = JSON.encode(j.render(context.state))
     }
-    let seq = context.recordEvent(
+    context.recordEvent(
       .publish,
       value: .object([
         "topic": .string(topic), "payload": .string(payload), "qos": .number(Double(qos)), "retain": .bool(retain),
       ]), through: record)
-    context.emit(.publish(topic: topic, payload: payload, qos: qos, retain: retain, cause: seq))
   }
 }
 
