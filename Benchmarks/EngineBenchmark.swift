@@ -14,8 +14,7 @@ enum EngineBenchmark {
     }
   }
 
-  /// Monotonic time; microsecond resolution is plenty for batches of thousands of events.
-  static func nanoseconds() -> UInt64 { UInt64(SystemMonotonicClock.nowMicroseconds()) * 1000 }
+  static func nanoseconds() -> UInt64 { SystemMonotonicClock.nowNanoseconds() }
 
   /// `firing`: readings alternate across the threshold, so every other event fires the rule
   /// (a `fired` event and a `set` of a virtual signal); otherwise they stay below it.
