@@ -52,6 +52,7 @@ public enum FileSystem {
 
   /// `stat` of `path` (following links). The corresponding C function is `stat`.
   public static func status(of path: String) throws(SystemError) -> FileStatus {
+    try refuseNUL(path, "stat")
     var info = stat()
     _ = try retryingOnInterrupt("stat", path) { stat(path, &info) }
     return FileStatus(info)
@@ -81,6 +82,7 @@ public enum FileSystem {
   /// The entries of a directory (not `.`/`..`), unsorted, with whether each is a directory
   /// itself (not following links).
   public static func entries(_ directory: String) throws(SystemError) -> [(name: String, isDirectory: Bool)] {
+    try refuseNUL(directory, "list")
     guard let dir = opendir(directory) else { throw SystemError.current("list", directory) }
     defer { closedir(dir) }
     var entries: [(name: String, isDirectory: Bool)] = []
@@ -103,6 +105,7 @@ public enum FileSystem {
   /// - Throws: `SystemError` when a part cannot be created, or (ENOTDIR) when `path`
   ///   exists and is not a directory.
   public static func makeDirectories(_ path: String, permissions: UInt32 = 0o755) throws(SystemError) {
+    try refuseNUL(path, "create directory")
     var current = path.hasPrefix("/") ? "" : "."
     for component in path.split(separator: "/") {
       current += "/" + component
@@ -128,6 +131,7 @@ public enum FileSystem {
   /// Removes `path` and, if it is a directory, everything below it (symbolic links are not
   /// followed). Removes what it can; errors are ignored.
   public static func removeTree(_ path: String) {
+    guard !path.utf8.contains(0) else { return }
     for entry in (try? entries(path)) ?? [] {
       let child = "\(path)/\(entry.name)"
       if entry.isDirectory { removeTree(child) } else { Glibc.unlink(child) }
@@ -137,11 +141,14 @@ public enum FileSystem {
 
   /// The corresponding C function is `rename`.
   public static func rename(_ from: String, to: String) throws(SystemError) {
+    try refuseNUL(from, "rename")
+    try refuseNUL(to, "rename to")
     _ = try retryingOnInterrupt("rename to \(to)", from) { Glibc.rename(from, to) }
   }
 
   /// Removes a file; a missing file is not an error. The corresponding C function is `unlink`.
   public static func unlink(_ path: String) throws(SystemError) {
+    try refuseNUL(path, "unlink")
     do {
       _ = try retryingOnInterrupt("unlink", path) { Glibc.unlink(path) }
     } catch  where error.isNoSuchEntry {}

@@ -22,6 +22,7 @@ public final class Socket: @unchecked Sendable {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
+    try refuseNUL(host, "parse the address")
     let name = host == "localhost" ? "127.0.0.1" : host
     guard (0...65535).contains(port), inet_pton(AF_INET, name, &address.sin_addr) == 1 else {
       throw SystemError(code: EINVAL, operation: "parse the address", subject: "\(host):\(port)")
@@ -150,6 +151,7 @@ public final class Socket: @unchecked Sendable {
   /// Sends one datagram to the Unix socket at `path` (`@name` is the abstract namespace),
   /// without waiting. For systemd's notify socket.
   public static func sendDatagram(_ text: String, toUnixSocket path: String) throws(SystemError) {
+    try refuseNUL(path, "send to")
     let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw SystemError.current("open a socket for", path) }
     defer { Glibc.close(fd) }

@@ -76,6 +76,17 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
   public static let protocolError = EPROTO
 }
 
+/// Refuses `text` as a C string argument of `operation` when it holds a NUL byte: C would see
+/// only the part before it (a path `rules.yaml` + NUL + `../x` would open `rules.yaml`). Every
+/// path, host or argument of this layer passes it before it reaches a C call.
+/// - Throws: `SystemError` (EINVAL) naming the operation and the text (NUL shown as `\0`).
+func refuseNUL(_ text: String, _ operation: String) throws(SystemError) {
+  guard text.utf8.contains(0) else { return }
+  throw SystemError(
+    code: EINVAL, operation: "\(operation) (the name holds a NUL byte)",
+    subject: text.split(separator: "\u{0}", omittingEmptySubsequences: false).joined(separator: "\\0"))
+}
+
 /// The C library's text for an errno value. The corresponding C function is `strerror`.
 public func errnoText(_ code: Int32) -> String {
   guard let text = strerror(code) else { return "errno \(code)" }
