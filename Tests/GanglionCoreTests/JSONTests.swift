@@ -89,3 +89,22 @@ import Testing
     #expect(Duration.parse("5x") == nil)
   }
 }
+
+/// `TopicName`: the one rule book for topics the engine and the MQTT funnel publish to.
+@Suite struct TopicNameTests {
+  @Test func validTopicsPassAndEachInvalidOneSaysWhy() {
+    #expect(TopicName.problem("ganglion/hallway-pi/set/hallway.light") == nil)
+    #expect(TopicName.problem("alerts/température/😀") == nil)
+    #expect(TopicName.problem(String(repeating: "x", count: 65_535)) == nil)
+    #expect(TopicName.problem("") == "the topic is empty")
+    #expect(TopicName.problem("a/b\u{0}/c")?.contains("NUL byte (at byte 3)") == true)
+    #expect(TopicName.problem("a/+/c")?.contains("wildcard '+'") == true)
+    #expect(TopicName.problem("a/#")?.contains("wildcard '#'") == true)
+    #expect(TopicName.problem("a\u{1}")?.contains("control character U+0001") == true)
+    #expect(TopicName.problem("a\u{85}")?.contains("control character U+0085") == true)
+    #expect(TopicName.problem("a\u{FFFF}")?.contains("non-character U+FFFF") == true)
+    #expect(TopicName.problem(String(repeating: "x", count: 65_536))?.contains("65536 bytes") == true)
+    #expect(TopicName.problem(utf8: [0x61, 0xFF]) == "the topic is not UTF-8 text")
+    #expect(TopicName.display("a\u{0}b") == #"a\u0000b"#)
+  }
+}

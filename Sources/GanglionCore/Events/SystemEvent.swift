@@ -1,6 +1,6 @@
-/// What a `system` event records (events.md: start, stop, reload, rule loop), as one type:
-/// the daemon, the engine and the log readers make and recognize them here, never by
-/// comparing strings of their own. On disk and on the wire a system event's `value` is
+/// What a `system` event records (events.md: start, stop, reload, rule loop, publish
+/// failed), as one type: the daemon, the engine and the log readers make and recognize them
+/// here, never by comparing strings of their own. On disk and on the wire a system event's `value` is
 /// `{"event": NAME, ...fields}`.
 public enum SystemEvent: Sendable, Equatable {
   /// The daemon started (`simulated`: on the simulated board; `rules`: how many rules).
@@ -13,12 +13,16 @@ public enum SystemEvent: Sendable, Equatable {
   case reloadRejected(errors: Int)
   /// A chain of rule events was stopped (rules.md "Loops are stopped"), naming the rules.
   case ruleLoop(rules: [String])
+  /// The MQTT client refused a message of the event that is this one's `cause`: nothing was
+  /// sent to `topic`, for `error`.
+  case publishFailed(topic: String, error: String)
 
   /// The `event` name of each kind, as it appears in the log.
   public enum Name: String, Sendable, CaseIterable {
     case start, stop, reload
     case reloadRejected = "reload rejected"
     case ruleLoop = "rule loop"
+    case publishFailed = "publish failed"
   }
 
   public var name: Name {
@@ -28,6 +32,7 @@ public enum SystemEvent: Sendable, Equatable {
     case .reload: .reload
     case .reloadRejected: .reloadRejected
     case .ruleLoop: .ruleLoop
+    case .publishFailed: .publishFailed
     }
   }
 
@@ -46,6 +51,9 @@ public enum SystemEvent: Sendable, Equatable {
       fields["errors"] = .number(Double(errors))
     case .ruleLoop(let rules):
       fields["rules"] = .array(rules.map { .string($0) })
+    case .publishFailed(let topic, let error):
+      fields["topic"] = .string(topic)
+      fields["error"] = .string(error)
     }
     return .object(fields)
   }
@@ -65,6 +73,8 @@ public enum SystemEvent: Sendable, Equatable {
       self = .reloadRejected(errors: Int(value["errors"]?.numberValue ?? 0))
     case .ruleLoop:
       self = .ruleLoop(rules: value["rules"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+    case .publishFailed:
+      self = .publishFailed(topic: value["topic"]?.stringValue ?? "", error: value["error"]?.stringValue ?? "")
     }
   }
 }

@@ -75,12 +75,13 @@ final class BrokerDelivery {
   /// Hands waiting messages to the client (or, while disconnected, drops past capacity).
   func pump() { outbox.pump(publisher) }
 
-  /// Takes the acknowledgements that arrived; true when there were any.
+  /// Takes the acknowledgements (and late refusals) that arrived; true when there were any.
   @discardableResult
   func takeAcknowledgements() -> Bool {
-    let acknowledged = acknowledgements.take()
+    let (acknowledged, refused) = acknowledgements.takeAll()
     for id in acknowledged { outbox.acknowledge(id) }
-    return !acknowledged.isEmpty
+    for (id, reason) in refused { outbox.refuse(id, reason: reason) }
+    return !acknowledged.isEmpty || !refused.isEmpty
   }
 
   /// Whether events wait in the log only and there is room to read them back.

@@ -64,7 +64,9 @@ struct EventPublication {
       event.writeJSON(device: device, to: &json)
       return [MQTTMessage(topic: firedTopic(rule), payload: json, qos: qos)]
     case .publish:
-      guard case .object(let fields) = event.value, case .string(let topic)? = fields["topic"],
+      // A publish the rule engine refused (its topic is invalid) sends nothing.
+      guard event.publishRefusal == nil, case .object(let fields) = event.value,
+        case .string(let topic)? = fields["topic"],
         case .string(let payload)? = fields["payload"]
       else { return [] }
       let qos = Int(fields["qos"]?.numberValue ?? 0)

@@ -51,6 +51,16 @@ final class Outbox {
   private(set) var dropped: UInt64 = 0
   /// Messages the client refused (`ganglion_mqtt_publish_failures_total`).
   private(set) var refused: UInt64 = 0
+  /// A message the client refused: the event it belongs to, its topic and why.
+  struct Refusal: Equatable {
+    var seq: UInt64
+    var topic: String
+    var reason: String
+  }
+  /// Refusals not taken yet (`takeRefusals`), for the pipeline to record in the log. Bounded:
+  /// past `maximumPendingRefusals` they are only counted in `refused`.
+  private var refusals: [Refusal] = []
+  static let maximumPendingRefusals = 1024
   /// The first seq of the events that wait in the log only, nil when all are in memory.
   private(set) var spilledFrom: UInt64?
   /// How many events with messages wait in the log only (seqs may have gaps: a crash skips
@@ -61,7 +71,8 @@ final class Outbox {
   private var inFlight = FIFO<Delivery>()
   /// In memory, not handed over yet, in seq order (at most `memoryLimit`).
   private var waiting = FIFO<Delivery>()
-  private var owners: [Int32: UInt64] = [:]
+  /// For each message handed over and not acknowledged yet: its event and topic.
+  private var owners: [Int32: (seq: UInt64, topic: String)] = [:]
   /// The newest seq enqueued or announced.
   private var newestSeq: UInt64
 
@@ -149,10 +160,10 @@ final class Outbox {
           let id = try client.publish(message)
           if message.qos > 0 {
             delivery.awaiting.insert(id)
-            owners[id] = delivery.seq
+            owners[id] = (delivery.seq, message.topic)
           }
         } catch {
-          refused += 1
+          noteRefusal(Refusal(seq: delivery.seq, topic: message.topic, reason: "\(error)"))
         }
       }
       delivery.handedOver = true
@@ -174,9 +185,29 @@ final class Outbox {
 
   /// The broker acknowledged the message `id` (from `MQTTClient`'s `onAcknowledged`).
   func acknowledge(_ id: Int32) {
-    guard let seq = owners.removeValue(forKey: id) else { return }
+    guard let (seq, _) = owners.removeValue(forKey: id) else { return }
     inFlight.update(where: { $0.seq == seq }, { $0.awaiting.remove(id) })
     popCompleted()
+  }
+
+  /// The client refused the message `id` after accepting it (`MQTTClient`'s `onRefused`): it
+  /// will never be acknowledged; it is counted and reported like a refusal at hand-over.
+  func refuse(_ id: Int32, reason: String) {
+    guard let (seq, topic) = owners.removeValue(forKey: id) else { return }
+    noteRefusal(Refusal(seq: seq, topic: topic, reason: reason))
+    inFlight.update(where: { $0.seq == seq }, { $0.awaiting.remove(id) })
+    popCompleted()
+  }
+
+  /// The refusals since the last call, oldest first.
+  func takeRefusals() -> [Refusal] {
+    defer { refusals.removeAll(keepingCapacity: true) }
+    return refusals
+  }
+
+  private func noteRefusal(_ refusal: Refusal) {
+    refused += 1
+    if refusals.count < Self.maximumPendingRefusals { refusals.append(refusal) }
   }
 
   private func popCompleted() {
@@ -218,17 +249,26 @@ struct FIFO<Element> {
   }
 }
 
-/// Collects acknowledgements from libmosquitto's thread for the pipeline thread. Bounded by
-/// the messages in flight (the outbox window plus a few state republishes), never dropped.
+/// Collects acknowledgements (and late refusals) from libmosquitto's thread for the pipeline
+/// thread. Bounded by the messages in flight (the outbox window plus a few state
+/// republishes), never dropped.
 final class AcknowledgementBox: Sendable {
-  private let pending = Mutex<[Int32]>([])
+  private let pending = Mutex<(acknowledged: [Int32], refused: [(id: Int32, reason: String)])>(([], []))
 
-  func add(_ id: Int32) { pending.withLock { $0.append(id) } }
+  func add(_ id: Int32) { pending.withLock { $0.acknowledged.append(id) } }
 
-  func take() -> [Int32] {
-    pending.withLock { ids in
-      defer { ids.removeAll(keepingCapacity: true) }
-      return ids
+  /// The client refused a message it had accepted (`MQTTClient`'s `onRefused`).
+  func addRefused(_ id: Int32, reason: String) { pending.withLock { $0.refused.append((id, reason)) } }
+
+  func take() -> [Int32] { takeAll().acknowledged }
+
+  func takeAll() -> (acknowledged: [Int32], refused: [(id: Int32, reason: String)]) {
+    pending.withLock { pending in
+      defer {
+        pending.acknowledged.removeAll(keepingCapacity: true)
+        pending.refused.removeAll(keepingCapacity: true)
+      }
+      return pending
     }
   }
 }

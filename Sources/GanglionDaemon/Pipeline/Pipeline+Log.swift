@@ -92,7 +92,7 @@ extension Pipeline {
         s.outboxDepth = delivery.outbox.depth
         s.outboxDropped = delivery.outbox.dropped
         s.deliveredSeq = delivery.outbox.deliveredSeq
-        s.counters.mqttPublishFailures = delivery.outbox.refused + delivery.refusedOutsideOutbox
+        s.counters.clientPublishRefusals = delivery.outbox.refused + delivery.refusedOutsideOutbox
       }
     }
   }

@@ -48,6 +48,12 @@ final class Pipeline: @unchecked Sendable {
   var nextSyncCheck: Int64 = 0
   var nextStateSave: Int64 = 0
   var deadLetterLines = LogLineRateLimit()
+  /// Daemon log lines about refused publishes: per rule for invalid topics, one for the
+  /// client's refusals (bounded by the rules' names).
+  var publishRefusalLines: [String: LogLineRateLimit] = [:]
+  var clientRefusalLines = LogLineRateLimit()
+  /// Set while refusals are being recorded (recording one announces it, which pumps again).
+  var recordingPublishFailures = false
   var reportedLogFailure = false
   var reportedRetentionFailure = false
   /// Held while the pipeline works: by its own thread for each turn, or by the MQTT thread
@@ -144,6 +150,7 @@ final class Pipeline: @unchecked Sendable {
     if let input { handle(input) }
     finishRound()
     delivery?.refill()
+    recordPublishFailures()
     noteProgress()
     let now = monotonic.nowMicroseconds()
     syncIfDue(now: now)
@@ -176,6 +183,7 @@ final class Pipeline: @unchecked Sendable {
     fireDueTimers()
     delivery?.takeAcknowledgements()
     delivery?.pump()
+    recordPublishFailures()
   }
 
   /// Call after `run()` returned and the inputs (MQTT, GPIO) stopped: what arrived after the
@@ -244,6 +252,7 @@ final class Pipeline: @unchecked Sendable {
       delivery?.enqueue(event)
       switch event.kind {
       case .log: logger.info("rule \(event.rule ?? "?"): \(event.value.plainText)")
+      case .publish where event.publishRefusal != nil: notePublishRefusedByRule(event)
       case .system where event.systemEventName == .ruleLoop:
         logger.warning("rule loop stopped: \(JSON.encode(event.value))")
       default: break
@@ -253,7 +262,45 @@ final class Pipeline: @unchecked Sendable {
     }
     if settings.printEvents { CurrentProcess.flushStandardOutput() }
     delivery?.pump()
+    recordPublishFailures()
     noteProgress()
+  }
+
+  /// A rule's publish whose topic was invalid (nothing was sent): counted, and said in the
+  /// daemon log at most once per 10 s per rule.
+  private func notePublishRefusedByRule(_ event: Event) {
+    status.update { $0.counters.invalidPublishTopics += 1 }
+    let rule = event.rule ?? "?"
+    let (admitted, heldBack) = publishRefusalLines[rule, default: LogLineRateLimit()].admit(
+      now: monotonic.nowMicroseconds())
+    guard admitted else { return }
+    let held = heldBack > 0 ? " (\(heldBack) more since the last report)" : ""
+    logger.warning(
+      "rule \(rule): publish to \"\(TopicName.display(event.value["topic"]?.stringValue ?? ""))\" not sent (event #\(event.seq)): \(event.publishRefusal ?? "")\(held)"
+    )
+  }
+
+  /// Records a `publish failed` system event for every message the MQTT client refused (its
+  /// `cause` is the event whose message it was), so the log never says a refused message was
+  /// sent; says so in the daemon log at most once per 10 s.
+  func recordPublishFailures() {
+    guard let delivery, !recordingPublishFailures else { return }
+    recordingPublishFailures = true
+    defer { recordingPublishFailures = false }
+    while case let refusals = delivery.outbox.takeRefusals(), !refusals.isEmpty {
+      for refusal in refusals {
+        var event = Event(
+          time: clock.now(), system: .publishFailed(topic: refusal.topic, error: refusal.reason), cause: refusal.seq)
+        record(&event)
+        announce([event])
+        let (admitted, heldBack) = clientRefusalLines.admit(now: monotonic.nowMicroseconds())
+        guard admitted else { continue }
+        let held = heldBack > 0 ? " (\(heldBack) more since the last report)" : ""
+        logger.warning(
+          "the MQTT client refused a message of event #\(refusal.seq) to \"\(TopicName.display(refusal.topic))\": \(refusal.reason)\(held)"
+        )
+      }
+    }
   }
 
   func fail(_ message: String) {

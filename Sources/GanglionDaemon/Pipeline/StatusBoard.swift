@@ -38,7 +38,12 @@ final class StatusBoard: Sendable {
     var events: UInt64 = 0
     var deadLetters: UInt64 = 0
     var inputQueueDrops: UInt64 = 0
-    var mqttPublishFailures: UInt64 = 0
+    /// Every message not sent because it was refused: by the MQTT client
+    /// (`clientPublishRefusals`) or, for an invalid topic, by the rule engine.
+    var mqttPublishFailures: UInt64 { clientPublishRefusals + invalidPublishTopics }
+    var clientPublishRefusals: UInt64 = 0
+    /// Rule `publish` actions whose rendered topic was invalid: nothing was sent.
+    var invalidPublishTopics: UInt64 = 0
     var gpioWriteFailures: UInt64 = 0
     var ruleLoops: UInt64 = 0
     /// MQTT messages handled on the network thread (the pipeline was idle) or queued for the
@@ -151,6 +156,7 @@ final class StatusBoard: Sendable {
         "dead_letters": .number(Double(s.counters.deadLetters)),
         "input_queue_drops": .number(Double(s.counters.inputQueueDrops)),
         "mqtt_publish_failures": .number(Double(s.counters.mqttPublishFailures)),
+        "invalid_publish_topics": .number(Double(s.counters.invalidPublishTopics)),
         "gpio_write_failures": .number(Double(s.counters.gpioWriteFailures)),
         "rule_loops": .number(Double(s.counters.ruleLoops)),
         "mqtt_messages_inline": .number(Double(s.counters.mqttMessagesInline)),
@@ -184,7 +190,8 @@ final class StatusBoard: Sendable {
       "ganglion_input_queue_drops_total", "counter", "Inputs dropped because the pipeline queue was full.",
       [("", Double(s.counters.inputQueueDrops))])
     metric(
-      "ganglion_mqtt_publish_failures_total", "counter", "MQTT publishes refused by the client.",
+      "ganglion_mqtt_publish_failures_total", "counter",
+      "MQTT messages not sent: refused by the client, or a rule publish to an invalid topic.",
       [("", Double(s.counters.mqttPublishFailures))])
     metric(
       "ganglion_gpio_write_failures_total", "counter", "GPIO output writes that failed.",

@@ -170,6 +170,10 @@ final class MQTTService: DaemonService {
       onAcknowledged: { id in
         pipeline.delivery?.acknowledgements.add(id)
         pipeline.inbox.wake()
+      },
+      onRefused: { id, error in
+        pipeline.delivery?.acknowledgements.addRefused(id, reason: "\(error)")
+        pipeline.inbox.wake()
       })
     pipeline.attach(publisher: client)
     try client.start()
