@@ -198,7 +198,7 @@ public struct FileStatus: Sendable, Equatable {
     case .characterDevice: "a character device"
     case .blockDevice: "a block device"
     case .link: "a symbolic link"
-    case .other: "not a regular file"
+    case .other: "a special file"
     }
   }
 }

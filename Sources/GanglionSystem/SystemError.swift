@@ -9,11 +9,15 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
   public var operation: String?
   /// What it concerned: a path, an address, a thread's name.
   public var subject: String?
+  /// Why, in words, when errno's text would not say it (`it is a FIFO (named pipe), not a
+  /// regular file`); nil for errno's text.
+  public var reason: String?
 
-  public init(code: Int32, operation: String? = nil, subject: String? = nil) {
+  public init(code: Int32, operation: String? = nil, subject: String? = nil, reason: String? = nil) {
     self.code = code
     self.operation = operation
     self.subject = subject
+    self.reason = reason
   }
 
   /// The errno of the call that just failed. Call it right after the failing call, before
@@ -22,8 +26,8 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
     SystemError(code: errno, operation: operation, subject: subject)
   }
 
-  /// The C library's text for `code` (`No such file or directory`).
-  public var text: String { errnoText(code) }
+  /// `reason`, else the C library's text for `code` (`No such file or directory`).
+  public var text: String { reason ?? errnoText(code) }
 
   /// `/etc/x.yaml: cannot open: No such file or directory`; without a subject or operation,
   /// only what is known (`No such file or directory (errno 2)`).
@@ -38,7 +42,7 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
 
   /// The same error, said of another operation or subject.
   public func about(_ operation: String? = nil, _ subject: String? = nil) -> SystemError {
-    SystemError(code: code, operation: operation ?? self.operation, subject: subject ?? self.subject)
+    SystemError(code: code, operation: operation ?? self.operation, subject: subject ?? self.subject, reason: reason)
   }
 
   /// ENOENT: no such file, chip or line.

@@ -147,6 +147,14 @@ final class PipelineHarness {
   /// One pass of the loop with `input`.
   func send(_ input: PipelineInput) { pipeline.turn(input) }
 
+  /// A reload as the reload thread does it (read and compile the rules), applied in one pass
+  /// of the loop.
+  func reload(_ ticket: ReloadTicket) {
+    _ = ticket.startLoading()
+    let prepared = PreparedRules.load(config: pipeline.config, configPath: pipeline.settings.loaded.configPath)
+    send(.applyRules(prepared, ticket))
+  }
+
   func mqtt(_ topic: String, _ payload: String) {
     send(.mqttMessage(MQTTMessage(topic: topic, payload: Array(payload.utf8))))
   }

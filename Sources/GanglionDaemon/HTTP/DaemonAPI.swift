@@ -7,6 +7,7 @@ import GanglionSystem
 /// talks to the pipeline only through its bounded inbox and status snapshot.
 struct DaemonAPI: Sendable {
   let pipeline: Pipeline
+  let reloader: RuleReloader
   let board: SimulatedBoard?
   let config: Config
   let clock: any WallClock
@@ -79,10 +80,16 @@ struct DaemonAPI: Sendable {
     return .json(JSON.encode(.object(["signal": .string(name), "value": value, "injected": true])), status: 202)
   }
 
+  /// How long `POST /reload` waits for its reload (the CLI waits 10 s for the answer).
+  static let reloadTimeout: Duration = .seconds(8)
+
+  /// `POST /reload`: joins the reload waiting to start or queues one, and waits for it; one
+  /// that does not finish in `reloadTimeout` is cancelled (never applied later).
   private func reload() -> HTTPResponse {
-    let reply = ReplyBox<ReloadOutcome>()
-    guard pipeline.submit(.reload(reply)) else { return .text("the daemon is overloaded; try again", status: 503) }
-    guard let outcome = reply.wait(timeoutSeconds: 30) else { return .text("reload timed out", status: 503) }
+    let ticket = reloader.request()
+    guard let outcome = ticket.wait(timeout: Self.reloadTimeout) else {
+      return .text("the reload did not finish within \(Self.reloadTimeout) and was cancelled; try again", status: 503)
+    }
     let body = JSON.encode(
       .object([
         "accepted": .bool(outcome.accepted), "rules": .number(Double(outcome.ruleCount)),

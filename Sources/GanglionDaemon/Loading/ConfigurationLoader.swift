@@ -16,8 +16,9 @@ public struct LoadedConfiguration: Sendable {
 }
 
 /// Reads a configuration and what it names from disk and checks all of it, collecting
-/// every diagnostic instead of stopping at the first. Blocking file reads: call it at
-/// start-up, reload and from the CLI, not from the cooperative pool.
+/// every diagnostic instead of stopping at the first. Blocking file reads (of regular files
+/// only, opened without waiting): call it at start-up, from the reload thread and from the
+/// CLI, never from the pipeline's thread or the cooperative pool.
 public enum ConfigurationLoader {
   /// The config path: `--config`, else `$GANGLION_CONFIG`, else `/etc/ganglion/ganglion.yaml`.
   public static func defaultConfigPath() -> String {
@@ -41,7 +42,7 @@ public enum ConfigurationLoader {
     var diagnostics = DiagnosticCollector()
     let text: String
     do {
-      text = try FileSystem.readText(configPath)
+      text = try FileSystem.readText(configPath, limit: maximumFileBytes)
     } catch {
       diagnostics.error("cannot read the configuration: \(error)", at: nil)
       return (nil, diagnostics.diagnostics)
@@ -56,7 +57,7 @@ public enum ConfigurationLoader {
       let path = FileSystem.resolve(hardware.value, relativeTo: base)
       do {
         let (decodedProfile, profileDiagnostics) = HardwareProfile.decode(
-          text: try FileSystem.readText(path), file: path)
+          text: try FileSystem.readText(path, limit: maximumFileBytes), file: path)
         profile = decodedProfile
         diagnostics.append(contentsOf: profileDiagnostics)
       } catch {
@@ -94,13 +95,37 @@ public enum ConfigurationLoader {
       diagnostics: &diagnostics)
   }
 
+  /// Largest configuration, profile or rule file read at all (a bigger one is an error before
+  /// it is read; the YAML parser refuses more than 1 MiB, at the file's location).
+  public static let maximumFileBytes = 4 << 20
+  /// Largest total of rule text one load reads.
+  public static let maximumRuleBytes = 16 << 20
+
   /// Reads rule files: a folder gives every `*.yaml` in it that is not a `*.test.yaml`, and
-  /// not the configuration file `excluding` when it sits beside its rules.
+  /// not the configuration file `excluding` when it sits beside its rules. Only regular files
+  /// are read, without waiting (a FIFO named `x.yaml` is an error naming it), each up to
+  /// `maximumFileBytes` and all together up to `maximumRuleBytes`.
   public static func readRules(
     _ paths: [(path: String, location: SourceLocation?)], excluding configPath: String? = nil,
     diagnostics: inout DiagnosticCollector
   ) -> [RuleSource] {
     var sources: [RuleSource] = []
+    var total = 0
+    func read(_ file: String, at location: SourceLocation?) {
+      do {
+        let text = try FileSystem.readText(file, limit: maximumFileBytes)
+        total += text.utf8.count
+        guard total <= maximumRuleBytes else {
+          diagnostics.error(
+            "cannot read rules: \(file): the rule files hold more than \(maximumRuleBytes) bytes together",
+            at: location)
+          return
+        }
+        sources.append(RuleSource(file: file, text: text))
+      } catch {
+        diagnostics.error("cannot read rules: \(error)", at: location)
+      }
+    }
     for (path, location) in paths {
       switch FileSystem.kind(of: path) {
       case .directory:
@@ -108,22 +133,16 @@ public enum ConfigurationLoader {
           for name in try FileSystem.list(path) where isRuleFile(name) {
             let file = FileSystem.normalize(path + "/" + name)
             if let configPath, FileSystem.isSameFile(file, configPath) { continue }
-            do {
-              sources.append(RuleSource(file: file, text: try FileSystem.readText(file)))
-            } catch {
-              diagnostics.error("cannot read rules: \(error)", at: location)
-            }
+            read(file, at: location)
           }
         } catch {
           diagnostics.error("cannot read rules: \(error)", at: location)
         }
       case .file:
-        do {
-          sources.append(RuleSource(file: path, text: try FileSystem.readText(path)))
-        } catch {
-          diagnostics.error("cannot read rules: \(error)", at: location)
-        }
-      default:
+        read(path, at: location)
+      case .other(let kind):
+        diagnostics.error("rules path '\(path)' is \(kind), not a rule file or a folder", at: location)
+      case .missing:
         diagnostics.error("rules path '\(path)' does not exist", at: location)
       }
     }

@@ -4,6 +4,7 @@ import GanglionLog
 import GanglionRules
 import GanglionSystem
 import Logging
+import Synchronization
 
 /// The daemon's one-way flow: inputs -> engine -> (log, GPIO outputs, broker). It runs on one
 /// dedicated thread (`run()`), which owns the engine and the log writer; other threads
@@ -63,6 +64,9 @@ final class Pipeline: @unchecked Sendable {
   var inlineAllowed = false
   /// Set when the log became unusable (fsync error): the daemon exits non-zero.
   private(set) var fatalFailure: String?
+  /// Set by `requestStop` (SIGTERM), from any thread: the loop ends at its next look, however
+  /// full the queue.
+  private let stopRequested = Atomic<Bool>(false)
 
   /// - Parameters:
   ///   - monotonic: for intervals and rate limits; `run()` also waits on the system's
@@ -119,13 +123,27 @@ final class Pipeline: @unchecked Sendable {
 
   // MARK: The loop
 
-  /// Runs until `.stop` arrives or the log fails. Blocks the calling (dedicated) thread.
+  /// Asks the loop to end (SIGTERM), from any thread, without waiting for room in the queue:
+  /// the loop handles the inputs queued by then and stops.
+  func requestStop() {
+    stopRequested.store(true, ordering: .sequentiallyConsistent)
+    inbox.wake()
+  }
+
+  var isStopRequested: Bool { stopRequested.load(ordering: .sequentiallyConsistent) }
+
+  /// Runs until `.stop` arrives, `requestStop` is called or the log fails. Blocks the calling
+  /// (dedicated) thread.
   func run() {
     worker.lock()
     // With `sync: always` every event waits for an fdatasync, which must not hold up the MQTT
     // network thread; the hand-off to this thread costs nothing next to it.
     inlineAllowed = syncMode != .always
     while fatalFailure == nil {
+      if isStopRequested {
+        handleQueuedInputs()
+        break
+      }
       let wakeAt = nextWake()
       // Inline runs may happen while this thread waits; they wake it when they change what
       // it waits for (an earlier timer, a failure, events to read back).
@@ -133,6 +151,7 @@ final class Pipeline: @unchecked Sendable {
       let readiness = inbox.wait(until: wakeAt)
       worker.lock()
       if fatalFailure != nil { break }  // set by an inline run meanwhile
+      if isStopRequested { continue }
       let input = inbox.poll()
       if case .stop? = input { break }
       if input == nil, readiness == .closed { break }
@@ -141,6 +160,18 @@ final class Pipeline: @unchecked Sendable {
     inlineAllowed = false
     shutDown()
     worker.unlock()
+  }
+
+  /// After a stop request: handles the inputs that were queued when it came (they were
+  /// accepted, an HTTP caller may have been told so), but no more than were there: a flood
+  /// arriving meanwhile does not hold the stop up.
+  private func handleQueuedInputs() {
+    var remaining = inbox.depth
+    while remaining > 0, fatalFailure == nil, let input = inbox.poll() {
+      remaining -= 1
+      if case .stop = input { return }
+      turn(input)
+    }
   }
 
   /// One pass of the loop, without the wait: the input (if any), then due timers, broker
@@ -173,7 +204,9 @@ final class Pipeline: @unchecked Sendable {
     case .reading(let reading): ingest(reading)
     case .mqttMessage(let message): handle(message)
     case .mqttState(let state): handle(state)
-    case .reload(let reply): reply.put(reload())
+    case .applyRules(let prepared, let ticket):
+      // A reload its callers gave up on (timed out) is cancelled: not applied late.
+      if ticket.beginApplying() { ticket.finish(apply(prepared)) }
     case .stop: break
     }
   }
@@ -195,7 +228,15 @@ final class Pipeline: @unchecked Sendable {
     while let input = inbox.poll() {
       switch input {
       case .reading, .mqttMessage: count += 1
-      case .mqttState, .reload, .stop: break  // the connection closing, nothing a user sent
+      case .applyRules(_, let ticket):
+        if ticket.beginApplying() {
+          ticket.finish(
+            ReloadOutcome(
+              accepted: false, ruleCount: settings.loaded.rules.names.count,
+              diagnostics: [Diagnostic(.error, at: nil, "the daemon stopped before the reload was applied")],
+              time: clock.now()))
+        }
+      case .mqttState, .stop: break  // the connection closing, nothing a user sent
       }
     }
     if count > 0 {
