@@ -71,6 +71,14 @@ public final class EventLog {
   private var nextGeneration: UInt32
   private var buffer: [UInt8] = []
   private var bufferRecords = 0
+  /// The seqs of the first and last record in the buffer (nil when it is empty).
+  private var bufferFirstSeq: UInt64?
+  private var bufferLastSeq: UInt64 = 0
+  /// Seqs given out whose records were never written, not taken yet (`takeLostSeqs`).
+  private var lostSeqs: [ClosedRange<UInt64>] = []
+  /// At most this many separate ranges are kept; past it the newest two are joined (the
+  /// seqs between them are then reported lost although they may be on file).
+  static let maximumLostRanges = 1024
   private var payload: [UInt8] = []
   private var retryAtMonotonic: Int64 = 0
   private var lastIntervalSync: Int64?
@@ -279,6 +287,7 @@ public final class EventLog {
     event.seq = seq
     if writeFailure != nil, Sys.monotonicMicroseconds() < retryAtMonotonic {
       droppedRecords += 1
+      noteLost(seq...seq)
       return
     }
     payload.removeAll(keepingCapacity: true)
@@ -287,6 +296,7 @@ public final class EventLog {
       // Readers would take it for corruption: refuse it (it keeps its seq).
       droppedRecords += 1
       oversizedRecords += 1
+      noteLost(seq...seq)
       payload = []
       return
     }
@@ -306,6 +316,8 @@ public final class EventLog {
     let generation = active?.generation ?? planned!.generation
     SegmentFormat.appendRecord(seq: seq, generation: generation, payload: payload, into: &buffer)
     bufferRecords += 1
+    if bufferFirstSeq == nil { bufferFirstSeq = seq }
+    bufferLastSeq = seq
     if buffer.count >= Self.flushThreshold { try writeBuffer() }
   }
 
@@ -316,6 +328,19 @@ public final class EventLog {
   public func writeBuffered() throws(LogError) {
     if let unusable { throw unusable }
     try writeBuffer()
+  }
+
+  /// Every seq up to this one is settled: its record was written to its segment file (it can
+  /// be read back), or it was lost (`takeLostSeqs` reports it). Later records wait in the
+  /// buffer.
+  public var settledSeq: UInt64 { (bufferFirstSeq ?? nextSeq) - 1 }
+
+  /// The seqs given out since the last call whose records were never written (disk full, a
+  /// write error, an event too large), as ranges in seq order; for those who must not count
+  /// on reading them back (the MQTT outbox). Bounded: see `maximumLostRanges`.
+  public func takeLostSeqs() -> [ClosedRange<UInt64>] {
+    defer { lostSeqs.removeAll(keepingCapacity: true) }
+    return lostSeqs
   }
 
   /// True when one of the next `events` appends (of `bytes` in all) may have to wait for
@@ -443,6 +468,8 @@ public final class EventLog {
 
   private func dropBuffer() {
     droppedRecords += UInt64(bufferRecords)
+    if let first = bufferFirstSeq { noteLost(first...bufferLastSeq) }
+    bufferFirstSeq = nil
     buffer.removeAll(keepingCapacity: true)
     bufferRecords = 0
   }
@@ -499,7 +526,18 @@ public final class EventLog {
     active = segment
     buffer.removeAll(keepingCapacity: true)
     bufferRecords = 0
+    bufferFirstSeq = nil
     writeFailure = nil
+  }
+
+  private func noteLost(_ range: ClosedRange<UInt64>) {
+    if let last = lostSeqs.last, last.upperBound &+ 1 >= range.lowerBound {
+      lostSeqs[lostSeqs.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+    } else if lostSeqs.count >= Self.maximumLostRanges {
+      lostSeqs[lostSeqs.count - 1] = lostSeqs[lostSeqs.count - 1].lowerBound...range.upperBound
+    } else {
+      lostSeqs.append(range)
+    }
   }
 
   /// Creates a segment file with its header: written to `<name>.tmp`, made durable (unless

@@ -119,6 +119,13 @@ enum StatusFormatter {
     if let drops = status["counters"]?["input_queue_drops"]?.numberValue, drops > 0 {
       lines.append("inputs dropped because the daemon was overloaded: \(Int(drops))")
     }
+    if case .object(let dropped)? = status["dropped"] {
+      let nonZero = dropped.filter { ($0.value.numberValue ?? 0) > 0 }.sorted { $0.key < $1.key }
+      if !nonZero.isEmpty {
+        lines.append(
+          "dropped: " + nonZero.map { "\($0.key) \(Int($0.value.numberValue ?? 0))" }.joined(separator: ", "))
+      }
+    }
     if case .object(let signals)? = status["signals"] {
       lines.append("signals:")
       for name in signals.keys.sorted() {

@@ -31,6 +31,14 @@ extension MQTTClient: MessagePublisher {}
 /// so a restarted daemon sends what the broker has not acknowledged yet. QoS 0 messages are
 /// not waited for.
 ///
+/// A spilled event is read back from the log only once the log has written it: until its
+/// record is settled (`settle`) its messages stay in memory too, and if the log could not
+/// write it (disk full) they wait in memory instead (`unlogged`, at most `unloggedLimit`),
+/// in seq order with those read back. Every event dropped anywhere here is counted, by
+/// reason: `dropped` (the broker away, past `capacity`), `droppedUnlogged` (not in the log,
+/// past `unloggedLimit`), `droppedNotInLog` (neither in memory nor in the log any more: the
+/// ring dropped it first).
+///
 /// Not thread-safe: owned by whoever holds the pipeline's lock.
 final class Outbox {
   private struct Delivery {
@@ -44,11 +52,20 @@ final class Outbox {
   let capacity: Int
   let window: Int
   let memoryLimit: Int
+  /// How many events the log could not write are kept in memory for the broker.
+  let unloggedLimit: Int
+  /// Spilled events whose log records are kept in memory until settled at most: past it, the
+  /// oldest are left to the log alone.
+  static let maximumUnsettled = 65_536
   /// Every event with a seq up to this one was acknowledged by the broker or dropped.
   private(set) var deliveredSeq: UInt64
-  /// Events dropped because more than `capacity` waited while the broker was unreachable
-  /// (and events that left the log's ring before they could be sent).
+  /// Events dropped because more than `capacity` waited while the broker was unreachable.
   private(set) var dropped: UInt64 = 0
+  /// Events the log could not write, dropped because more than `unloggedLimit` of them waited.
+  private(set) var droppedUnlogged: UInt64 = 0
+  /// Spilled events found neither in memory nor in the log when read back (the ring dropped
+  /// them before they could be sent).
+  private(set) var droppedNotInLog: UInt64 = 0
   /// Messages the client refused (`ganglion_mqtt_publish_failures_total`).
   private(set) var refused: UInt64 = 0
   /// A message the client refused: the event it belongs to, its topic and why.
@@ -71,15 +88,24 @@ final class Outbox {
   private var inFlight = FIFO<Delivery>()
   /// In memory, not handed over yet, in seq order (at most `memoryLimit`).
   private var waiting = FIFO<Delivery>()
+  /// Spilled events whose log records are not settled yet, in seq order.
+  private var unsettled = FIFO<Delivery>()
+  /// Spilled events the log could not write, in seq order (at most `unloggedLimit`).
+  private var unlogged = FIFO<Delivery>()
+  /// Seqs the log reported lost that concern events not settled here yet.
+  private var lostSeqs: [ClosedRange<UInt64>] = []
   /// For each message handed over and not acknowledged yet: its event and topic.
   private var owners: [Int32: (seq: UInt64, topic: String)] = [:]
   /// The newest seq enqueued or announced.
   private var newestSeq: UInt64
 
-  init(capacity: Int, window: Int = 64, memoryLimit: Int = 512, deliveredSeq: UInt64) {
+  init(
+    capacity: Int, window: Int = 64, memoryLimit: Int = 512, unloggedLimit: Int? = nil, deliveredSeq: UInt64
+  ) {
     self.capacity = max(1, capacity)
     self.window = max(1, window)
     self.memoryLimit = max(1, memoryLimit)
+    self.unloggedLimit = max(1, unloggedLimit ?? capacity)
     self.deliveredSeq = deliveredSeq
     newestSeq = deliveredSeq
   }
@@ -98,7 +124,7 @@ final class Outbox {
   func enqueue(seq: UInt64, messages: [MQTTMessage]) {
     newestSeq = max(newestSeq, seq)
     if spilledFrom != nil {  // later than the spilled ones: it waits in the log too
-      if !messages.isEmpty { spilledEvents += 1 }
+      if !messages.isEmpty { spill(Delivery(seq: seq, messages: messages)) }
       return
     }
     if messages.isEmpty && inFlight.count + waiting.count == 0 {
@@ -107,10 +133,36 @@ final class Outbox {
     }
     if waiting.count >= memoryLimit {
       spilledFrom = seq
-      spilledEvents = 1
+      spilledEvents = 0
+      if !messages.isEmpty { spill(Delivery(seq: seq, messages: messages)) }
       return
     }
     waiting.append(Delivery(seq: seq, messages: messages))
+  }
+
+  /// A spilled event: counted, and kept in memory until the log has settled its record.
+  private func spill(_ delivery: Delivery) {
+    spilledEvents += 1
+    unsettled.append(delivery)
+    if unsettled.count > Self.maximumUnsettled { _ = unsettled.popFirst() }  // the log has it, or says it lost it
+  }
+
+  /// The log settled every record up to `seq` (written, or lost: `lost`, from
+  /// `EventLog.takeLostSeqs`): spilled events it wrote are read back from it later; those it
+  /// lost wait in memory (`unlogged`), the oldest dropped and counted past `unloggedLimit`.
+  func settle(through seq: UInt64, lost: [ClosedRange<UInt64>]) {
+    lostSeqs += lost
+    while let first = unsettled.first, first.seq <= seq {
+      _ = unsettled.popFirst()
+      guard lostSeqs.contains(where: { $0.contains(first.seq) }) else { continue }
+      unlogged.append(first)
+      while unlogged.count > unloggedLimit, unlogged.popFirst() != nil {
+        droppedUnlogged += 1
+        spilledEvents = max(0, spilledEvents - 1)
+      }
+    }
+    lostSeqs.removeAll { $0.upperBound <= seq }
+    if lostSeqs.count > 4096 { lostSeqs = [lostSeqs[0].lowerBound...lostSeqs[lostSeqs.count - 1].upperBound] }
   }
 
   /// Announces logged events `fromSeq...toSeq` that were never delivered (found at start-up),
@@ -125,9 +177,21 @@ final class Outbox {
   /// Takes events read back from the log, oldest first, from `spilledFrom` on. `lastRead`
   /// is the newest seq the log was read up to when the batch ends there (nil when the batch
   /// stopped at `refillLimit`): reaching the newest enqueued seq ends the spill.
+  /// Events the log lost wait in memory (`unlogged`) and join them in seq order.
   func refill(_ events: [(seq: UInt64, messages: [MQTTMessage])], readUpTo lastRead: UInt64?) {
     guard var next = spilledFrom else { return }
+    /// Takes the unlogged events before `bound`, in order.
+    func takeUnlogged(before bound: UInt64) {
+      while let first = unlogged.first, first.seq < bound {
+        _ = unlogged.popFirst()
+        guard first.seq >= next else { continue }  // read back from the log already
+        spilledEvents = max(0, spilledEvents - 1)
+        waiting.append(first)
+        next = first.seq + 1
+      }
+    }
     for (seq, messages) in events where seq >= next {
+      takeUnlogged(before: seq)
       next = seq + 1
       if messages.isEmpty {
         if inFlight.count + waiting.count == 0 { deliveredSeq = max(deliveredSeq, seq) }
@@ -136,8 +200,13 @@ final class Outbox {
         waiting.append(Delivery(seq: seq, messages: messages))
       }
     }
-    if let lastRead, lastRead >= next { next = lastRead + 1 }
+    if let lastRead {
+      takeUnlogged(before: lastRead + 1)
+      if lastRead >= next { next = lastRead + 1 }
+    }
     if next > newestSeq {
+      // Counted as waiting, found neither in the log nor in memory: the ring dropped them.
+      droppedNotInLog += UInt64(spilledEvents)
       spilledFrom = nil
       spilledEvents = 0
     } else {

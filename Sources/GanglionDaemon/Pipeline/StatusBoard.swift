@@ -72,6 +72,8 @@ final class StatusBoard: Sendable {
     var inputDropLines = LogLineRateLimit()
     var outboxDepth = 0
     var outboxDropped: UInt64 = 0
+    var outboxDroppedUnlogged: UInt64 = 0
+    var outboxDroppedNotInLog: UInt64 = 0
     var deliveredSeq: UInt64 = 0
     var counters = Counters()
   }
@@ -108,6 +110,21 @@ final class StatusBoard: Sendable {
         break
       }
     }
+  }
+
+  /// Everything dropped anywhere, by reason (`dropped` in `/status`,
+  /// `ganglion_dropped_total{reason}` in `/metrics`): events or messages that were lost on
+  /// their way, each counted once, at the place it was lost.
+  static func dropped(_ s: Snapshot) -> [(reason: String, count: UInt64)] {
+    [
+      ("input_queue_full", s.counters.inputQueueDrops),
+      ("log_write_failed", s.log.droppedRecords),
+      ("outbox_full", s.outboxDropped),
+      ("outbox_unlogged_overflow", s.outboxDroppedUnlogged),
+      ("outbox_not_in_log", s.outboxDroppedNotInLog),
+      ("publish_refused", s.counters.clientPublishRefusals),
+      ("publish_invalid_topic", s.counters.invalidPublishTopics),
+    ]
   }
 
   /// `/status` as JSON.
@@ -163,6 +180,8 @@ final class StatusBoard: Sendable {
         "mqtt_messages_queued": .number(Double(s.counters.mqttMessagesQueued)),
       ]),
       "rejected_reload": .null,
+      "dropped": .object(
+        Dictionary(uniqueKeysWithValues: Self.dropped(s).map { ($0.reason, Value.number(Double($0.count))) })),
     ]
     if let rejected = s.rejectedReload {
       document["rejected_reload"] = .object([
@@ -229,6 +248,10 @@ final class StatusBoard: Sendable {
     metric(
       "ganglion_mqtt_outbox_dropped_total", "counter", "Events dropped from a full outbox (mqtt.outbox).",
       [("", Double(s.outboxDropped))])
+    metric(
+      "ganglion_dropped_total", "counter",
+      "Events (or their MQTT messages) dropped anywhere, by reason (docs/events.md \"Dropped events\").",
+      Self.dropped(s).map { ("{reason=\"\($0.reason)\"}", Double($0.count)) })
     metric("ganglion_log_next_seq", "gauge", "The seq the next event gets.", [("", Double(s.nextSeq))])
     metric(
       "ganglion_rule_fired_total", "counter", "Rule firings.",
