@@ -57,6 +57,10 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
   public var isInterruptedOrWouldBlock: Bool { code == EINTR || code == EAGAIN || code == EWOULDBLOCK }
   /// ENOSPC, EDQUOT or EROFS: no room or no write access right now.
   public var isOutOfSpace: Bool { code == ENOSPC || code == EDQUOT || code == EROFS }
+  /// ECONNREFUSED: nothing listens on that port.
+  public var isConnectionRefused: Bool { code == ECONNREFUSED }
+  /// ETIMEDOUT, or a read or write time-out (EAGAIN on a socket with SO_RCVTIMEO).
+  public var isTimeOut: Bool { code == ETIMEDOUT || code == EAGAIN || code == EWOULDBLOCK }
   /// EADDRINUSE: the port is taken.
   public var isAddressInUse: Bool { code == EADDRINUSE }
   /// ENOTSUP / EOPNOTSUPP: the call is not supported here.

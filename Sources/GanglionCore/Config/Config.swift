@@ -332,10 +332,24 @@ public enum LogSync: Sendable, Equatable {
 public struct HTTPConfig: Sendable, Hashable {
   public var host: String
   public var port: Int
+  /// `token_file` as written (relative to the config's folder): the file holds the bearer
+  /// token every request must carry (config.md "HTTP access"). Required when `host` is not a
+  /// loopback address.
+  public var tokenFile: Located<String>?
 
-  public init(host: String, port: Int) {
+  public init(host: String, port: Int, tokenFile: Located<String>? = nil) {
     self.host = host
     self.port = port
+    self.tokenFile = tokenFile
+  }
+
+  /// Whether `host` reaches this machine only: `localhost` or an address in 127.0.0.0/8.
+  public static func isLoopback(_ host: String) -> Bool {
+    if host == "localhost" { return true }
+    let octets = host.split(separator: ".", omittingEmptySubsequences: false).map { part -> UInt8? in
+      part.count <= 3 && part.allSatisfy(\.isASCII) ? UInt8(part) : nil
+    }
+    return octets.count == 4 && !octets.contains(nil) && octets[0] == 127
   }
 
   /// `127.0.0.1:9120`: on, loopback only.

@@ -18,7 +18,7 @@ public enum ConfigDecoder {
     return hints
   }()
   static let logKeys = ["dir", "max_size", "segment_size", "sync"]
-  static let httpKeys = ["listen"]
+  static let httpKeys = ["listen", "token_file"]
 
   /// Decodes config text.
   ///
@@ -562,16 +562,30 @@ private struct Decoder {
       let fields = reader.mapping(
         node, "`http`", allowed: ConfigDecoder.httpKeys, expected: "`off` or a mapping like { listen: 127.0.0.1:9120 }")
     else { return .default }
-    guard let listen = fields["listen"] else { return .default }
+    var tokenFile: Located<String>?
+    if let node = fields["token_file"], let path = reader.string(node, "`token_file`", expected: "a path") {
+      tokenFile = Located(path, at: node.textLocation)
+    }
+    var http = HTTPConfig.default
+    http.tokenFile = tokenFile
+    guard let listen = fields["listen"] else { return http }
     guard let text = reader.string(listen, "`listen`", expected: "host:port like 127.0.0.1:9120") else {
-      return .default
+      return http
     }
     switch NetworkAddress.parseHostPort(text, portRequired: true) {
     case .success(let address):
-      return HTTPConfig(host: address.host, port: address.port!)
+      http.host = address.host
+      http.port = address.port!
+      if tokenFile == nil, !HTTPConfig.isLoopback(address.host) {
+        error(
+          "`listen` \(text) is not a loopback address: give `token_file` too, so that every request must "
+            + "carry its token (anyone who can reach the port could otherwise reload or inject)",
+          at: listen.textLocation)
+      }
+      return http
     case .failure(let problem):
       error("`listen` \(problem.message) (like 127.0.0.1:9120); found '\(text)'", at: listen.textLocation)
-      return .default
+      return http
     }
   }
 }

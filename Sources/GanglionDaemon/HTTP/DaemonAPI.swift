@@ -12,6 +12,16 @@ struct DaemonAPI: Sendable {
   let config: Config
   let clock: any WallClock
 
+  /// The slots a request is served in: `/status` and `/metrics` are quick and always have
+  /// theirs; `/events` followers hold theirs as long as they follow.
+  static func classify(_ request: HTTPRequest) -> HTTPRequestClass {
+    switch request.path {
+    case "/status", "/metrics": .quick
+    case "/events": .stream
+    default: .work
+    }
+  }
+
   func handle(_ request: HTTPRequest, _ connection: HTTPConnection) -> HTTPResponse? {
     switch (request.method, request.path) {
     case ("GET", "/status"):

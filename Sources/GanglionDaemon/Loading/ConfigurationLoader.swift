@@ -13,6 +13,8 @@ public struct LoadedConfiguration: Sendable {
   /// The log folder: `log.dir` (relative to the config's folder), else
   /// `$STATE_DIRECTORY/log`, else `./ganglion-state/log`.
   public var logDirectory: String
+  /// The HTTP API's bearer token, from `http.token_file`; nil without one.
+  public var apiToken: String?
 }
 
 /// Reads a configuration and what it names from disk and checks all of it, collecting
@@ -76,13 +78,33 @@ public enum ConfigurationLoader {
     diagnostics.append(contentsOf: ruleDiagnostics)
 
     let logDirectory = config.log.dir.map { FileSystem.resolve($0, relativeTo: base) } ?? defaultLogDirectory()
+    let apiToken = config.http?.tokenFile.flatMap { readToken($0, base: base, diagnostics: &diagnostics) }
     guard !diagnostics.hasErrors, let rules else { return (nil, diagnostics.diagnostics) }
     return (
       LoadedConfiguration(
         config: config, configPath: configPath, profile: profile, ruleSources: sources, rules: rules,
-        logDirectory: logDirectory),
+        logDirectory: logDirectory, apiToken: apiToken),
       diagnostics.diagnostics
     )
+  }
+
+  /// The API token in `http.token_file` (surrounding white space dropped); an error at the
+  /// key's value when it cannot be read or is empty.
+  static func readToken(
+    _ file: Located<String>, base: String, diagnostics: inout DiagnosticCollector
+  ) -> String? {
+    let path = FileSystem.resolve(file.value, relativeTo: base)
+    do {
+      let token = try FileSystem.readText(path, limit: 4096).trimmingASCIIWhitespace()
+      guard !token.isEmpty else {
+        diagnostics.error("`token_file` \(path) is empty; put the API token in it", at: file.location)
+        return nil
+      }
+      return token
+    } catch {
+      diagnostics.error("cannot read `token_file`: \(error)", at: file.location)
+      return nil
+    }
   }
 
   /// Reads the rule files the config's `rules:` names (relative to the config's folder).

@@ -221,7 +221,11 @@ final class HTTPService: DaemonService {
     let api = DaemonAPI(
       pipeline: pipelineService.pipeline, reloader: reload.reloader, board: gpio.board, config: context.config,
       clock: context.clock)
-    let server = try HTTPServer(host: settings.host, port: settings.port) { request, connection in
+    let server = try HTTPServer(
+      host: settings.host, port: settings.port,
+      access: HTTPAccessPolicy(listenHost: settings.host, port: settings.port, token: context.loaded.apiToken),
+      classify: DaemonAPI.classify
+    ) { request, connection in
       api.handle(request, connection)
     }
     try server.start()
