@@ -49,6 +49,8 @@ final class Pipeline: @unchecked Sendable {
   var nextSyncCheck: Int64 = 0
   var nextStateSave: Int64 = 0
   var deadLetterLines = LogLineRateLimit()
+  /// Which dead letters are recorded in the log (rate-limited per topic).
+  var deadLetterGate = DeadLetterGate()
   /// Daemon log lines about refused publishes: per rule for invalid topics, one for the
   /// client's refusals (bounded by the rules' names).
   var publishRefusalLines: [String: LogLineRateLimit] = [:]

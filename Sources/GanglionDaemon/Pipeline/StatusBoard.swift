@@ -36,7 +36,10 @@ final class StatusBoard: Sendable {
 
   struct Counters: Sendable {
     var events: UInt64 = 0
+    /// Every rejected message, recorded or not.
     var deadLetters: UInt64 = 0
+    /// Dead letters only counted, not recorded: their topic was flooding (`DeadLetterGate`).
+    var deadLetterRecordsSuppressed: UInt64 = 0
     var inputQueueDrops: UInt64 = 0
     /// Every message not sent because it was refused: by the MQTT client
     /// (`clientPublishRefusals`) or, for an invalid topic, by the rule engine.
@@ -124,6 +127,7 @@ final class StatusBoard: Sendable {
       ("outbox_not_in_log", s.outboxDroppedNotInLog),
       ("publish_refused", s.counters.clientPublishRefusals),
       ("publish_invalid_topic", s.counters.invalidPublishTopics),
+      ("dead_letter_not_recorded", s.counters.deadLetterRecordsSuppressed),
     ]
   }
 
@@ -171,6 +175,7 @@ final class StatusBoard: Sendable {
       "counters": .object([
         "events": .number(Double(s.counters.events)),
         "dead_letters": .number(Double(s.counters.deadLetters)),
+        "dead_letters_not_recorded": .number(Double(s.counters.deadLetterRecordsSuppressed)),
         "input_queue_drops": .number(Double(s.counters.inputQueueDrops)),
         "mqtt_publish_failures": .number(Double(s.counters.mqttPublishFailures)),
         "invalid_publish_topics": .number(Double(s.counters.invalidPublishTopics)),
