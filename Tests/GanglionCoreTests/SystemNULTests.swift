@@ -26,3 +26,23 @@ import Testing
     #expect(!Socket.isLoopback(host: "127.0.0.1\u{0}.evil.example"))
   }
 }
+
+/// The pipeline's input queue under overload (issue 10 item 8).
+@Suite struct CoalescingQueueTests {
+  @Test func aFullQueueKeepsTheNewestElementPerKeyInItsPlace() {
+    let queue = CoalescingQueue<String, String>(capacity: 2)
+    #expect(queue.offer("a") && queue.offer("b"))
+    #expect(!queue.offer("x"), "full")
+    #expect(queue.offer("lux=1", coalescingBy: "lux") == .queued)
+    #expect(queue.offer("lux=2", coalescingBy: "lux") == .replaced)
+    #expect(queue.offer("door=1", coalescingBy: "door") == .queued)
+    #expect(queue.depth == 4)
+    #expect(queue.poll() == "a")
+    #expect(queue.offer("lux=3"), "room again: queued after the waiting lux=2")
+    #expect(queue.poll() == "b")
+    #expect(queue.poll() == "lux=2", "taken where lux=1 would have been")
+    #expect(queue.poll() == "door=1")
+    #expect(queue.poll() == "lux=3", "never before the older reading")
+    #expect(queue.poll() == nil)
+  }
+}

@@ -2,6 +2,7 @@ import GanglionCore
 import GanglionRules
 import GanglionSystem
 import Logging
+import Synchronization
 
 /// Reloading rules on the pipeline (SIGHUP, `ganglion reload`): all or nothing. The rule
 /// files were read and compiled on the reload thread (`RuleReloader`); here the new set is
@@ -25,6 +26,7 @@ extension Pipeline {
     }
     settings.loaded.rules = rules
     settings.loaded.ruleSources = prepared.sources
+    everyEventSignals.withLock { $0 = rules.signalsWithEveryEventRead }
     status.update {
       $0.rejectedReload = nil
       $0.rules = rules.names

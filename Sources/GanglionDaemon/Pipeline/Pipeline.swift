@@ -26,8 +26,14 @@ final class Pipeline: @unchecked Sendable {
     var printEvents: Bool
   }
 
-  /// Inputs waiting for the pipeline; producers never block (a full queue drops and counts).
-  let inbox = BoundedQueue<PipelineInput>(capacity: 4096)
+  /// Inputs waiting for the pipeline; producers never block. When it is full, the newest
+  /// reading of each value signal (and the connection's newest state) waits in a slot of its
+  /// own, replacing older ones; other inputs are dropped and counted (`submit`). At most
+  /// 4096 inputs plus one per signal wait.
+  let inbox = CoalescingQueue<InputKey, PipelineInput>(capacity: 4096)
+  /// The signals whose every event matters (an `on` rule fires on them): their readings are
+  /// not coalesced. Changed by reloads, read by the input threads.
+  let everyEventSignals: Mutex<Set<String>>
   let status: StatusBoard
   let tail = LiveTail()
 
@@ -91,6 +97,7 @@ final class Pipeline: @unchecked Sendable {
       config.mqtt == nil
       ? nil : BrokerDelivery(config: config, log: log, deliveredSeq: stateFiles.readDeliveredSeq(), logger: logger)
     inbound = InboundMQTT(config: config)
+    everyEventSignals = Mutex(settings.loaded.rules.signalsWithEveryEventRead)
     syncMode = config.log.sync
     let start = clock.now()
     engine = Engine(
@@ -106,11 +113,51 @@ final class Pipeline: @unchecked Sendable {
         logDirectory: settings.loaded.logDirectory, nextSeq: log.nextSeq))
   }
 
-  /// Offers an input from any thread; false (and counted, and said in the log at most every
-  /// 10 s) when the queue is full.
+  /// Offers an input from any thread without blocking. When the queue is full, a reading of
+  /// a value signal (an MQTT message is read into its readings first) waits in its signal's
+  /// slot, where a newer one replaces it (counted in `inputsCoalesced`), and the connection's
+  /// state in one of its own; anything else, readings of signals an `on` rule fires on
+  /// included, is dropped: false, counted, and said in the log at most every 10 s.
   @discardableResult
   func submit(_ input: PipelineInput) -> Bool {
     if inbox.offer(input) { return true }
+    switch input {
+    case .reading(let reading):
+      return coalesce(reading)
+    case .mqttMessage(let message):
+      var kept = true
+      for outcome in inbound.interpret(message, at: clock.now()) {
+        switch outcome {
+        case .reading(let reading): kept = coalesce(reading) && kept
+        case .rejected:
+          noteDroppedInput()
+          kept = false
+        }
+      }
+      return kept
+    case .mqttState:
+      return inbox.offer(input, coalescingBy: .connection) != .refused || noteDroppedInput()
+    case .applyRules, .stop:
+      return noteDroppedInput()
+    }
+  }
+
+  /// A reading offered to a full queue: it waits in its signal's slot, unless every event of
+  /// the signal matters.
+  private func coalesce(_ reading: Reading) -> Bool {
+    if everyEventSignals.withLock({ $0.contains(reading.signal) }) { return noteDroppedInput() }
+    switch inbox.offer(.reading(reading), coalescingBy: .signal(reading.signal)) {
+    case .queued: return true
+    case .replaced:
+      status.update { $0.counters.inputsCoalesced += 1 }
+      return true
+    case .refused: return noteDroppedInput()
+    }
+  }
+
+  /// Counts an input that could not be queued and says so at most every 10 s; false.
+  @discardableResult
+  private func noteDroppedInput() -> Bool {
     let now = monotonic.nowMicroseconds()
     let report = status.update { s -> UInt64? in
       s.counters.inputQueueDrops += 1

@@ -24,3 +24,12 @@ public struct ReloadOutcome: Sendable {
   public var diagnostics: [Diagnostic]
   public var time: Timestamp
 }
+
+/// What an input waiting in a full queue is kept by (`CoalescingQueue`): a newer one with the
+/// same key replaces it.
+enum InputKey: Hashable, Sendable {
+  /// A reading of this signal.
+  case signal(String)
+  /// The MQTT connection's state.
+  case connection
+}

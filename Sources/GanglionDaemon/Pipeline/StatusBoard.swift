@@ -41,6 +41,8 @@ final class StatusBoard: Sendable {
     /// Dead letters only counted, not recorded: their topic was flooding (`DeadLetterGate`).
     var deadLetterRecordsSuppressed: UInt64 = 0
     var inputQueueDrops: UInt64 = 0
+    /// Readings of value signals replaced by a newer one while the input queue was full.
+    var inputsCoalesced: UInt64 = 0
     /// Every message not sent because it was refused: by the MQTT client
     /// (`clientPublishRefusals`) or, for an invalid topic, by the rule engine.
     var mqttPublishFailures: UInt64 { clientPublishRefusals + invalidPublishTopics }
@@ -121,6 +123,7 @@ final class StatusBoard: Sendable {
   static func dropped(_ s: Snapshot) -> [(reason: String, count: UInt64)] {
     [
       ("input_queue_full", s.counters.inputQueueDrops),
+      ("input_coalesced", s.counters.inputsCoalesced),
       ("log_write_failed", s.log.droppedRecords),
       ("outbox_full", s.outboxDropped),
       ("outbox_unlogged_overflow", s.outboxDroppedUnlogged),
@@ -177,6 +180,7 @@ final class StatusBoard: Sendable {
         "dead_letters": .number(Double(s.counters.deadLetters)),
         "dead_letters_not_recorded": .number(Double(s.counters.deadLetterRecordsSuppressed)),
         "input_queue_drops": .number(Double(s.counters.inputQueueDrops)),
+        "inputs_coalesced": .number(Double(s.counters.inputsCoalesced)),
         "mqtt_publish_failures": .number(Double(s.counters.mqttPublishFailures)),
         "invalid_publish_topics": .number(Double(s.counters.invalidPublishTopics)),
         "gpio_write_failures": .number(Double(s.counters.gpioWriteFailures)),

@@ -142,6 +142,16 @@ public struct RuleSet: Sendable {
   /// The names of the rules that can fire.
   public var enabledNames: [String] { rules.filter(\.enabled).map(\.name) }
 
+  /// The signals an enabled `on` rule fires on: every event of these matters (a reading may
+  /// not stand in for an earlier one, as it may for the others).
+  public var signalsWithEveryEventRead: Set<String> {
+    var names = Set<String>()
+    for rule in rules where rule.enabled {
+      if case .on(let slots) = rule.trigger { for slot in slots { names.insert(slotNames[slot]) } }
+    }
+    return names
+  }
+
   /// No rules, no signals.
   public static let empty = RuleSet(rules: [], catalog: SignalCatalog())
 
