@@ -77,7 +77,7 @@ public enum Daemon {
     if settings.useTLS {
       tls = TLSOptions(
         caFile: settings.caFile.map { FileSystem.resolve($0, relativeTo: base) }
-          ?? "/etc/ssl/certs/ca-certificates.crt",
+          ?? ConfigurationLoader.defaultCAFile,
         certFile: settings.certFile.map { FileSystem.resolve($0, relativeTo: base) },
         keyFile: settings.keyFile.map { FileSystem.resolve($0, relativeTo: base) })
     }

@@ -239,6 +239,9 @@ public struct MQTTConfig: Sendable, Equatable {
   public var outbox: Int
   /// Which of the daemon's own topics it publishes (`mqtt.publish`; all by default).
   public var publish: MQTTPublishedTopics = MQTTPublishedTopics()
+  /// Where `url`, `password_file`, `ca_file`, `cert_file` and `key_file` are written (by
+  /// key), for the checks that read those files.
+  public var locations = KeyLocations()
 
   public static let defaultPort = 1883
   public static let defaultTLSPort = 8883
@@ -270,6 +273,21 @@ public struct MQTTConfig: Sendable, Equatable {
     MQTTConfig(
       host: host, port: port, useTLS: useTLS, clientID: "ganglion-\(device)", prefix: "ganglion/\(device)")
   }
+}
+
+/// Where keys of a section are written, for checks made after decoding. Where a setting is
+/// written does not make two settings different: any two compare equal.
+public struct KeyLocations: Sendable, Equatable {
+  private var byKey: [String: SourceLocation] = [:]
+
+  public init() {}
+
+  public subscript(key: String) -> SourceLocation? {
+    get { byKey[key] }
+    set { byKey[key] = newValue }
+  }
+
+  public static func == (_: KeyLocations, _: KeyLocations) -> Bool { true }
 }
 
 /// `mqtt.publish`: the topics under the prefix that mirror every event (events.md "MQTT

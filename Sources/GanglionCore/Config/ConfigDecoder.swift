@@ -415,6 +415,9 @@ private struct Decoder {
       return nil
     }
     var config = MQTTConfig.defaults(host: "", device: device)
+    for name in ["url", "password_file", "ca_file", "cert_file", "key_file"] {
+      if let node = fields[name] { config.locations[name] = node.textLocation }
+    }
     var ok = true
     if let url = reader.string(urlNode, "`url`", expected: "a broker URL like mqtt://127.0.0.1:1883") {
       switch NetworkAddress.parseURL(url) {
@@ -431,7 +434,7 @@ private struct Decoder {
     }
     if let node = fields["client_id"] {
       if let id = reader.string(node, "`client_id`", expected: "an MQTT client id") {
-        if id.utf8.count > 65_535 || id.contains(where: { $0 == "+" || $0 == "#" || $0 == "/" }) {
+        if id.utf8.count > 65_535 || id.contains(where: { $0 == "+" || $0 == "#" || $0 == "/" || $0 == "\u{0}" }) {
           error("`client_id` expects a name without '+', '#' or '/'; found '\(id)'", at: node.textLocation)
         } else {
           config.clientID = id
@@ -448,6 +451,9 @@ private struct Decoder {
       }
     }
     config.username = fields["username"].flatMap { reader.string($0, "`username`") }
+    if let node = fields["username"], config.username?.utf8.contains(0) == true {
+      error("`username` must not hold a NUL character", at: node.textLocation)
+    }
     config.passwordFile = fields["password_file"].flatMap { reader.string($0, "`password_file`", expected: "a path") }
     if fields.has("password_file"), !fields.has("username") {
       error(

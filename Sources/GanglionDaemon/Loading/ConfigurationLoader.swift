@@ -79,6 +79,7 @@ public enum ConfigurationLoader {
 
     let logDirectory = config.log.dir.map { FileSystem.resolve($0, relativeTo: base) } ?? defaultLogDirectory()
     let apiToken = config.http?.tokenFile.flatMap { readToken($0, base: base, diagnostics: &diagnostics) }
+    if let mqtt = config.mqtt { checkMQTTFiles(mqtt, base: base, diagnostics: &diagnostics) }
     guard !diagnostics.hasErrors, let rules else { return (nil, diagnostics.diagnostics) }
     return (
       LoadedConfiguration(
@@ -86,6 +87,35 @@ public enum ConfigurationLoader {
         logDirectory: logDirectory, apiToken: apiToken),
       diagnostics.diagnostics
     )
+  }
+
+  /// The CA file libmosquitto verifies the broker with when `mqtts://` names none.
+  public static let defaultCAFile = "/etc/ssl/certs/ca-certificates.crt"
+
+  /// The files the MQTT client reads at start (`password_file`; with TLS the CA, certificate
+  /// and key files) must be readable regular files: an error at each key that names one that
+  /// is not, so that `check` fails rather than `run`.
+  static func checkMQTTFiles(_ mqtt: MQTTConfig, base: String, diagnostics: inout DiagnosticCollector) {
+    var files: [(key: String, path: String)] = []
+    if let file = mqtt.passwordFile { files.append(("password_file", file)) }
+    if mqtt.useTLS {
+      files.append(("ca_file", mqtt.caFile ?? defaultCAFile))
+      if let file = mqtt.certFile { files.append(("cert_file", file)) }
+      if let file = mqtt.keyFile { files.append(("key_file", file)) }
+    }
+    for (key, file) in files {
+      let path = FileSystem.resolve(file, relativeTo: base)
+      do {
+        _ = try FileSystem.readBytes(path, limit: 16 << 20)
+      } catch {
+        let given = mqtt.locations[key] != nil
+        diagnostics.error(
+          given
+            ? "cannot read `\(key)`: \(error)"
+            : "cannot read the default CA file for mqtts:// (give `ca_file`): \(error)",
+          at: mqtt.locations[key] ?? mqtt.locations["url"])
+      }
+    }
   }
 
   /// The API token in `http.token_file` (surrounding white space dropped); an error at the
