@@ -28,12 +28,22 @@ final class EventLogService: DaemonService {
     let directory = context.loaded.logDirectory
     let settings = context.config.log
     do {
-      try FileSystem.makeDirectories(directory)
+      try FileSystem.makeDirectories(directory, permissions: 0o750)
       log = try EventLog.open(
         directory: directory,
         options: LogOptions(maxSize: settings.maxSize, segmentSize: settings.segmentSize, sync: settings.sync))
     } catch {
       throw DaemonStartError("cannot open the event log in \(directory): \(error)")
+    }
+    // A log belongs to one device: its events' ids say so. Another device's log is not
+    // continued under a new name.
+    let recorded = (try? DaemonStateFiles.recordedDevice(in: directory)) ?? nil
+    if let recorded, recorded != context.config.device {
+      try? log.close()
+      throw DaemonStartError(
+        "the event log in \(directory) belongs to device '\(recorded)', but the configuration says device "
+          + "'\(context.config.device)': continuing it would relabel its history. Move the log folder away (or "
+          + "point log.dir at a new one) to start a new log, or set `device: \(recorded)`")
     }
     if log.recovery.bytesCut > 0 {
       context.logger.warning("event log recovered: cut \(log.recovery.bytesCut) bytes of a torn or corrupt tail")
