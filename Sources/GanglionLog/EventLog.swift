@@ -111,9 +111,10 @@ public final class EventLog {
   // MARK: opening and recovery
 
   /// Opens the log in `directory` (creating the folder and its parents if needed), takes the
-  /// writer lock, and recovers: the newest segment is checked record by record and cut at
-  /// the first torn or corrupt record (`recovery` says where and how many bytes), and
-  /// segments past `maxSize` are deleted. Blocks for the scan of the newest segment.
+  /// writer lock, and recovers: every segment is checked record by record; corrupt bytes
+  /// with valid records after them are skipped, not cut (`recovery.skipped`), and the newest
+  /// segment is cut at a torn or corrupt tail (`recovery.cuts` says where and how many
+  /// bytes); segments past `maxSize` are deleted. Blocks for the scan (one read of the log).
   /// - Throws: `.locked` if another writer has the folder, `.invalidOptions`,
   ///   `.unsupportedVersion` for a newest segment written by a newer version, and system
   ///   errors (cannot create, read or truncate the files).
@@ -159,6 +160,7 @@ public final class EventLog {
     var cuts: [RecoveryReport.Cut] = []
     var maxGeneration = meta.generation
     var damaged: [String] = []
+    var skipped: [SkippedBytes] = []
 
     // The newest segment with a readable header becomes the tail. A newer one without a
     // readable header holds no synced record (its header was synced before it got its
@@ -189,6 +191,7 @@ public final class EventLog {
       case .success(let header):
         var scanner = SegmentScanner(fd: fd, path: last.path, header: header)
         while try scanner.next() != nil {}
+        skipped += scanner.skipped
         switch try scanner.stop() {
         case .end:
           break
@@ -204,14 +207,29 @@ public final class EventLog {
       break
     }
 
-    // Older segments: only their headers are read here (readers check their records).
+    // Older segments: every record is checked once, so corruption inside one is reported
+    // now, not found later by a reader (which skips it too, resyncing after it).
     var closed: [ClosedSegment] = []
     for segment in segments.dropLast(tail == nil ? 0 : 1) {
       let fd = try Sys.open(segment.path, .read)
       defer { _ = try? Sys.close(fd, path: segment.path) }
       let size = try Sys.fileSize(fd, path: segment.path)
       switch try readSegmentHeader(fd: fd, path: segment.path) {
-      case .success(let header): maxGeneration = max(maxGeneration, header.generation)
+      case .success(let header):
+        maxGeneration = max(maxGeneration, header.generation)
+        var scanner = SegmentScanner(fd: fd, path: segment.path, header: header)
+        while try scanner.next() != nil {}
+        skipped += scanner.skipped
+        switch try scanner.stop() {
+        case .end: break
+        case .incomplete(let offset, let bytes):
+          skipped.append(
+            SkippedBytes(
+              segment: segment.name, offset: offset, bytes: bytes, reason: "the segment ends inside a record"))
+        case .corrupt(let offset, let reason):
+          skipped.append(
+            SkippedBytes(segment: segment.name, offset: offset, bytes: size - offset, reason: reason + ", to its end"))
+        }
       case .failure: damaged.append(segment.name)
       }
       closed.append(ClosedSegment(baseSeq: segment.baseSeq, path: segment.path, size: size))
@@ -244,7 +262,7 @@ public final class EventLog {
     let nextSeq = max(seqUpperBound &+ 1, meta.reservedSeq, 1)
     let recovery = RecoveryReport(
       segmentsFound: segmentsFound, cuts: cuts, lastSeq: lastSeq, nextSeq: nextSeq, damagedSegments: damaged,
-      metaProblem: meta.problem)
+      metaProblem: meta.problem, skipped: skipped)
     meta.problem = nil
     let log = EventLog(
       directory: directory, options: options, lockFD: lockFD, meta: meta, closedSegments: closed, active: active,

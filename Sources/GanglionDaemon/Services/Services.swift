@@ -48,6 +48,9 @@ final class EventLogService: DaemonService {
     if log.recovery.bytesCut > 0 {
       context.logger.warning("event log recovered: cut \(log.recovery.bytesCut) bytes of a torn or corrupt tail")
     }
+    for stretch in log.recovery.skipped {
+      context.logger.warning("event log: corrupt records in \(directory)/\(stretch)")
+    }
   }
 
   /// The pipeline closes the log when its loop ends; this closes it when the loop never ran.
