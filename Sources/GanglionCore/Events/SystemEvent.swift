@@ -16,6 +16,9 @@ public enum SystemEvent: Sendable, Equatable {
   /// The MQTT client refused a message of the event that is this one's `cause`: nothing was
   /// sent to `topic`, for `error`.
   case publishFailed(topic: String, error: String)
+  /// A rule fired `firings` times within `withinSeconds` and is paused for `pausedSeconds`
+  /// (rules.md "Loops are stopped"); `cause` is the trigger it did not fire on.
+  case ruleBreaker(rule: String, firings: Int, withinSeconds: Int, pausedSeconds: Int)
 
   /// The `event` name of each kind, as it appears in the log.
   public enum Name: String, Sendable, CaseIterable {
@@ -23,6 +26,7 @@ public enum SystemEvent: Sendable, Equatable {
     case reloadRejected = "reload rejected"
     case ruleLoop = "rule loop"
     case publishFailed = "publish failed"
+    case ruleBreaker = "rule breaker"
   }
 
   public var name: Name {
@@ -33,6 +37,7 @@ public enum SystemEvent: Sendable, Equatable {
     case .reloadRejected: .reloadRejected
     case .ruleLoop: .ruleLoop
     case .publishFailed: .publishFailed
+    case .ruleBreaker: .ruleBreaker
     }
   }
 
@@ -54,6 +59,11 @@ public enum SystemEvent: Sendable, Equatable {
     case .publishFailed(let topic, let error):
       fields["topic"] = .string(topic)
       fields["error"] = .string(error)
+    case .ruleBreaker(let rule, let firings, let within, let paused):
+      fields["rule"] = .string(rule)
+      fields["firings"] = .number(Double(firings))
+      fields["within_seconds"] = .number(Double(within))
+      fields["paused_seconds"] = .number(Double(paused))
     }
     return .object(fields)
   }
@@ -75,6 +85,11 @@ public enum SystemEvent: Sendable, Equatable {
       self = .ruleLoop(rules: value["rules"]?.arrayValue?.compactMap(\.stringValue) ?? [])
     case .publishFailed:
       self = .publishFailed(topic: value["topic"]?.stringValue ?? "", error: value["error"]?.stringValue ?? "")
+    case .ruleBreaker:
+      self = .ruleBreaker(
+        rule: value["rule"]?.stringValue ?? "", firings: Int(value["firings"]?.numberValue ?? 0),
+        withinSeconds: Int(value["within_seconds"]?.numberValue ?? 0),
+        pausedSeconds: Int(value["paused_seconds"]?.numberValue ?? 0))
     }
   }
 }

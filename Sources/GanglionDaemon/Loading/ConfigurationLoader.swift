@@ -74,7 +74,8 @@ public enum ConfigurationLoader {
     } else {
       sources = readRules(of: config, configPath: configPath, diagnostics: &diagnostics)
     }
-    let (rules, ruleDiagnostics) = RuleCompiler.compile(sources, signals: config.catalog)
+    let (rules, ruleDiagnostics) = RuleCompiler.compile(
+      sources, signals: config.catalog, ownCommands: ownCommandTopics(of: config))
     diagnostics.append(contentsOf: ruleDiagnostics)
 
     let logDirectory = config.log.dir.map { FileSystem.resolve($0, relativeTo: base) } ?? defaultLogDirectory()
@@ -87,6 +88,12 @@ public enum ConfigurationLoader {
         logDirectory: logDirectory, apiToken: apiToken),
       diagnostics.diagnostics
     )
+  }
+
+  /// The daemon's own command topics, when `mqtt.commands` is on (for the rule check's warning).
+  public static func ownCommandTopics(of config: Config) -> OwnCommandTopics? {
+    guard let mqtt = config.mqtt, mqtt.commands else { return nil }
+    return OwnCommandTopics(device: config.device, prefix: mqtt.prefix)
   }
 
   /// The CA file libmosquitto verifies the broker with when `mqtts://` names none.

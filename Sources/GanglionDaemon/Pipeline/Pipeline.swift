@@ -345,6 +345,11 @@ final class Pipeline: @unchecked Sendable {
       case .publish where event.publishRefusal != nil: notePublishRefusedByRule(event)
       case .system where event.systemEventName == .ruleLoop:
         logger.warning("rule loop stopped: \(JSON.encode(event.value))")
+      case .system where event.systemEventName == .ruleBreaker:
+        if case .ruleBreaker(let rule, let firings, let within, let paused)? = event.systemEvent {
+          let hint = "a loop through the broker, such as a publish to the daemon's own set/ topic?"
+          logger.warning("rule \(rule) fired \(firings) times within \(within) s: paused for \(paused) s (\(hint))")
+        }
       default: break
       }
       if !tail.isEmpty { tail.broadcast(event.json(device: config.device)) }

@@ -14,7 +14,8 @@ struct PreparedRules: Sendable {
   static func load(config: Config, configPath: String) -> PreparedRules {
     var diagnostics = DiagnosticCollector()
     let sources = ConfigurationLoader.readRules(of: config, configPath: configPath, diagnostics: &diagnostics)
-    let (rules, ruleDiagnostics) = RuleCompiler.compile(sources, signals: config.catalog)
+    let (rules, ruleDiagnostics) = RuleCompiler.compile(
+      sources, signals: config.catalog, ownCommands: ConfigurationLoader.ownCommandTopics(of: config))
     diagnostics.append(contentsOf: ruleDiagnostics)
     return PreparedRules(
       rules: diagnostics.hasErrors ? nil : rules, sources: sources, diagnostics: diagnostics.diagnostics)

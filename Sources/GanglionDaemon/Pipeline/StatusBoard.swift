@@ -51,6 +51,8 @@ final class StatusBoard: Sendable {
     var invalidPublishTopics: UInt64 = 0
     var gpioWriteFailures: UInt64 = 0
     var ruleLoops: UInt64 = 0
+    /// Rules paused by their firing-rate breaker.
+    var ruleBreakerTrips: UInt64 = 0
     /// MQTT messages handled on the network thread (the pipeline was idle) or queued for the
     /// pipeline's thread (it was busy, or `sync: always`).
     var mqttMessagesInline: UInt64 = 0
@@ -111,6 +113,7 @@ final class StatusBoard: Sendable {
         s.counters.deadLetters += 1
       case .system:
         if event.systemEventName == .ruleLoop { s.counters.ruleLoops += 1 }
+        if event.systemEventName == .ruleBreaker { s.counters.ruleBreakerTrips += 1 }
       default:
         break
       }
@@ -185,6 +188,7 @@ final class StatusBoard: Sendable {
         "invalid_publish_topics": .number(Double(s.counters.invalidPublishTopics)),
         "gpio_write_failures": .number(Double(s.counters.gpioWriteFailures)),
         "rule_loops": .number(Double(s.counters.ruleLoops)),
+        "rule_breaker_trips": .number(Double(s.counters.ruleBreakerTrips)),
         "mqtt_messages_inline": .number(Double(s.counters.mqttMessagesInline)),
         "mqtt_messages_queued": .number(Double(s.counters.mqttMessagesQueued)),
       ]),
@@ -227,6 +231,9 @@ final class StatusBoard: Sendable {
     metric(
       "ganglion_rule_loops_total", "counter", "Rule chains stopped by loop protection.",
       [("", Double(s.counters.ruleLoops))])
+    metric(
+      "ganglion_rule_breaker_trips_total", "counter", "Rules paused for firing too often (a loop through the world).",
+      [("", Double(s.counters.ruleBreakerTrips))])
     metric(
       "ganglion_mqtt_messages_total", "counter",
       "MQTT messages received, by where they were handled: inline on the network thread (the pipeline was idle) or queued.",

@@ -63,6 +63,14 @@ extension ActionDefinition {
         failed = true
       } else if let t = compiler.template(value) {
         topic = t
+        if let own = compiler.ownCommands, let text = value.scalar, own.isCommandTopic(text) {
+          compiler.reader.diagnostics.append(
+            Diagnostic(
+              .warning, at: value.textLocation,
+              "this publishes to the daemon's own command topic \(own.setPrefix)...: each message comes back as a "
+                + "command, and a rule that fires on what it sets loops through the broker until its firing-rate "
+                + "breaker pauses it (rules.md, \"Loops are stopped\")"))
+        }
       } else {
         failed = true
       }
