@@ -8,6 +8,8 @@
 public enum TopicName {
   /// MQTT's limit on a topic: a 16-bit length prefix.
   public static let maximumBytes = 65_535
+  /// MQTT's limit on a payload (the largest remaining length, less the topic's few bytes).
+  public static let maximumPayloadBytes = 268_435_455
 
   /// Why nothing can be published to `topic`, in words; nil when it is a valid topic name:
   /// not empty, at most 65,535 bytes of UTF-8, no NUL, no wildcard (`+`, `#`), no control

@@ -5,9 +5,9 @@ import GanglionCore
 /// templates; a map or list payload is sent as JSON with each template rendered.
 ///
 /// The rendered topic is checked (`TopicName`) before anything is sent: a topic that is empty,
-/// too long, or holds a NUL, a wildcard or a control character is refused. The event then
-/// records the topic exactly as rendered with `"sent": false` and `"error"` saying why, and
-/// the daemon sends nothing for it.
+/// too long, or holds a NUL, a wildcard or a control character is refused, and so is a payload
+/// over MQTT's limit. The event then records the topic exactly as rendered with
+/// `"sent": false` and `"error"` saying why, and the daemon sends nothing for it.
 struct PublishAction: RuleAction {
   enum Payload: Sendable {
     case text(Template)
@@ -34,6 +34,10 @@ struct PublishAction: RuleAction {
     if let problem = TopicName.problem(topic) {
       fields["sent"] = .bool(false)
       fields["error"] = .string(problem)
+    } else if payload.utf8.count > TopicName.maximumPayloadBytes {
+      fields["payload"] = .string(String(payload.prefix(1024)))
+      fields["sent"] = .bool(false)
+      fields["error"] = .string("the payload is \(payload.utf8.count) bytes, over MQTT's limit")
     }
     context.recordEvent(.publish, value: .object(fields), through: record)
   }
