@@ -33,6 +33,9 @@ public struct Explanation: Sendable {
   public var steps: [Step]
   /// A cause the chain could not follow: no longer in the log (the ring wrapped).
   public var missingCause: UInt64?
+  /// Why the event asked about was not (all) sent over MQTT: a rule publish refused for its
+  /// topic, or the MQTT client's refusals recorded after it (`publish failed` events).
+  public var notSent: [String] = []
   /// Whether rules were at hand to evaluate conditions with.
   public var hasRules: Bool
 }
@@ -51,6 +54,9 @@ public struct Explainer: Sendable {
 
   /// A chain longer than this is cut (causes always point back, so it ends anyway).
   public static let maximumSteps = 256
+  /// How many events after the one asked about are searched for `publish failed` records
+  /// naming it (the client refuses a message when the outbox hands it over, usually at once).
+  public static let refusalSearchWindow: UInt64 = 10_000
 
   public init(
     rules: RuleSet?, device: String, prefix: String? = nil,
@@ -110,7 +116,24 @@ public struct Explainer: Sendable {
       }
       steps.append(step)
     }
-    return Explanation(steps: steps, missingCause: missing, hasRules: rules != nil)
+    var explanation = Explanation(steps: steps, missingCause: missing, hasRules: rules != nil)
+    explanation.notSent = try Self.refusals(of: target, reader: reader)
+    return explanation
+  }
+
+  /// Why `event`'s MQTT messages were not sent, if they were not: its own refusal (a rule
+  /// publish to an invalid topic), and the `publish failed` events that name it as cause.
+  static func refusals(of event: Event, reader: LogReader) throws -> [String] {
+    var found: [String] = []
+    if let refusal = event.publishRefusal {
+      found.append("\"\(TopicName.display(event.value["topic"]?.stringValue ?? ""))\": \(refusal)")
+    }
+    let cursor = try reader.cursor(fromSeq: event.seq + 1, toSeq: event.seq + refusalSearchWindow)
+    while let later = try cursor.next() {
+      guard later.cause == event.seq, case .publishFailed(let topic, let error)? = later.systemEvent else { continue }
+      found.append("\"\(TopicName.display(topic))\": \(error) (#\(later.seq))")
+    }
+    return found
   }
 
   private func firing(rule: String, fired: Event?, trigger: Event?, snapshot: Snapshot?) -> Explanation.Firing {
@@ -175,6 +198,7 @@ extension Explanation {
         line += event.source == .rule ? "  <- timer" : event.source == .system ? "" : "  <- input"
       }
       out.append(line)
+      if index == 0 { out += notSent.map { "    not sent to \($0)" } }
       guard let firing = step.firing else { continue }
       guard let summary = firing.summary else {
         out.append(
@@ -204,7 +228,7 @@ extension Explanation {
     return out
   }
 
-  /// `{"seq", "chain": [{"event": {...}, "rule": {...} | null}], "missing_cause"}`.
+  /// `{"seq", "chain": [{"event": {...}, "rule": {...} | null}], "missing_cause", "not_sent"}`.
   public func json(device: String) -> String {
     var chain: [Value] = []
     for step in steps {
@@ -232,6 +256,7 @@ extension Explanation {
       "seq": steps.first.map { .number(Double($0.event.seq)) } ?? .null,
       "chain": .array(chain),
       "missing_cause": missingCause.map { .number(Double($0)) } ?? .null,
+      "not_sent": .array(notSent.map(Value.string)),
     ])
     return JSON.encode(document)
   }

@@ -26,7 +26,7 @@ public enum Daemon {
   ///
   /// The services start in this order and stop in reverse: the event log; the GPIO lines
   /// (outputs driven, inputs read); the pipeline (the start-up state recorded); GPIO edges;
-  /// MQTT; the HTTP listener; the signal listener. Then systemd hears `READY=1` and the
+  /// MQTT; the reload thread; the HTTP listener; the signal listener. Then systemd hears `READY=1` and the
   /// pipeline's loop runs on this thread until SIGTERM or a failing log.
   /// - Returns: `.badUsageOrConfig` for a configuration with errors, `.runtimeFailure` when a
   ///   service cannot start or the log failed, else `.success`.
@@ -42,11 +42,13 @@ public enum Daemon {
     let log = EventLogService(context)
     let gpio = GPIOService(context, log: log)
     let pipeline = PipelineService(context, log: log, gpio: gpio)
+    let reload = ReloadService(pipeline: pipeline)
     var services = ServiceGroup(
       [
         log, gpio, pipeline, GPIOEdgeService(context, gpio: gpio, pipeline: pipeline),
-        MQTTService(context, pipeline: pipeline), HTTPService(context, pipeline: pipeline, gpio: gpio),
-        SignalService(context, pipeline: pipeline),
+        MQTTService(context, pipeline: pipeline), reload,
+        HTTPService(context, pipeline: pipeline, gpio: gpio, reload: reload),
+        SignalService(context, pipeline: pipeline, reload: reload),
       ], logger: logger)
     guard services.start() else { return .runtimeFailure }
 
@@ -75,7 +77,7 @@ public enum Daemon {
     if settings.useTLS {
       tls = TLSOptions(
         caFile: settings.caFile.map { FileSystem.resolve($0, relativeTo: base) }
-          ?? "/etc/ssl/certs/ca-certificates.crt",
+          ?? ConfigurationLoader.defaultCAFile,
         certFile: settings.certFile.map { FileSystem.resolve($0, relativeTo: base) },
         keyFile: settings.keyFile.map { FileSystem.resolve($0, relativeTo: base) })
     }

@@ -71,6 +71,14 @@ public final class EventLog {
   private var nextGeneration: UInt32
   private var buffer: [UInt8] = []
   private var bufferRecords = 0
+  /// The seqs of the first and last record in the buffer (nil when it is empty).
+  private var bufferFirstSeq: UInt64?
+  private var bufferLastSeq: UInt64 = 0
+  /// Seqs given out whose records were never written, not taken yet (`takeLostSeqs`).
+  private var lostSeqs: [ClosedRange<UInt64>] = []
+  /// At most this many separate ranges are kept; past it the newest two are joined (the
+  /// seqs between them are then reported lost although they may be on file).
+  static let maximumLostRanges = 1024
   private var payload: [UInt8] = []
   private var retryAtMonotonic: Int64 = 0
   private var lastIntervalSync: Int64?
@@ -103,9 +111,10 @@ public final class EventLog {
   // MARK: opening and recovery
 
   /// Opens the log in `directory` (creating the folder and its parents if needed), takes the
-  /// writer lock, and recovers: the newest segment is checked record by record and cut at
-  /// the first torn or corrupt record (`recovery` says where and how many bytes), and
-  /// segments past `maxSize` are deleted. Blocks for the scan of the newest segment.
+  /// writer lock, and recovers: every segment is checked record by record; corrupt bytes
+  /// with valid records after them are skipped, not cut (`recovery.skipped`), and the newest
+  /// segment is cut at a torn or corrupt tail (`recovery.cuts` says where and how many
+  /// bytes); segments past `maxSize` are deleted. Blocks for the scan (one read of the log).
   /// - Throws: `.locked` if another writer has the folder, `.invalidOptions`,
   ///   `.unsupportedVersion` for a newest segment written by a newer version, and system
   ///   errors (cannot create, read or truncate the files).
@@ -151,6 +160,7 @@ public final class EventLog {
     var cuts: [RecoveryReport.Cut] = []
     var maxGeneration = meta.generation
     var damaged: [String] = []
+    var skipped: [SkippedBytes] = []
 
     // The newest segment with a readable header becomes the tail. A newer one without a
     // readable header holds no synced record (its header was synced before it got its
@@ -181,6 +191,7 @@ public final class EventLog {
       case .success(let header):
         var scanner = SegmentScanner(fd: fd, path: last.path, header: header)
         while try scanner.next() != nil {}
+        skipped += scanner.skipped
         switch try scanner.stop() {
         case .end:
           break
@@ -196,14 +207,29 @@ public final class EventLog {
       break
     }
 
-    // Older segments: only their headers are read here (readers check their records).
+    // Older segments: every record is checked once, so corruption inside one is reported
+    // now, not found later by a reader (which skips it too, resyncing after it).
     var closed: [ClosedSegment] = []
     for segment in segments.dropLast(tail == nil ? 0 : 1) {
       let fd = try Sys.open(segment.path, .read)
       defer { _ = try? Sys.close(fd, path: segment.path) }
       let size = try Sys.fileSize(fd, path: segment.path)
       switch try readSegmentHeader(fd: fd, path: segment.path) {
-      case .success(let header): maxGeneration = max(maxGeneration, header.generation)
+      case .success(let header):
+        maxGeneration = max(maxGeneration, header.generation)
+        var scanner = SegmentScanner(fd: fd, path: segment.path, header: header)
+        while try scanner.next() != nil {}
+        skipped += scanner.skipped
+        switch try scanner.stop() {
+        case .end: break
+        case .incomplete(let offset, let bytes):
+          skipped.append(
+            SkippedBytes(
+              segment: segment.name, offset: offset, bytes: bytes, reason: "the segment ends inside a record"))
+        case .corrupt(let offset, let reason):
+          skipped.append(
+            SkippedBytes(segment: segment.name, offset: offset, bytes: size - offset, reason: reason + ", to its end"))
+        }
       case .failure: damaged.append(segment.name)
       }
       closed.append(ClosedSegment(baseSeq: segment.baseSeq, path: segment.path, size: size))
@@ -236,7 +262,7 @@ public final class EventLog {
     let nextSeq = max(seqUpperBound &+ 1, meta.reservedSeq, 1)
     let recovery = RecoveryReport(
       segmentsFound: segmentsFound, cuts: cuts, lastSeq: lastSeq, nextSeq: nextSeq, damagedSegments: damaged,
-      metaProblem: meta.problem)
+      metaProblem: meta.problem, skipped: skipped)
     meta.problem = nil
     let log = EventLog(
       directory: directory, options: options, lockFD: lockFD, meta: meta, closedSegments: closed, active: active,
@@ -279,6 +305,7 @@ public final class EventLog {
     event.seq = seq
     if writeFailure != nil, Sys.monotonicMicroseconds() < retryAtMonotonic {
       droppedRecords += 1
+      noteLost(seq...seq)
       return
     }
     payload.removeAll(keepingCapacity: true)
@@ -287,6 +314,7 @@ public final class EventLog {
       // Readers would take it for corruption: refuse it (it keeps its seq).
       droppedRecords += 1
       oversizedRecords += 1
+      noteLost(seq...seq)
       payload = []
       return
     }
@@ -306,6 +334,8 @@ public final class EventLog {
     let generation = active?.generation ?? planned!.generation
     SegmentFormat.appendRecord(seq: seq, generation: generation, payload: payload, into: &buffer)
     bufferRecords += 1
+    if bufferFirstSeq == nil { bufferFirstSeq = seq }
+    bufferLastSeq = seq
     if buffer.count >= Self.flushThreshold { try writeBuffer() }
   }
 
@@ -316,6 +346,19 @@ public final class EventLog {
   public func writeBuffered() throws(LogError) {
     if let unusable { throw unusable }
     try writeBuffer()
+  }
+
+  /// Every seq up to this one is settled: its record was written to its segment file (it can
+  /// be read back), or it was lost (`takeLostSeqs` reports it). Later records wait in the
+  /// buffer.
+  public var settledSeq: UInt64 { (bufferFirstSeq ?? nextSeq) - 1 }
+
+  /// The seqs given out since the last call whose records were never written (disk full, a
+  /// write error, an event too large), as ranges in seq order; for those who must not count
+  /// on reading them back (the MQTT outbox). Bounded: see `maximumLostRanges`.
+  public func takeLostSeqs() -> [ClosedRange<UInt64>] {
+    defer { lostSeqs.removeAll(keepingCapacity: true) }
+    return lostSeqs
   }
 
   /// True when one of the next `events` appends (of `bytes` in all) may have to wait for
@@ -443,6 +486,8 @@ public final class EventLog {
 
   private func dropBuffer() {
     droppedRecords += UInt64(bufferRecords)
+    if let first = bufferFirstSeq { noteLost(first...bufferLastSeq) }
+    bufferFirstSeq = nil
     buffer.removeAll(keepingCapacity: true)
     bufferRecords = 0
   }
@@ -499,7 +544,18 @@ public final class EventLog {
     active = segment
     buffer.removeAll(keepingCapacity: true)
     bufferRecords = 0
+    bufferFirstSeq = nil
     writeFailure = nil
+  }
+
+  private func noteLost(_ range: ClosedRange<UInt64>) {
+    if let last = lostSeqs.last, last.upperBound &+ 1 >= range.lowerBound {
+      lostSeqs[lostSeqs.count - 1] = last.lowerBound...max(last.upperBound, range.upperBound)
+    } else if lostSeqs.count >= Self.maximumLostRanges {
+      lostSeqs[lostSeqs.count - 1] = lostSeqs[lostSeqs.count - 1].lowerBound...range.upperBound
+    } else {
+      lostSeqs.append(range)
+    }
   }
 
   /// Creates a segment file with its header: written to `<name>.tmp`, made durable (unless

@@ -62,4 +62,7 @@ public struct RecoveryReport: Sendable, Equatable {
   public var damagedSegments: [String]
   /// Set when `seq.meta` was unreadable (seqs then continue from the segments alone).
   public var metaProblem: String?
+  /// Corrupt stretches inside segments that readers skip (the records after them are kept),
+  /// found by reading every segment at open.
+  public var skipped: [SkippedBytes] = []
 }

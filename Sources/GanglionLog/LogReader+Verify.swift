@@ -97,7 +97,16 @@ extension LogReader {
           report.records += 1
           return true
         }
-        let stop = try scanSegment(segment, headerProblem: { headerProblem = $0.reason }, checkRecord)
+        let stop = try scanSegment(
+          segment, headerProblem: { headerProblem = $0.reason },
+          skipped: { stretch in
+            let seqs =
+              stretch.unreadableSeqs.map { "; seq #\($0.lowerBound) to #\($0.upperBound) cannot be read" } ?? ""
+            report.problems.append(
+              .init(
+                segment: segment.name, offset: stretch.offset,
+                reason: "\(stretch.reason) (\(stretch.bytes) bytes skipped, the records after them are read\(seqs))"))
+          }, checkRecord)
         if let headerProblem {
           report.problems.append(.init(segment: segment.name, offset: 0, reason: "segment header: \(headerProblem)"))
         }

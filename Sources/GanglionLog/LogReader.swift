@@ -5,8 +5,9 @@ import GanglionSystem
 /// it taken from another device. Takes no lock and writes nothing.
 ///
 /// Never returns a corrupt record: every record's length, generation, CRC32C and seq order is
-/// checked, and a segment is read only up to its first bad record (later segments are still
-/// read: they start at a known boundary). A record still being written is not returned
+/// checked; bad bytes inside a segment are skipped up to the next valid record after them,
+/// and a segment's corrupt tail ends its reading (later segments are still read: they start
+/// at a known boundary). A record still being written is not returned
 /// until it is complete. Events come in strictly increasing seq order.
 ///
 /// Methods block on file I/O. A `LogReader` is a value holding only the folder path; it is
@@ -163,10 +164,13 @@ public struct LogReader: Sendable {
   /// Runs `body` on each valid record of a segment until it returns false. Returns why the
   /// scan stopped, or nil if the segment is gone or its header is unreadable (`headerProblem`
   /// says why). Throws `.unsupportedVersion` for a segment of a newer format.
+  /// Corrupt stretches with valid records after them are skipped (the scanner resyncs) and
+  /// passed to `skipped`.
   @discardableResult
   func scanSegment(
     _ segment: EventLog.SegmentFile,
     headerProblem: ((SegmentFormat.HeaderProblem) -> Void)? = nil,
+    skipped: ((SkippedBytes) -> Void)? = nil,
     _ body: (SegmentScanner.Record, SegmentScanner) throws(LogError) -> Bool
   ) throws(LogError) -> ScanStop? {
     let fd: Int32
@@ -188,6 +192,7 @@ public struct LogReader: Sendable {
       return nil
     }
     var scanner = SegmentScanner(fd: fd, path: segment.path, header: header)
+    defer { for stretch in scanner.skipped { skipped?(stretch) } }
     while let record = try scanner.next() {
       if try !body(record, scanner) { return .end }
     }

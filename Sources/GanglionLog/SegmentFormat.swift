@@ -111,8 +111,34 @@ enum ScanStop: Equatable {
   case corrupt(offset: Int64, reason: String)
 }
 
-/// Reads the records of one segment file in order, checking each; it stops at the first
-/// record that fails a check and never reads past it. Reads in chunks; not thread-safe.
+/// Bytes inside a segment that are not valid records, with valid records after them: skipped
+/// by readers and recovery, which resync at the next valid record (`SegmentScanner`).
+public struct SkippedBytes: Sendable, Equatable, CustomStringConvertible {
+  /// The segment file name.
+  public var segment: String
+  /// Where the bad bytes start, and how many there are up to the next valid record.
+  public var offset: Int64
+  public var bytes: Int64
+  /// What was wrong with the record at `offset`.
+  public var reason: String
+  /// The seqs between the last record before and the first after, which cannot be read
+  /// (nil when none is missing: the bad bytes held no whole record).
+  public var unreadableSeqs: ClosedRange<UInt64>?
+
+  public var description: String {
+    let seqs =
+      unreadableSeqs.map {
+        $0.count == 1 ? "; #\($0.lowerBound) cannot be read" : "; #\($0.lowerBound) to #\($0.upperBound) cannot be read"
+      } ?? ""
+    return "\(segment): \(bytes) bytes at offset \(offset) skipped (\(reason))\(seqs); the records after them are kept"
+  }
+}
+
+/// Reads the records of one segment file in order, checking each. At a record that fails a
+/// check it resyncs: the next valid record after it (its segment's generation, a checksum
+/// that matches, a higher seq) is where reading goes on, and the bad stretch is noted in
+/// `skipped`. With no valid record after it, the scan stops there (`corruption`): a torn or
+/// corrupt tail. Reads in chunks; not thread-safe.
 struct SegmentScanner {
   let fd: Int32
   let path: String
@@ -125,8 +151,12 @@ struct SegmentScanner {
   private(set) var position: Int64
   private(set) var lastSeq: UInt64?
   private(set) var recordCount = 0
-  /// Set once the scan reached corruption: it never goes on past it.
+  /// Set once the scan reached corruption with no valid record after it: it never goes on.
   private(set) var corruption: ScanStop?
+  /// Bad stretches skipped so far (each with valid records after it), in file order.
+  private(set) var skipped: [SkippedBytes] = []
+  /// At most this much of the file after a bad record is searched for the next valid one.
+  static let resyncWindow = SegmentFormat.maximumPayload + (4 << 20)
   /// The current record's payload, as a range of `buffer`.
   private var payloadRange: Range<Int> = 0..<0
 
@@ -172,9 +202,30 @@ struct SegmentScanner {
   /// The next valid record, or nil at the end of the valid records (see `stop`).
   /// After nil for `.end` or `.incomplete`, calling again reads what was appended since.
   mutating func next() throws(LogError) -> Record? {
-    if corruption != nil { return nil }
+    while corruption == nil {
+      switch try recordAtPosition() {
+      case .record(let record): return record
+      case .incomplete:
+        // The file ends inside it: a write in progress or a torn tail, unless its length is
+        // what is damaged and valid records follow.
+        if try !resync(reason: "record length runs past the end of the file", onlyIfFound: true) { return nil }
+      case .bad(let reason):
+        if try !resync(reason: reason, onlyIfFound: false) { return nil }
+      }
+    }
+    return nil
+  }
+
+  private enum Attempt {
+    case record(Record)
+    case incomplete
+    case bad(String)
+  }
+
+  /// Reads and checks the record at `position`, and moves past it if it is valid.
+  private mutating func recordAtPosition() throws(LogError) -> Attempt {
     let headerBytes = try fill(SegmentFormat.recordHeaderSize)
-    if headerBytes < SegmentFormat.recordHeaderSize { return nil }
+    if headerBytes < SegmentFormat.recordHeaderSize { return .incomplete }
     let at = Int(position - bufferStart)
     let (length, generation, seq, storedCRC) = buffer.withUnsafeBytes { raw in
       (
@@ -182,33 +233,86 @@ struct SegmentScanner {
         SegmentFormat.loadU32(raw, at + 16)
       )
     }
-    guard length <= SegmentFormat.maximumPayload else { return stopCorrupt("record length \(length) too large") }
+    guard length <= SegmentFormat.maximumPayload else { return .bad("record length \(length) too large") }
     guard generation == header.generation else {
-      return stopCorrupt("generation \(generation) is not the segment's \(header.generation) (stale or garbage bytes)")
+      return .bad("generation \(generation) is not the segment's \(header.generation) (stale or garbage bytes)")
     }
     let total = SegmentFormat.recordHeaderSize + length
-    if try fill(total) < total { return nil }
+    if try fill(total) < total { return .incomplete }
     let start = Int(position - bufferStart)
     let crc = buffer.withUnsafeBytes { raw in
       let c = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[start..<start + 16]))
       return CRC32C.checksum(
         UnsafeRawBufferPointer(rebasing: raw[start + SegmentFormat.recordHeaderSize..<start + total]), continuing: c)
     }
-    guard crc == storedCRC else { return stopCorrupt("checksum mismatch") }
-    guard seq >= header.baseSeq, lastSeq.map({ seq > $0 }) ?? true else {
-      return stopCorrupt("seq \(seq) out of order")
-    }
+    guard crc == storedCRC else { return .bad("checksum mismatch") }
+    guard seq >= header.baseSeq, lastSeq.map({ seq > $0 }) ?? true else { return .bad("seq \(seq) out of order") }
     let record = Record(seq: seq, offset: position, length: length)
     payloadRange = start + SegmentFormat.recordHeaderSize..<start + total
     position += Int64(total)
     lastSeq = seq
     recordCount += 1
-    return record
+    return .record(record)
   }
 
-  private mutating func stopCorrupt(_ reason: String) -> Record? {
-    corruption = .corrupt(offset: position, reason: reason)
-    return nil
+  /// Looks for the next valid record after the bad one at `position`; if there is one, notes
+  /// the stretch in `skipped`, moves there and returns true. If there is none: with
+  /// `onlyIfFound`, leaves things as they are (an incomplete record at the end); otherwise
+  /// notes `corruption` (a corrupt tail). Returns false then.
+  private mutating func resync(reason: String, onlyIfFound: Bool) throws(LogError) -> Bool {
+    let size = try Sys.fileSize(fd, path: path)
+    let from = position + 1
+    let count = Int(min(size - from, Int64(Self.resyncWindow)))
+    if count >= SegmentFormat.recordHeaderSize {
+      var rest = [UInt8](repeating: 0, count: count)
+      let got = try rest.withMutableBytes { (raw) throws(LogError) -> Int in
+        try Sys.preadFull(fd, into: raw, offset: from, path: path)
+      }
+      if let found = Self.firstValidRecord(
+        in: rest[0..<got], generation: header.generation, after: lastSeq, minimumSeq: header.baseSeq)
+      {
+        let offset = from + Int64(found.offset)
+        let firstMissing = lastSeq.map { $0 + 1 } ?? header.baseSeq
+        skipped.append(
+          SkippedBytes(
+            segment: String(path.split(separator: "/").last ?? ""), offset: position, bytes: offset - position,
+            reason: reason, unreadableSeqs: found.seq > firstMissing ? firstMissing...(found.seq - 1) : nil))
+        position = offset
+        bufferStart = offset
+        bufferCount = 0
+        return true
+      }
+    }
+    if !onlyIfFound { corruption = .corrupt(offset: position, reason: reason) }
+    return false
+  }
+
+  /// The first offset in `bytes` where a whole valid record of `generation` starts, with a seq
+  /// above `after` (if given) and at least `minimumSeq`.
+  static func firstValidRecord(
+    in bytes: ArraySlice<UInt8>, generation: UInt32, after: UInt64?, minimumSeq: UInt64
+  ) -> (offset: Int, seq: UInt64)? {
+    let wanted = withUnsafeBytes(of: generation.littleEndian) { Array($0) }
+    return bytes.withUnsafeBytes { raw -> (offset: Int, seq: UInt64)? in
+      var index = 0
+      while index + SegmentFormat.recordHeaderSize <= raw.count {
+        defer { index += 1 }
+        guard raw[index + 4] == wanted[0], raw[index + 5] == wanted[1], raw[index + 6] == wanted[2],
+          raw[index + 7] == wanted[3]
+        else { continue }
+        let length = Int(SegmentFormat.loadU32(raw, index))
+        let seq = SegmentFormat.loadU64(raw, index + 8)
+        let total = SegmentFormat.recordHeaderSize + length
+        guard length <= SegmentFormat.maximumPayload, index + total <= raw.count, after.map({ seq > $0 }) ?? true,
+          seq >= minimumSeq
+        else { continue }
+        let crc = CRC32C.checksum(
+          UnsafeRawBufferPointer(rebasing: raw[index + SegmentFormat.recordHeaderSize..<index + total]),
+          continuing: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[index..<index + 16])))
+        if crc == SegmentFormat.loadU32(raw, index + 16) { return (index, seq) }
+      }
+      return nil
+    }
   }
 
   /// Why the last `next()` returned nil. Reads the file size for `.incomplete`.

@@ -9,8 +9,14 @@ enum Sys {
 
   typealias OpenMode = FileIO.OpenMode
 
+  /// What the log's files and folders are created with (minus the umask): readable by the
+  /// daemon's user and group only. Events name what happens in a home.
+  static let filePermissions: UInt32 = 0o640
+  static let directoryPermissions: UInt32 = 0o750
+
+  /// A file this creates gets `filePermissions`.
   static func open(_ path: String, _ mode: OpenMode) throws(LogError) -> Int32 {
-    do { return try FileIO.open(path, mode) } catch { throw logError(error) }
+    do { return try FileIO.open(path, mode, permissions: filePermissions) } catch { throw logError(error) }
   }
 
   static func close(_ fd: Int32, path: String) throws(LogError) {
@@ -62,7 +68,7 @@ enum Sys {
   }
 
   static func makeDirectories(_ path: String) throws(LogError) {
-    do { try FileSystem.makeDirectories(path) } catch { throw logError(error) }
+    do { try FileSystem.makeDirectories(path, permissions: directoryPermissions) } catch { throw logError(error) }
   }
 
   /// Names in a folder, without `.` and `..`, unsorted.

@@ -26,6 +26,7 @@ public final class MQTTClient: Sendable {
   private let onMessage: @Sendable (MQTTMessage) -> Void
   private let onStateChange: @Sendable (MQTTConnectionState) -> Void
   private let onAcknowledged: (@Sendable (Int32) -> Void)?
+  private let onRefused: (@Sendable (Int32, MQTTError) -> Void)?
   private let status: Mutex<Status>
   /// Messages awaiting acknowledgement. Held across `mosquitto_publish` so that an
   /// acknowledgement can't arrive before its message id is recorded.
@@ -84,12 +85,15 @@ public final class MQTTClient: Sendable {
 
   /// Validates `options` and sets up libmosquitto (will, credentials, TLS); does not connect.
   /// `onAcknowledged` receives the id `publish` returned for each QoS 1/2 message once the
-  /// broker has acknowledged it (not for `stop()`'s final message).
+  /// broker has acknowledged it (not for `stop()`'s final message). `onRefused` receives the id
+  /// of a message `publish` accepted but libmosquitto refused later (one queued before the
+  /// first connection, refused when handed over): it will never be acknowledged.
   /// Throws `invalidOptions`, `tls` (unreadable files) or `library`.
   public init(
     options: MQTTClientOptions, onMessage: @escaping @Sendable (MQTTMessage) -> Void,
     onStateChange: @escaping @Sendable (MQTTConnectionState) -> Void,
-    onAcknowledged: (@Sendable (Int32) -> Void)? = nil
+    onAcknowledged: (@Sendable (Int32) -> Void)? = nil,
+    onRefused: (@Sendable (Int32, MQTTError) -> Void)? = nil
   ) throws(MQTTError) {
     keepaliveSeconds = try Self.validate(options)
     status = Mutex(
@@ -99,6 +103,7 @@ public final class MQTTClient: Sendable {
     self.onMessage = onMessage
     self.onStateChange = onStateChange
     self.onAcknowledged = onAcknowledged
+    self.onRefused = onRefused
     handle = try MosquittoHandle(options: options)
     handle.setHandler(self)
   }
@@ -156,8 +161,10 @@ public final class MQTTClient: Sendable {
         throw .queueFull(broker: options.brokerAddress, topic: message.topic, limit: options.maxPendingMessages)
       }
       guard acknowledgements.handedOver else {
-        guard MQTTTopic.isValidTopicName(message.topic), (1...2).contains(message.qos) else {
-          throw .invalidOptions("cannot publish to '\(message.topic)' with QoS \(message.qos)")
+        // The same checks as the funnel's, so that the hand-over cannot refuse it later.
+        if let problem = TopicName.problem(message.topic) { throw .invalidTopic(topic: message.topic, reason: problem) }
+        guard (1...2).contains(message.qos) else {
+          throw .invalidOptions("cannot publish to '\(TopicName.display(message.topic))' with QoS \(message.qos)")
         }
         let id = acknowledgements.nextPublishID()
         acknowledgements.early.append((id, message))
@@ -273,17 +280,24 @@ public final class MQTTClient: Sendable {
 
   private var currentPhase: Phase { Phase(rawValue: phase.load(ordering: .sequentiallyConsistent))! }
 
-  /// Passes messages published before the first connect call to libmosquitto, in order.
+  /// Passes messages published before the first connect call to libmosquitto, in order. One
+  /// libmosquitto refuses (validated when queued, so only out of memory) goes to `onRefused`.
   private func handOverEarlyMessages() {
-    acknowledgements.withLock { acknowledgements in
-      guard !acknowledgements.handedOver else { return }
+    let refused = acknowledgements.withLock { acknowledgements -> [(Int32, MQTTError)] in
+      guard !acknowledgements.handedOver else { return [] }
       acknowledgements.handedOver = true
+      var refused: [(Int32, MQTTError)] = []
       for (id, message) in acknowledgements.early {
-        // Validated when queued; a failure here can only be out of memory.
-        if let messageID = try? handle.publish(message) { acknowledgements.pending[messageID] = id }
+        do throws(MQTTError) {
+          acknowledgements.pending[try handle.publish(message)] = id
+        } catch {
+          refused.append((id, error))
+        }
       }
       acknowledgements.early = []
+      return refused
     }
+    for (id, error) in refused { onRefused?(id, error) }
   }
 
   /// Runs the connection until it ends. During `stop()`: waits (bounded) for the final
@@ -351,6 +365,13 @@ public final class MQTTClient: Sendable {
 
   private static func validate(_ options: MQTTClientOptions) throws(MQTTError) -> Int {
     guard !options.host.isEmpty else { throw .invalidOptions("the broker host is empty") }
+    for (text, what) in [
+      (options.host, "the broker host"), (options.clientID, "the client id"), (options.username, "the username"),
+      (options.password, "the password"), (options.tls?.caFile, "the TLS CA file path"),
+      (options.tls?.certFile, "the TLS certificate file path"), (options.tls?.keyFile, "the TLS key file path"),
+    ] where text?.utf8.contains(0) == true {
+      throw .invalidOptions("\(what) holds a NUL byte")
+    }
     guard (1...65535).contains(options.port) else { throw .invalidOptions("port \(options.port) is not 1-65535") }
     guard !options.clientID.isEmpty, options.clientID.utf8.count <= 65535 else {
       throw .invalidOptions("the client id must be 1-65535 bytes")
@@ -364,8 +385,8 @@ public final class MQTTClient: Sendable {
       throw .invalidOptions("'\(filter)' is not a valid topic filter")
     }
     if let will = options.will {
-      guard MQTTTopic.isValidTopicName(will.topic) else {
-        throw .invalidOptions("will topic '\(will.topic)' is not a valid topic name")
+      if let problem = TopicName.problem(will.topic) {
+        throw .invalidOptions("will topic '\(TopicName.display(will.topic))' is not a valid topic name: \(problem)")
       }
       guard (0...2).contains(will.qos) else { throw .invalidOptions("will QoS \(will.qos) is not 0-2") }
     }

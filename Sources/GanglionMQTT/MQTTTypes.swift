@@ -1,3 +1,5 @@
+import GanglionCore
+
 /// One MQTT message, inbound or outbound.
 public struct MQTTMessage: Sendable, Equatable {
   public var topic: String
@@ -151,6 +153,9 @@ public enum MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
   case invalidOptions(String)
   /// A TLS file can't be read, or libmosquitto refused the TLS settings.
   case tls(String)
+  /// Nothing can be published to this topic (`TopicName` says why): refused before it
+  /// reached libmosquitto.
+  case invalidTopic(topic: String, reason: String)
   /// QoS 0 messages are not queued while disconnected.
   case notConnected(broker: String, topic: String)
   /// `maxPendingMessages` QoS 1/2 messages already await acknowledgement.
@@ -165,6 +170,7 @@ public enum MQTTError: Error, Sendable, Equatable, CustomStringConvertible {
     switch self {
     case .invalidOptions(let message): "invalid MQTT options: \(message)"
     case .tls(let message): "MQTT TLS: \(message)"
+    case .invalidTopic(let topic, let reason): "cannot publish to \"\(TopicName.display(topic))\": \(reason)"
     case .notConnected(let broker, let topic):
       "cannot publish QoS 0 to '\(topic)': not connected to \(broker)"
     case .queueFull(let broker, let topic, let limit):

@@ -5,6 +5,22 @@ import Glibc
 
 // The only file that calls mosquitto_*. Every call's result is checked here and turned into
 // Swift values or a typed `MQTTError`; errno is read right after the call that set it.
+//
+// Every Swift string handed to libmosquitto becomes a C string, which ends at its first NUL:
+// a string with a NUL inside is refused here (`cString`), never cut short, and a topic to
+// publish to must pass `TopicName` whole.
+
+/// `text` for a C string parameter; throws `invalidOptions` naming `what` when it holds a NUL
+/// (libmosquitto would see only the part before it).
+private func cString(_ text: String, _ what: String) throws(MQTTError) -> String {
+  guard !text.utf8.contains(0) else { throw .invalidOptions("\(what) holds a NUL byte") }
+  return text
+}
+
+private func optionalCString(_ text: String?, _ what: String) throws(MQTTError) -> String? {
+  guard let text else { return nil }
+  return try cString(text, what)
+}
 
 /// What libmosquitto's network thread reports, in Swift terms.
 enum MosquittoEvent {
@@ -56,7 +72,8 @@ struct MosquittoHandle: @unchecked Sendable {
     guard Self.libraryInitialized else {
       throw .library(call: "mosquitto_lib_init", code: -1, message: "failed", context: broker)
     }
-    guard let created = mosquitto_new(options.clientID, options.cleanSession, nil) else {
+    let clientID = try cString(options.clientID, "the client id")
+    guard let created = mosquitto_new(clientID, options.cleanSession, nil) else {
       let error = SystemError.current()
       throw .library(
         call: "mosquitto_new", code: Int32(MOSQ_ERR_ERRNO.rawValue), message: error.text,
@@ -78,6 +95,9 @@ struct MosquittoHandle: @unchecked Sendable {
     try check(
       mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, Int32(version)), "mosquitto_int_option(PROTOCOL_VERSION)")
     if let will = options.will {
+      if let problem = TopicName.problem(will.topic) {
+        throw .invalidTopic(topic: will.topic, reason: problem)
+      }
       let rc = will.payload.withUnsafeBytes { bytes in
         mosquitto_will_set(
           mosq, will.topic, Int32(bytes.count), bytes.baseAddress, Int32(will.qos), will.retain)
@@ -85,11 +105,13 @@ struct MosquittoHandle: @unchecked Sendable {
       try check(rc, "mosquitto_will_set", context: "will topic '\(will.topic)'")
     }
     if options.username != nil || options.password != nil {
-      try check(mosquitto_username_pw_set(mosq, options.username, options.password), "mosquitto_username_pw_set")
+      let username = try optionalCString(options.username, "the username")
+      let password = try optionalCString(options.password, "the password")
+      try check(mosquitto_username_pw_set(mosq, username, password), "mosquitto_username_pw_set")
     }
     if let tls = options.tls {
       for (role, path) in [("CA", tls.caFile), ("certificate", tls.certFile), ("key", tls.keyFile)] {
-        guard let path else { continue }
+        guard let path = try optionalCString(path, "the TLS \(role) file path") else { continue }
         do {
           try FileIO.close(try FileIO.open(path, .read), path: path)
         } catch {
@@ -159,6 +181,7 @@ struct MosquittoHandle: @unchecked Sendable {
   /// Starts the first connection (stores host, port, keepalive). Non-blocking except for the
   /// name lookup. Network thread only.
   func connectAsync(host: String, port: Int, keepaliveSeconds: Int) throws(MQTTError) {
+    let host = try cString(host, "the broker host")
     try check(mosquitto_connect_async(mosq, host, Int32(port), Int32(keepaliveSeconds)), "mosquitto_connect_async")
   }
 
@@ -178,8 +201,13 @@ struct MosquittoHandle: @unchecked Sendable {
   }
 
   /// Queues a message; returns its message id. QoS 0 fails with `notConnected` when there is
-  /// no connection; QoS 1/2 are kept until acknowledged, across reconnects.
+  /// no connection; QoS 1/2 are kept until acknowledged, across reconnects. A topic that is not
+  /// a valid topic name (`TopicName`: a NUL, a wildcard, empty, too long...) is refused with
+  /// `invalidTopic` before libmosquitto sees it.
   func publish(_ message: MQTTMessage) throws(MQTTError) -> Int32 {
+    if let problem = TopicName.problem(message.topic) {
+      throw .invalidTopic(topic: message.topic, reason: problem)
+    }
     guard message.payload.count <= 268_435_455 else {  // MQTT's largest remaining length
       throw .library(
         call: "mosquitto_publish", code: Int32(MOSQ_ERR_PAYLOAD_SIZE.rawValue),
@@ -206,6 +234,7 @@ struct MosquittoHandle: @unchecked Sendable {
   /// arrives as `.subscribed`).
   func subscribe(_ filters: [String], qos: Int) throws(MQTTError) -> Int32 {
     var messageID: Int32 = 0
+    for filter in filters { _ = try cString(filter, "the topic filter '\(TopicName.display(filter))'") }
     let strings = filters.map { strdup($0) }
     defer { for string in strings { free(string) } }
     let rc = strings.withUnsafeBufferPointer { buffer in

@@ -90,6 +90,9 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
 
   public var isEmpty: Bool { depth == 0 }
 
+  /// True once `close()` was called.
+  public var isClosed: Bool { mutex.withLock { closed } }
+
   public var depth: Int { mutex.withLock { count } }
 
   private func waitLocked(until deadlineMicroseconds: Int64?) {

@@ -24,6 +24,7 @@ public enum FileIO {
   /// Opens `path` close-on-exec. `permissions` apply to a file this call creates (minus the
   /// umask). The corresponding C function is `open`.
   public static func open(_ path: String, _ mode: OpenMode, permissions: UInt32 = 0o644) throws(SystemError) -> Int32 {
+    try refuseNUL(path, "open")
     let flags: Int32
     switch mode {
     case .read: flags = O_RDONLY | O_CLOEXEC
@@ -197,7 +198,7 @@ public struct FileStatus: Sendable, Equatable {
     case .characterDevice: "a character device"
     case .blockDevice: "a block device"
     case .link: "a symbolic link"
-    case .other: "not a regular file"
+    case .other: "a special file"
     }
   }
 }

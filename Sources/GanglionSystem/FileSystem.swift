@@ -6,24 +6,40 @@ import Glibc
 /// from dedicated threads, never on the cooperative pool's hot path.
 public enum FileSystem {
   /// The whole file as UTF-8 text (invalid bytes replaced).
-  /// - Throws: `SystemError` when it cannot be opened or read, or (EFBIG) when it is
+  /// - Throws: `SystemError` when it cannot be opened or read, when it is not a regular file
+  ///   (a FIFO, a device, a socket, a folder: named in `reason`), or (EFBIG) when it is
   ///   larger than `limit` bytes.
   public static func readText(_ path: String, limit: Int = 4 << 20) throws(SystemError) -> String {
     String(decoding: try readBytes(path, limit: limit), as: UTF8.self)
   }
 
-  /// The whole file's bytes; see `readText`.
+  /// The whole file's bytes; see `readText`. Never waits for a writer: the file is opened
+  /// non-blocking (a FIFO opens at once instead of waiting for one) and refused unless it is
+  /// a regular file, and one larger than `limit` is refused before it is read.
   public static func readBytes(_ path: String, limit: Int = 4 << 20) throws(SystemError) -> [UInt8] {
-    let fd = try FileIO.open(path, .read)
+    let fd = try FileIO.open(path, .readNonBlocking)
     defer { try? FileIO.close(fd, path: path) }
+    let status = try FileIO.status(fd, path: path)
+    guard status.kind == .file else {
+      throw SystemError(
+        code: status.kind == .directory ? EISDIR : EINVAL, operation: "read", subject: path,
+        reason: "it is \(status.kindDescription), not a regular file")
+    }
+    guard status.size <= Int64(limit) else {
+      throw SystemError(
+        code: EFBIG, operation: "read", subject: path,
+        reason: "it is \(status.size) bytes, larger than the limit of \(limit)")
+    }
     var bytes: [UInt8] = []
+    bytes.reserveCapacity(Int(status.size))
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
       let n = try chunk.withMutableBytes { buffer throws(SystemError) in try FileIO.read(fd, into: buffer, path: path) }
       if n == 0 { break }
       bytes.append(contentsOf: chunk[0..<n])
-      if bytes.count > limit {
-        throw SystemError(code: EFBIG, operation: "read (larger than \(limit) bytes)", subject: path)
+      if bytes.count > limit {  // it grew while being read
+        throw SystemError(
+          code: EFBIG, operation: "read", subject: path, reason: "it is larger than the limit of \(limit) bytes")
       }
     }
     return bytes
@@ -38,7 +54,11 @@ public enum FileSystem {
     try bytes.withBytes { raw throws(SystemError) in try FileIO.writeAll(fd, raw, path: path) }
   }
 
-  public enum Kind { case file, directory, missing, other }
+  public enum Kind: Equatable {
+    case file, directory, missing
+    /// Something else (a FIFO, a device, a socket), described for messages (`a FIFO (named pipe)`).
+    case other(String)
+  }
 
   /// What `path` is, following symbolic links.
   public static func kind(of path: String) -> Kind {
@@ -46,12 +66,13 @@ public enum FileSystem {
     switch status.kind {
     case .file: return .file
     case .directory: return .directory
-    default: return .other
+    default: return .other(status.kindDescription)
     }
   }
 
   /// `stat` of `path` (following links). The corresponding C function is `stat`.
   public static func status(of path: String) throws(SystemError) -> FileStatus {
+    try refuseNUL(path, "stat")
     var info = stat()
     _ = try retryingOnInterrupt("stat", path) { stat(path, &info) }
     return FileStatus(info)
@@ -81,6 +102,7 @@ public enum FileSystem {
   /// The entries of a directory (not `.`/`..`), unsorted, with whether each is a directory
   /// itself (not following links).
   public static func entries(_ directory: String) throws(SystemError) -> [(name: String, isDirectory: Bool)] {
+    try refuseNUL(directory, "list")
     guard let dir = opendir(directory) else { throw SystemError.current("list", directory) }
     defer { closedir(dir) }
     var entries: [(name: String, isDirectory: Bool)] = []
@@ -103,6 +125,7 @@ public enum FileSystem {
   /// - Throws: `SystemError` when a part cannot be created, or (ENOTDIR) when `path`
   ///   exists and is not a directory.
   public static func makeDirectories(_ path: String, permissions: UInt32 = 0o755) throws(SystemError) {
+    try refuseNUL(path, "create directory")
     var current = path.hasPrefix("/") ? "" : "."
     for component in path.split(separator: "/") {
       current += "/" + component
@@ -128,6 +151,7 @@ public enum FileSystem {
   /// Removes `path` and, if it is a directory, everything below it (symbolic links are not
   /// followed). Removes what it can; errors are ignored.
   public static func removeTree(_ path: String) {
+    guard !path.utf8.contains(0) else { return }
     for entry in (try? entries(path)) ?? [] {
       let child = "\(path)/\(entry.name)"
       if entry.isDirectory { removeTree(child) } else { Glibc.unlink(child) }
@@ -137,11 +161,14 @@ public enum FileSystem {
 
   /// The corresponding C function is `rename`.
   public static func rename(_ from: String, to: String) throws(SystemError) {
+    try refuseNUL(from, "rename")
+    try refuseNUL(to, "rename to")
     _ = try retryingOnInterrupt("rename to \(to)", from) { Glibc.rename(from, to) }
   }
 
   /// Removes a file; a missing file is not an error. The corresponding C function is `unlink`.
   public static func unlink(_ path: String) throws(SystemError) {
+    try refuseNUL(path, "unlink")
     do {
       _ = try retryingOnInterrupt("unlink", path) { Glibc.unlink(path) }
     } catch  where error.isNoSuchEntry {}

@@ -22,6 +22,7 @@ public final class Socket: @unchecked Sendable {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
+    try refuseNUL(host, "parse the address")
     let name = host == "localhost" ? "127.0.0.1" : host
     guard (0...65535).contains(port), inet_pton(AF_INET, name, &address.sin_addr) == 1 else {
       throw SystemError(code: EINVAL, operation: "parse the address", subject: "\(host):\(port)")
@@ -92,6 +93,51 @@ public final class Socket: @unchecked Sendable {
     }
   }
 
+  /// What `acceptWaiting` found.
+  public enum AcceptOutcome {
+    case connection(Socket)
+    /// No connection waits (a non-blocking listener).
+    case none
+    /// The listener was shut down.
+    case closed
+  }
+
+  /// For a non-blocking listener (`setNonBlocking(true)`): the next waiting connection
+  /// (blocking, close-on-exec), without waiting for one.
+  public func acceptWaiting() throws(SystemError) -> AcceptOutcome {
+    while true {
+      let fd = Glibc.accept(descriptor, nil, nil)
+      if fd >= 0 {
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return .connection(Socket(descriptor: fd, address: address))
+      }
+      switch errno {
+      case EINTR, ECONNABORTED: continue
+      case EAGAIN, EWOULDBLOCK: return .none
+      case EINVAL, EBADF: return .closed
+      default: throw SystemError.current("accept on", address)
+      }
+    }
+  }
+
+  /// Non-blocking mode (O_NONBLOCK) on or off. The corresponding C function is `fcntl`.
+  public func setNonBlocking(_ on: Bool) throws(SystemError) {
+    let flags = fcntl(descriptor, F_GETFL)
+    guard flags >= 0, fcntl(descriptor, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) == 0 else {
+      throw SystemError.current("set O_NONBLOCK on", address)
+    }
+  }
+
+  /// For a non-blocking socket: what can be read now, up to `maximum` bytes; nil when nothing
+  /// can (EAGAIN); empty when the peer closed.
+  public func readAvailable(maximum: Int) throws(SystemError) -> [UInt8]? {
+    do {
+      return try read(maximum: maximum)
+    } catch  where error.code == EAGAIN || error.code == EWOULDBLOCK {
+      return nil
+    }
+  }
+
   /// Read and write time-outs (SO_RCVTIMEO, SO_SNDTIMEO); 0: none.
   public func setTimeout(seconds: Int) throws(SystemError) {
     try setTimeout(microseconds: Int64(seconds) * 1_000_000)
@@ -150,6 +196,7 @@ public final class Socket: @unchecked Sendable {
   /// Sends one datagram to the Unix socket at `path` (`@name` is the abstract namespace),
   /// without waiting. For systemd's notify socket.
   public static func sendDatagram(_ text: String, toUnixSocket path: String) throws(SystemError) {
+    try refuseNUL(path, "send to")
     let fd = Glibc.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw SystemError.current("open a socket for", path) }
     defer { Glibc.close(fd) }

@@ -42,6 +42,10 @@ public enum ProcessSpawner {
     _ executable: String, arguments: [String], environment: [String: String] = [:],
     descriptors: [Int32: Int32] = [:], stdout: Output = .discard, stderr: Output = .discard
   ) throws(SystemError) -> Int32 {
+    for text in [executable] + arguments + environment.flatMap({ [$0.key, $0.value] }) {
+      try refuseNUL(text, "start \(executable)")
+    }
+    for case .file(let path) in [stdout, stderr] { try refuseNUL(path, "write the output of \(executable) to") }
     var fileActions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&fileActions)
     defer { posix_spawn_file_actions_destroy(&fileActions) }
@@ -122,5 +126,5 @@ public enum ProcessSpawner {
   }
 
   /// Whether `path` is an executable file for this process.
-  public static func isExecutable(_ path: String) -> Bool { access(path, X_OK) == 0 }
+  public static func isExecutable(_ path: String) -> Bool { !path.utf8.contains(0) && access(path, X_OK) == 0 }
 }

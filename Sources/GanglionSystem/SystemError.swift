@@ -9,11 +9,15 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
   public var operation: String?
   /// What it concerned: a path, an address, a thread's name.
   public var subject: String?
+  /// Why, in words, when errno's text would not say it (`it is a FIFO (named pipe), not a
+  /// regular file`); nil for errno's text.
+  public var reason: String?
 
-  public init(code: Int32, operation: String? = nil, subject: String? = nil) {
+  public init(code: Int32, operation: String? = nil, subject: String? = nil, reason: String? = nil) {
     self.code = code
     self.operation = operation
     self.subject = subject
+    self.reason = reason
   }
 
   /// The errno of the call that just failed. Call it right after the failing call, before
@@ -22,8 +26,8 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
     SystemError(code: errno, operation: operation, subject: subject)
   }
 
-  /// The C library's text for `code` (`No such file or directory`).
-  public var text: String { errnoText(code) }
+  /// `reason`, else the C library's text for `code` (`No such file or directory`).
+  public var text: String { reason ?? errnoText(code) }
 
   /// `/etc/x.yaml: cannot open: No such file or directory`; without a subject or operation,
   /// only what is known (`No such file or directory (errno 2)`).
@@ -38,7 +42,7 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
 
   /// The same error, said of another operation or subject.
   public func about(_ operation: String? = nil, _ subject: String? = nil) -> SystemError {
-    SystemError(code: code, operation: operation ?? self.operation, subject: subject ?? self.subject)
+    SystemError(code: code, operation: operation ?? self.operation, subject: subject ?? self.subject, reason: reason)
   }
 
   /// ENOENT: no such file, chip or line.
@@ -53,6 +57,10 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
   public var isInterruptedOrWouldBlock: Bool { code == EINTR || code == EAGAIN || code == EWOULDBLOCK }
   /// ENOSPC, EDQUOT or EROFS: no room or no write access right now.
   public var isOutOfSpace: Bool { code == ENOSPC || code == EDQUOT || code == EROFS }
+  /// ECONNREFUSED: nothing listens on that port.
+  public var isConnectionRefused: Bool { code == ECONNREFUSED }
+  /// ETIMEDOUT, or a read or write time-out (EAGAIN on a socket with SO_RCVTIMEO).
+  public var isTimeOut: Bool { code == ETIMEDOUT || code == EAGAIN || code == EWOULDBLOCK }
   /// EADDRINUSE: the port is taken.
   public var isAddressInUse: Bool { code == EADDRINUSE }
   /// ENOTSUP / EOPNOTSUPP: the call is not supported here.
@@ -74,6 +82,17 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
   public static let noDevice = ENODEV
   public static let outOfMemory = ENOMEM
   public static let protocolError = EPROTO
+}
+
+/// Refuses `text` as a C string argument of `operation` when it holds a NUL byte: C would see
+/// only the part before it (a path `rules.yaml` + NUL + `../x` would open `rules.yaml`). Every
+/// path, host or argument of this layer passes it before it reaches a C call.
+/// - Throws: `SystemError` (EINVAL) naming the operation and the text (NUL shown as `\0`).
+func refuseNUL(_ text: String, _ operation: String) throws(SystemError) {
+  guard text.utf8.contains(0) else { return }
+  throw SystemError(
+    code: EINVAL, operation: "\(operation) (the name holds a NUL byte)",
+    subject: text.split(separator: "\u{0}", omittingEmptySubsequences: false).joined(separator: "\\0"))
 }
 
 /// The C library's text for an errno value. The corresponding C function is `strerror`.

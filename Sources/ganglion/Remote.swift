@@ -1,12 +1,15 @@
 import ArgumentParser
 import GanglionCore
 import GanglionDaemon
+import GanglionSystem
 
-/// Where a running daemon listens: the config's `http.listen`, else 127.0.0.1:9120 when
-/// no config is found (as `make run`'s demo does).
+/// Where a running daemon listens: the config's `http.listen` (its loopback address when it
+/// listens on all of them), else 127.0.0.1:9120 when no config is found (as `make run`'s
+/// demo does); and the API token of `http.token_file`, when the file can be read.
 struct DaemonAddress {
   var host: String
   var port: Int
+  var token: String?
 
   static func resolve(_ options: ConfigOption) throws -> DaemonAddress {
     guard let config = try options.decodedIfPresent() else { return DaemonAddress(host: "127.0.0.1", port: 9120) }
@@ -14,15 +17,47 @@ struct DaemonAddress {
       printError("\(options.path): the HTTP listener is off (`http: off`); the daemon cannot be reached")
       throw ExitCode.badConfig
     }
-    return DaemonAddress(host: http.host, port: http.port)
+    var token: String?
+    if let file = http.tokenFile {
+      let path = FileSystem.resolve(file.value, relativeTo: FileSystem.directory(of: options.path))
+      token = try? FileSystem.readText(path, limit: 4096).trimmingASCIIWhitespace()
+    }
+    return DaemonAddress(host: http.host == "0.0.0.0" ? "127.0.0.1" : http.host, port: http.port, token: token)
   }
 
+  /// Sends the request. A daemon that is not there, does not answer, is busy (503) or refuses
+  /// the request (401, 403) is said in words on stderr and exits 3.
   func request(_ method: String, _ path: String, query: [(String, String)] = []) throws -> HTTPClient.Reply {
+    let reply: HTTPClient.Reply
     do {
-      return try HTTPClient.request(method: method, host: host, port: port, path: path, query: query)
-    } catch {
-      printError("cannot reach the daemon at \(host):\(port): \(error) (is `ganglion run` running?)")
+      reply = try HTTPClient.request(
+        method: method, host: host, port: port, path: path, query: query,
+        headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
+    } catch  where error.isConnectionRefused {
+      printError("no daemon is listening at \(host):\(port) (is `ganglion run` running?)")
       throw ExitCode.runtimeFailure
+    } catch  where error.isTimeOut {
+      printError("the daemon at \(host):\(port) did not answer within 10 s")
+      throw ExitCode.runtimeFailure
+    } catch {
+      printError("cannot reach the daemon at \(host):\(port): \(error)")
+      throw ExitCode.runtimeFailure
+    }
+    let text = reply.body.trimmingASCIIWhitespace()
+    switch reply.status {
+    case 503:
+      printError("the daemon at \(host):\(port) is busy: \(text)")
+      throw ExitCode.runtimeFailure
+    case 401:
+      let tokenState =
+        token == nil ? "no token was sent (set http.token_file, readable by you)" : "the token was refused"
+      printError("the daemon at \(host):\(port) needs its API token: \(tokenState)")
+      throw ExitCode.runtimeFailure
+    case 403:
+      printError("the daemon at \(host):\(port) refused the request: \(text)")
+      throw ExitCode.runtimeFailure
+    default:
+      return reply
     }
   }
 }
@@ -41,7 +76,7 @@ struct Inject: ParsableCommand {
     let reply = try address.request("POST", "/inject", query: [("signal", signal), ("value", value)])
     guard (200..<300).contains(reply.status) else {
       printError("inject refused: \(reply.body.trimmingASCIIWhitespace())")
-      throw reply.status == 503 ? ExitCode.runtimeFailure : ExitCode.badConfig
+      throw ExitCode.badConfig
     }
     print("\(signal) = \(value)")
   }
@@ -118,6 +153,13 @@ enum StatusFormatter {
     }
     if let drops = status["counters"]?["input_queue_drops"]?.numberValue, drops > 0 {
       lines.append("inputs dropped because the daemon was overloaded: \(Int(drops))")
+    }
+    if case .object(let dropped)? = status["dropped"] {
+      let nonZero = dropped.filter { ($0.value.numberValue ?? 0) > 0 }.sorted { $0.key < $1.key }
+      if !nonZero.isEmpty {
+        lines.append(
+          "dropped: " + nonZero.map { "\($0.key) \(Int($0.value.numberValue ?? 0))" }.joined(separator: ", "))
+      }
     }
     if case .object(let signals)? = status["signals"] {
       lines.append("signals:")

@@ -89,3 +89,35 @@ import Testing
     #expect(Duration.parse("5x") == nil)
   }
 }
+
+/// `TopicName`: the one rule book for topics the engine and the MQTT funnel publish to.
+@Suite struct TopicNameTests {
+  @Test func validTopicsPassAndEachInvalidOneSaysWhy() {
+    #expect(TopicName.problem("ganglion/hallway-pi/set/hallway.light") == nil)
+    #expect(TopicName.problem("alerts/température/😀") == nil)
+    #expect(TopicName.problem(String(repeating: "x", count: 65_535)) == nil)
+    #expect(TopicName.problem("") == "the topic is empty")
+    #expect(TopicName.problem("a/b\u{0}/c")?.contains("NUL byte (at byte 3)") == true)
+    #expect(TopicName.problem("a/+/c")?.contains("wildcard '+'") == true)
+    #expect(TopicName.problem("a/#")?.contains("wildcard '#'") == true)
+    #expect(TopicName.problem("a\u{1}")?.contains("control character U+0001") == true)
+    #expect(TopicName.problem("a\u{85}")?.contains("control character U+0085") == true)
+    #expect(TopicName.problem("a\u{FFFF}")?.contains("non-character U+FFFF") == true)
+    #expect(TopicName.problem(String(repeating: "x", count: 65_536))?.contains("65536 bytes") == true)
+    #expect(TopicName.problem(utf8: [0x61, 0xFF]) == "the topic is not UTF-8 text")
+    #expect(TopicName.display("a\u{0}b") == #"a\u0000b"#)
+  }
+}
+
+@Suite struct SHA256Tests {
+  @Test func knownDigests() {
+    #expect(SHA256.hex([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    #expect(
+      SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    #expect(
+      SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000))
+        == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+  }
+}

@@ -83,7 +83,8 @@ final class DaemonHarness: Sendable {
 
   /// Writes `config` (with `HTTP_PORT` replaced by a free port) and the rule files into a new
   /// folder, and starts the daemon; returns once its HTTP listener answers.
-  init(config: String, files: [String: String] = [:], simulate: Bool = true) async throws {
+  /// - Parameter token: the API token (`http.token_file`), sent with the harness's own requests.
+  init(config: String, files: [String: String] = [:], simulate: Bool = true, token: String? = nil) async throws {
     folder = try TemporaryDirectory(prefix: "ganglion-daemon")
     outputPath = folder.path("daemon.out")
     for (name, text) in files { _ = try folder.write(text, to: name) }
@@ -100,7 +101,9 @@ final class DaemonHarness: Sendable {
         // The port may belong to another test's daemon while ours fails on EADDRINUSE:
         // ready means *this* process answers.
         guard tcpPortAcceptsConnections(port: port),
-          let status = try? await JSON.parse(HTTPGet.text(port: port, path: "/status"))
+          let reply = try? await RawHTTP.get(
+            port: port, "/status", headers: token.map { ["Authorization: Bearer \($0)"] } ?? []),
+          let status = try? JSON.parse(reply.body)
         else { return nil }
         return status["pid"]?.numberValue == Double(child.pid) ? true : nil
       }

@@ -120,14 +120,21 @@ final class PipelineHarness {
   /// - Parameters:
   ///   - config: the configuration text (`rules.yaml` beside it holds `rules`).
   ///   - connected: whether the publisher is attached and connected at start.
-  init(config: String = PipelineHarness.defaultConfig, rules: String = PipelineHarness.defaultRules) throws {
+  ///   - log: the `log:` section (a flow mapping).
+  init(
+    config: String = PipelineHarness.defaultConfig, rules: String = PipelineHarness.defaultRules,
+    log logSection: String = "{ dir: log }"
+  ) throws {
     folder = try TemporaryDirectory(prefix: "ganglion-pipeline")
     try folder.write(rules, to: "rules.yaml")
-    let configPath = try folder.write("log: { dir: log }\n" + config + "\n", to: "ganglion.yaml")
+    let configPath = try folder.write("log: \(logSection)\n" + config + "\n", to: "ganglion.yaml")
     let (loaded, diagnostics) = ConfigurationLoader.load(configPath: configPath)
     guard let loaded else { throw TestSupportError("the harness config: \(diagnostics)") }
     try FileSystem.makeDirectories(loaded.logDirectory)
-    log = try EventLog.open(directory: loaded.logDirectory, options: LogOptions(sync: loaded.config.log.sync))
+    let settings = loaded.config.log
+    log = try EventLog.open(
+      directory: loaded.logDirectory,
+      options: LogOptions(maxSize: settings.maxSize, segmentSize: settings.segmentSize, sync: settings.sync))
     board = SimulatedBoard(
       clock: clock, chips: GPIOWiring.simulatedChips(loaded.config, profile: loaded.profile), lineNames: [:],
       debounceTimer: .manual)
@@ -162,6 +169,14 @@ final class PipelineHarness {
 
   /// One pass of the loop with `input`.
   func send(_ input: PipelineInput) { pipeline.turn(input) }
+
+  /// A reload as the reload thread does it (read and compile the rules), applied in one pass
+  /// of the loop.
+  func reload(_ ticket: ReloadTicket) {
+    _ = ticket.startLoading()
+    let prepared = PreparedRules.load(config: pipeline.config, configPath: pipeline.settings.loaded.configPath)
+    send(.applyRules(prepared, ticket))
+  }
 
   func mqtt(_ topic: String, _ payload: String) {
     send(.mqttMessage(MQTTMessage(topic: topic, payload: Array(payload.utf8))))

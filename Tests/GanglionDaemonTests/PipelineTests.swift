@@ -99,16 +99,16 @@ import Testing
           do:
             - set: { hallway.light: on }
       """, to: "rules.yaml")
-    let accepted = ReplyBox<ReloadOutcome>()
-    h.send(.reload(accepted))
-    #expect(accepted.wait(timeoutSeconds: 1)?.accepted == true)
+    let accepted = ReloadTicket(pinned: false)
+    h.reload(accepted)
+    #expect(accepted.wait(timeout: .seconds(1))?.accepted == true)
     h.mqtt("sensors/hallway/lux", "150")
     #expect(h.level("hallway.light") == true)
 
     try h.folder.write("rules:\n  - name: broken\n    when: hallway.lux >\n    do: []\n", to: "rules.yaml")
-    let rejected = ReplyBox<ReloadOutcome>()
-    h.send(.reload(rejected))
-    let outcome = try #require(rejected.wait(timeoutSeconds: 1))
+    let rejected = ReloadTicket(pinned: false)
+    h.reload(rejected)
+    let outcome = try #require(rejected.wait(timeout: .seconds(1)))
     #expect(!outcome.accepted)
     #expect(outcome.diagnostics.contains { $0.description.contains("rules.yaml:3:") })
     #expect(h.pipeline.status.snapshot.rejectedReload != nil)

@@ -178,7 +178,9 @@ import Testing
       #expect(isRFC3339MicrosecondsUTC(json["time"]?.stringValue ?? ""), "\(letter.text)")
     }
     let payloads = try letters.map { try JSON.parse($0.text)["payload"] }
-    #expect(payloads.contains(.string(base64(binary))), "binary payload as base64: \(payloads)")
+    // events.md: "base64 if not UTF-8", carried as `{"base64": ...}` as in the log, so that a
+    // text payload that happens to look like base64 cannot be mistaken for one (issue 10).
+    #expect(payloads.contains(.object(["base64": .string(base64(binary))])), "binary payload as base64: \(payloads)")
     #expect(payloads.contains("twelve"), "UTF-8 payload as text: \(payloads)")
     // Neither changed the signal.
     #expect(observer.events(on: "\(Spec.prefix)/events/hallway.lux").isEmpty)

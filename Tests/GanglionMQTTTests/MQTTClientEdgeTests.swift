@@ -205,3 +205,36 @@ import Testing
     #expect(reason.contains("TLS"), "\(reason)")
   }
 }
+
+/// The C funnel never hands libmosquitto a string it would cut at a NUL (issue 10): a topic
+/// with a NUL inside is refused whole, as are wildcards and the other invalid topic names, and
+/// nothing reaches the topic before the NUL.
+@Suite struct TopicFunnelTests {
+  @Test func aTopicWithANULIsRefusedAndNothingReachesItsPrefix() async throws {
+    let broker = try await MosquittoBroker()
+    let (observer, recorder) = try makeClient(broker, label: "nul-observer", subscriptions: ["#"])
+    defer { observer.stop(finalMessage: nil) }
+    try await startAndWaitConnected(observer)
+    let (client, _) = try makeClient(broker, label: "nul-publisher")
+    defer { client.stop(finalMessage: nil) }
+    try await startAndWaitConnected(client)
+
+    for qos in [0, 1] {
+      for topic in ["victim/set\u{0}/tail", "a/+/b", "a/#", "", "tab\u{9}topic", String(repeating: "x", count: 65_536)]
+      {
+        #expect(throws: MQTTError.self, "qos \(qos), \(topic.prefix(20))") {
+          try client.publish(MQTTMessage(topic: topic, text: "on", qos: qos))
+        }
+      }
+    }
+    // The options refuse NUL bytes too: libmosquitto would see them cut short.
+    #expect(throws: MQTTError.invalidOptions("the username holds a NUL byte")) {
+      _ = try MQTTClient(
+        options: MQTTClientOptions(host: broker.host, port: broker.port, clientID: "x", username: "user\u{0}x"),
+        onMessage: { _ in }, onStateChange: { _ in })
+    }
+    try client.publish(MQTTMessage(topic: "after", text: "done", qos: 1))
+    try await waitUntil("the message after them") { !recorder.messages(on: "after").isEmpty }
+    #expect(recorder.messages.filter { $0.topic.hasPrefix("victim") }.isEmpty, "\(recorder.messages.map(\.topic))")
+  }
+}

@@ -250,6 +250,31 @@ import Testing
     #expect(event.value["qos"] == 1 && event.value["retain"] == true)
   }
 
+  /// Issue 10: a rendered topic that cannot be published to is refused by the engine, recorded
+  /// exactly as rendered with `"sent": false` and why; the other publishes of the firing go on.
+  @Test func aRenderedTopicThatCannotBePublishedToIsRecordedAsRefused() throws {
+    let rig = try Rig(
+      """
+      rules:
+        - name: relay
+          on: doorbell.press
+          do:
+            - publish: { topic: "${value}/notify", payload: "on" }
+            - publish: { topic: "fine", payload: "${value}" }
+      """)
+    for value in ["ganglion/hallway-pi/set/hallway.light\u{0}", "a/+", "#"] {
+      rig.input("doorbell.press", .string(value), source: .mqtt)
+    }
+    let publishes = rig.log.filter { $0.kind == .publish }
+    let refused = publishes.filter { $0.value["topic"] != "fine" }
+    #expect(refused.count == 3)
+    #expect(refused.allSatisfy { $0.value["sent"] == false && $0.publishRefusal != nil })
+    #expect(refused[0].value["topic"] == "ganglion/hallway-pi/set/hallway.light\u{0}/notify")
+    #expect(refused[0].publishRefusal?.contains("NUL") == true)
+    #expect(refused[1].publishRefusal?.contains("wildcard") == true)
+    #expect(publishes.filter { $0.value["topic"] == "fine" }.allSatisfy { $0.publishRefusal == nil })
+  }
+
   @Test func systemReadingsFireNothingButSetTheEdgeState() throws {
     let rig = try Rig(Self.motionLight)
     rig.input("hallway.motion", true, source: .system)

@@ -258,6 +258,9 @@ public struct MQTTConfig: Sendable, Equatable {
   public var outbox: Int
   /// Which of the daemon's own topics it publishes (`mqtt.publish`; all by default).
   public var publish: MQTTPublishedTopics = MQTTPublishedTopics()
+  /// Where `url`, `password_file`, `ca_file`, `cert_file` and `key_file` are written (by
+  /// key), for the checks that read those files.
+  public var locations = KeyLocations()
 
   public static let defaultPort = 1883
   public static let defaultTLSPort = 8883
@@ -289,6 +292,21 @@ public struct MQTTConfig: Sendable, Equatable {
     MQTTConfig(
       host: host, port: port, useTLS: useTLS, clientID: "ganglion-\(device)", prefix: "ganglion/\(device)")
   }
+}
+
+/// Where keys of a section are written, for checks made after decoding. Where a setting is
+/// written does not make two settings different: any two compare equal.
+public struct KeyLocations: Sendable, Equatable {
+  private var byKey: [String: SourceLocation] = [:]
+
+  public init() {}
+
+  public subscript(key: String) -> SourceLocation? {
+    get { byKey[key] }
+    set { byKey[key] = newValue }
+  }
+
+  public static func == (_: KeyLocations, _: KeyLocations) -> Bool { true }
 }
 
 /// `mqtt.publish`: the topics under the prefix that mirror every event (events.md "MQTT
@@ -351,10 +369,24 @@ public enum LogSync: Sendable, Equatable {
 public struct HTTPConfig: Sendable, Hashable {
   public var host: String
   public var port: Int
+  /// `token_file` as written (relative to the config's folder): the file holds the bearer
+  /// token every request must carry (config.md "HTTP access"). Required when `host` is not a
+  /// loopback address.
+  public var tokenFile: Located<String>?
 
-  public init(host: String, port: Int) {
+  public init(host: String, port: Int, tokenFile: Located<String>? = nil) {
     self.host = host
     self.port = port
+    self.tokenFile = tokenFile
+  }
+
+  /// Whether `host` reaches this machine only: `localhost` or an address in 127.0.0.0/8.
+  public static func isLoopback(_ host: String) -> Bool {
+    if host == "localhost" { return true }
+    let octets = host.split(separator: ".", omittingEmptySubsequences: false).map { part -> UInt8? in
+      part.count <= 3 && part.allSatisfy(\.isASCII) ? UInt8(part) : nil
+    }
+    return octets.count == 4 && !octets.contains(nil) && octets[0] == 127
   }
 
   /// `127.0.0.1:9120`: on, loopback only.

@@ -18,7 +18,7 @@ public enum ConfigDecoder {
     return hints
   }()
   static let logKeys = ["dir", "max_size", "segment_size", "sync"]
-  static let httpKeys = ["listen"]
+  static let httpKeys = ["listen", "token_file"]
 
   /// Decodes config text.
   ///
@@ -440,6 +440,9 @@ private struct Decoder {
       return nil
     }
     var config = MQTTConfig.defaults(host: "", device: device)
+    for name in ["url", "password_file", "ca_file", "cert_file", "key_file"] {
+      if let node = fields[name] { config.locations[name] = node.textLocation }
+    }
     var ok = true
     if let url = reader.string(urlNode, "`url`", expected: "a broker URL like mqtt://127.0.0.1:1883") {
       switch NetworkAddress.parseURL(url) {
@@ -456,7 +459,7 @@ private struct Decoder {
     }
     if let node = fields["client_id"] {
       if let id = reader.string(node, "`client_id`", expected: "an MQTT client id") {
-        if id.utf8.count > 65_535 || id.contains(where: { $0 == "+" || $0 == "#" || $0 == "/" }) {
+        if id.utf8.count > 65_535 || id.contains(where: { $0 == "+" || $0 == "#" || $0 == "/" || $0 == "\u{0}" }) {
           error("`client_id` expects a name without '+', '#' or '/'; found '\(id)'", at: node.textLocation)
         } else {
           config.clientID = id
@@ -473,6 +476,9 @@ private struct Decoder {
       }
     }
     config.username = fields["username"].flatMap { reader.string($0, "`username`") }
+    if let node = fields["username"], config.username?.utf8.contains(0) == true {
+      error("`username` must not hold a NUL character", at: node.textLocation)
+    }
     config.passwordFile = fields["password_file"].flatMap { reader.string($0, "`password_file`", expected: "a path") }
     if fields.has("password_file"), !fields.has("username") {
       error(
@@ -587,16 +593,30 @@ private struct Decoder {
       let fields = reader.mapping(
         node, "`http`", allowed: ConfigDecoder.httpKeys, expected: "`off` or a mapping like { listen: 127.0.0.1:9120 }")
     else { return .default }
-    guard let listen = fields["listen"] else { return .default }
+    var tokenFile: Located<String>?
+    if let node = fields["token_file"], let path = reader.string(node, "`token_file`", expected: "a path") {
+      tokenFile = Located(path, at: node.textLocation)
+    }
+    var http = HTTPConfig.default
+    http.tokenFile = tokenFile
+    guard let listen = fields["listen"] else { return http }
     guard let text = reader.string(listen, "`listen`", expected: "host:port like 127.0.0.1:9120") else {
-      return .default
+      return http
     }
     switch NetworkAddress.parseHostPort(text, portRequired: true) {
     case .success(let address):
-      return HTTPConfig(host: address.host, port: address.port!)
+      http.host = address.host
+      http.port = address.port!
+      if tokenFile == nil, !HTTPConfig.isLoopback(address.host) {
+        error(
+          "`listen` \(text) is not a loopback address: give `token_file` too, so that every request must "
+            + "carry its token (anyone who can reach the port could otherwise reload or inject)",
+          at: listen.textLocation)
+      }
+      return http
     case .failure(let problem):
       error("`listen` \(problem.message) (like 127.0.0.1:9120); found '\(text)'", at: listen.textLocation)
-      return .default
+      return http
     }
   }
 }

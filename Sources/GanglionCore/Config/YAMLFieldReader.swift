@@ -47,6 +47,14 @@ package struct YAMLFieldReader {
     for pair in pairs {
       guard let key = pair.key.scalar else { continue }  // `entries` keeps scalar keys only
       guard allowed.contains(key) else {
+        guard Self.couldBeKey(key) else {
+          // A paragraph, a line of a file named by mistake: say where, not what (it may hold
+          // secrets, and it cannot be a misspelt key).
+          error(
+            "unknown key (\(key.count) characters, not a key name) in \(what); expected one of: "
+              + allowed.joined(separator: ", "), at: pair.key.textLocation)
+          continue
+        }
         var message = "unknown key '\(key)' in \(what)"
         if let hint = misplaced[key] {
           message += "; \(hint)"
@@ -191,7 +199,25 @@ package struct YAMLFieldReader {
   /// How a found node reads in a message: `'fast'`, `a list`, `nothing`.
   package func describe(_ node: YAMLNode) -> String {
     if node.isNull { return "nothing" }
-    if let text = node.scalar { return "'\(text)'" }
+    if let text = node.scalar { return Self.quoted(text) }
     return node.kindDescription
+  }
+
+  /// Whether an unknown key is worth quoting back: it looks like a key (at most 40 letters,
+  /// digits, `_`, `-`, `.`), so it is probably a misspelt one.
+  static func couldBeKey(_ key: String) -> Bool {
+    key.count <= 40
+      && key.unicodeScalars.allSatisfy {
+        $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0))
+      }
+  }
+
+  /// A value quoted back in a message (`'sometimes'`), or only its length when it is long or
+  /// spans lines: a file named by mistake is not echoed back, secrets included.
+  static func quoted(_ text: String) -> String {
+    if text.count <= 40, !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+      return "'\(text)'"
+    }
+    return "a text of \(text.count) characters"
   }
 }

@@ -4,7 +4,8 @@ public enum EventKind: String, Sendable, Hashable, CaseIterable {
   case signal
   /// A rule fired: `rule` names it, `cause` the event that triggered it.
   case fired
-  /// A rule's `publish` action; `value` is `{"topic", "payload", "qos", "retain"}`.
+  /// A rule's `publish` action; `value` is `{"topic", "payload", "qos", "retain"}`, plus
+  /// `"sent": false` and `"error"` when the topic was refused and nothing was sent.
   case publish
   /// A rule's `log` action; `value` is the message.
   case log
@@ -51,6 +52,12 @@ public struct Event: Hashable, Sendable {
     self.cause = cause
     self.rule = rule
     self.late = late
+  }
+
+  /// For a `publish` event that was refused before anything was sent (`"sent": false`): why.
+  public var publishRefusal: String? {
+    guard kind == .publish, value["sent"] == .bool(false) else { return nil }
+    return value["error"]?.stringValue ?? "refused"
   }
 
   /// `<device>:<seq>`, the globally unique id subscribers deduplicate by.

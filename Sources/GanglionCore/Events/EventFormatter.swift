@@ -10,14 +10,19 @@ public enum EventFormatter {
     case .fired:
       return "\(head) fired \(event.rule ?? "?")\(event.late ? " (late)" : "")\(cause)"
     case .publish:
-      return
-        "\(head) publish \(event.value["topic"]?.plainText ?? "?") \(display(event.value["payload"] ?? .null))\(cause)"
+      let topic = TopicName.display(event.value["topic"]?.stringValue ?? "?")
+      let payload = display(event.value["payload"] ?? .null)
+      if let refusal = event.publishRefusal {
+        return "\(head) publish NOT SENT \(topic) \(payload): \(refusal)\(cause)"
+      }
+      return "\(head) publish \(topic) \(payload)\(cause)"
     case .log:
       return "\(head) log [\(event.rule ?? "?")] \(event.value.plainText)\(cause)"
     case .system:
       return "\(head) system \(JSON.encode(event.value))"
     case .deadLetter:
-      return "\(head) dead letter \(event.value["topic"]?.plainText ?? "?"): \(event.value["reason"]?.plainText ?? "?")"
+      return
+        "\(head) dead letter \(TopicName.display(event.value["topic"]?.stringValue ?? "?")): \(event.value["reason"]?.plainText ?? "?")"
     }
   }
 

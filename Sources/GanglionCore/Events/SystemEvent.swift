@@ -1,6 +1,6 @@
-/// What a `system` event records (events.md: start, stop, reload, rule loop), as one type:
-/// the daemon, the engine and the log readers make and recognize them here, never by
-/// comparing strings of their own. On disk and on the wire a system event's `value` is
+/// What a `system` event records (events.md: start, stop, reload, rule loop, publish
+/// failed), as one type: the daemon, the engine and the log readers make and recognize them
+/// here, never by comparing strings of their own. On disk and on the wire a system event's `value` is
 /// `{"event": NAME, ...fields}`.
 public enum SystemEvent: Sendable, Equatable {
   /// The daemon started (`simulated`: on the simulated board; `rules`: how many rules).
@@ -17,6 +17,12 @@ public enum SystemEvent: Sendable, Equatable {
   /// `count` of them (libgpiod 2.x counts exactly), or nil when only a full queue was seen
   /// (1.x: some may have been lost).
   case edgesLost(signal: String, count: Int?)
+  /// The MQTT client refused a message of the event that is this one's `cause`: nothing was
+  /// sent to `topic`, for `error`.
+  case publishFailed(topic: String, error: String)
+  /// A rule fired `firings` times within `withinSeconds` and is paused for `pausedSeconds`
+  /// (rules.md "Loops are stopped"); `cause` is the trigger it did not fire on.
+  case ruleBreaker(rule: String, firings: Int, withinSeconds: Int, pausedSeconds: Int)
 
   /// The `event` name of each kind, as it appears in the log.
   public enum Name: String, Sendable, CaseIterable {
@@ -24,6 +30,8 @@ public enum SystemEvent: Sendable, Equatable {
     case reloadRejected = "reload rejected"
     case ruleLoop = "rule loop"
     case edgesLost = "edges lost"
+    case publishFailed = "publish failed"
+    case ruleBreaker = "rule breaker"
   }
 
   public var name: Name {
@@ -34,6 +42,8 @@ public enum SystemEvent: Sendable, Equatable {
     case .reloadRejected: .reloadRejected
     case .ruleLoop: .ruleLoop
     case .edgesLost: .edgesLost
+    case .publishFailed: .publishFailed
+    case .ruleBreaker: .ruleBreaker
     }
   }
 
@@ -55,6 +65,14 @@ public enum SystemEvent: Sendable, Equatable {
     case .edgesLost(let signal, let count):
       fields["signal"] = .string(signal)
       fields["count"] = count.map { .number(Double($0)) } ?? .null
+    case .publishFailed(let topic, let error):
+      fields["topic"] = .string(topic)
+      fields["error"] = .string(error)
+    case .ruleBreaker(let rule, let firings, let within, let paused):
+      fields["rule"] = .string(rule)
+      fields["firings"] = .number(Double(firings))
+      fields["within_seconds"] = .number(Double(within))
+      fields["paused_seconds"] = .number(Double(paused))
     }
     return .object(fields)
   }
@@ -77,6 +95,13 @@ public enum SystemEvent: Sendable, Equatable {
     case .edgesLost:
       self = .edgesLost(
         signal: value["signal"]?.stringValue ?? "", count: value["count"]?.numberValue.map { Int($0) })
+    case .publishFailed:
+      self = .publishFailed(topic: value["topic"]?.stringValue ?? "", error: value["error"]?.stringValue ?? "")
+    case .ruleBreaker:
+      self = .ruleBreaker(
+        rule: value["rule"]?.stringValue ?? "", firings: Int(value["firings"]?.numberValue ?? 0),
+        withinSeconds: Int(value["within_seconds"]?.numberValue ?? 0),
+        pausedSeconds: Int(value["paused_seconds"]?.numberValue ?? 0))
     }
   }
 }

@@ -7,9 +7,20 @@ import GanglionSystem
 /// talks to the pipeline only through its bounded inbox and status snapshot.
 struct DaemonAPI: Sendable {
   let pipeline: Pipeline
+  let reloader: RuleReloader
   let board: SimulatedBoard?
   let config: Config
   let clock: any WallClock
+
+  /// The slots a request is served in: `/status` and `/metrics` are quick and always have
+  /// theirs; `/events` followers hold theirs as long as they follow.
+  static func classify(_ request: HTTPRequest) -> HTTPRequestClass {
+    switch request.path {
+    case "/status", "/metrics": .quick
+    case "/events": .stream
+    default: .work
+    }
+  }
 
   func handle(_ request: HTTPRequest, _ connection: HTTPConnection) -> HTTPResponse? {
     switch (request.method, request.path) {
@@ -79,10 +90,16 @@ struct DaemonAPI: Sendable {
     return .json(JSON.encode(.object(["signal": .string(name), "value": value, "injected": true])), status: 202)
   }
 
+  /// How long `POST /reload` waits for its reload (the CLI waits 10 s for the answer).
+  static let reloadTimeout: Duration = .seconds(8)
+
+  /// `POST /reload`: joins the reload waiting to start or queues one, and waits for it; one
+  /// that does not finish in `reloadTimeout` is cancelled (never applied later).
   private func reload() -> HTTPResponse {
-    let reply = ReplyBox<ReloadOutcome>()
-    guard pipeline.submit(.reload(reply)) else { return .text("the daemon is overloaded; try again", status: 503) }
-    guard let outcome = reply.wait(timeoutSeconds: 30) else { return .text("reload timed out", status: 503) }
+    let ticket = reloader.request()
+    guard let outcome = ticket.wait(timeout: Self.reloadTimeout) else {
+      return .text("the reload did not finish within \(Self.reloadTimeout) and was cancelled; try again", status: 503)
+    }
     let body = JSON.encode(
       .object([
         "accepted": .bool(outcome.accepted), "rules": .number(Double(outcome.ruleCount)),

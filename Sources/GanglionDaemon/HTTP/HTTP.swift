@@ -15,6 +15,8 @@ public struct HTTPResponse: Sendable {
   public var status: Int
   public var contentType: String
   public var body: [UInt8]
+  /// More header lines (`WWW-Authenticate`).
+  public var headers: [(String, String)] = []
 
   public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: String) {
     self.status = status
@@ -35,9 +37,12 @@ public struct HTTPResponse: Sendable {
     case 200: "OK"
     case 202: "Accepted"
     case 400: "Bad Request"
+    case 401: "Unauthorized"
+    case 403: "Forbidden"
     case 404: "Not Found"
     case 405: "Method Not Allowed"
     case 409: "Conflict"
+    case 408: "Request Timeout"
     case 413: "Payload Too Large"
     case 422: "Unprocessable Entity"
     case 500: "Internal Server Error"
@@ -48,7 +53,9 @@ public struct HTTPResponse: Sendable {
 
   func encoded() -> [UInt8] {
     var head = "HTTP/1.1 \(status) \(HTTPResponse.reason(status))\r\n"
-    head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+    head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n"
+    for (name, value) in headers { head += "\(name): \(value)\r\n" }
+    head += "\r\n"
     return Array(head.utf8) + body
   }
 }

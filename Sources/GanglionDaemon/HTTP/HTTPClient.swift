@@ -8,9 +8,10 @@ public enum HTTPClient {
     public var body: String
   }
 
+  /// - Parameter headers: more header lines (`Authorization`).
   public static func request(
     method: String, host: String, port: Int, path: String, query: [(String, String)] = [], body: String = "",
-    timeoutSeconds: Int = 10
+    headers: [(String, String)] = [], timeoutSeconds: Int = 10
   ) throws(SystemError) -> Reply {
     let socket = try Socket.connect(host: host, port: port, timeoutSeconds: timeoutSeconds)
     var target = path
@@ -23,7 +24,7 @@ public enum HTTPClient {
     let bodyBytes = Array(body.utf8)
     let head =
       "\(method) \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Length: \(bodyBytes.count)\r\n"
-      + "Connection: close\r\n\r\n"
+      + headers.map { "\($0.0): \($0.1)\r\n" }.joined() + "Connection: close\r\n\r\n"
     try socket.write(Array(head.utf8) + bodyBytes)
     var received: [UInt8] = []
     while true {

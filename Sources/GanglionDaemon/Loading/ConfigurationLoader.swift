@@ -13,11 +13,14 @@ public struct LoadedConfiguration: Sendable {
   /// The log folder: `log.dir` (relative to the config's folder), else
   /// `$STATE_DIRECTORY/log`, else `./ganglion-state/log`.
   public var logDirectory: String
+  /// The HTTP API's bearer token, from `http.token_file`; nil without one.
+  public var apiToken: String?
 }
 
 /// Reads a configuration and what it names from disk and checks all of it, collecting
-/// every diagnostic instead of stopping at the first. Blocking file reads: call it at
-/// start-up, reload and from the CLI, not from the cooperative pool.
+/// every diagnostic instead of stopping at the first. Blocking file reads (of regular files
+/// only, opened without waiting): call it at start-up, from the reload thread and from the
+/// CLI, never from the pipeline's thread or the cooperative pool.
 public enum ConfigurationLoader {
   /// The config path: `--config`, else `$GANGLION_CONFIG`, else `/etc/ganglion/ganglion.yaml`.
   public static func defaultConfigPath() -> String {
@@ -41,7 +44,7 @@ public enum ConfigurationLoader {
     var diagnostics = DiagnosticCollector()
     let text: String
     do {
-      text = try FileSystem.readText(configPath)
+      text = try FileSystem.readText(configPath, limit: maximumFileBytes)
     } catch {
       diagnostics.error("cannot read the configuration: \(error)", at: nil)
       return (nil, diagnostics.diagnostics)
@@ -65,15 +68,18 @@ public enum ConfigurationLoader {
     } else {
       sources = readRules(of: config, configPath: configPath, diagnostics: &diagnostics)
     }
-    let (rules, ruleDiagnostics) = RuleCompiler.compile(sources, signals: config.catalog)
+    let (rules, ruleDiagnostics) = RuleCompiler.compile(
+      sources, signals: config.catalog, ownCommands: ownCommandTopics(of: config))
     diagnostics.append(contentsOf: ruleDiagnostics)
 
     let logDirectory = config.log.dir.map { FileSystem.resolve($0, relativeTo: base) } ?? defaultLogDirectory()
+    let apiToken = config.http?.tokenFile.flatMap { readToken($0, base: base, diagnostics: &diagnostics) }
+    if let mqtt = config.mqtt { checkMQTTFiles(mqtt, base: base, diagnostics: &diagnostics) }
     guard !diagnostics.hasErrors, let rules else { return (nil, diagnostics.diagnostics) }
     return (
       LoadedConfiguration(
         config: config, configPath: configPath, profile: profile, ruleSources: sources, rules: rules,
-        logDirectory: logDirectory),
+        logDirectory: logDirectory, apiToken: apiToken),
       diagnostics.diagnostics
     )
   }
@@ -91,7 +97,7 @@ public enum ConfigurationLoader {
     if value.contains("/") || value.hasSuffix(".yaml") || value.hasSuffix(".yml") {
       file = FileSystem.resolve(value, relativeTo: base)
       do {
-        text = try FileSystem.readText(file)
+        text = try FileSystem.readText(file, limit: maximumFileBytes)
       } catch {
         diagnostics.error("cannot read the hardware profile: \(error)", at: hardware.location)
         return (nil, true)
@@ -112,6 +118,60 @@ public enum ConfigurationLoader {
     return (profile, profile == nil)
   }
 
+  /// The daemon's own command topics, when `mqtt.commands` is on (for the rule check's warning).
+  public static func ownCommandTopics(of config: Config) -> OwnCommandTopics? {
+    guard let mqtt = config.mqtt, mqtt.commands else { return nil }
+    return OwnCommandTopics(device: config.device, prefix: mqtt.prefix)
+  }
+
+  /// The CA file libmosquitto verifies the broker with when `mqtts://` names none.
+  public static let defaultCAFile = "/etc/ssl/certs/ca-certificates.crt"
+
+  /// The files the MQTT client reads at start (`password_file`; with TLS the CA, certificate
+  /// and key files) must be readable regular files: an error at each key that names one that
+  /// is not, so that `check` fails rather than `run`.
+  static func checkMQTTFiles(_ mqtt: MQTTConfig, base: String, diagnostics: inout DiagnosticCollector) {
+    var files: [(key: String, path: String)] = []
+    if let file = mqtt.passwordFile { files.append(("password_file", file)) }
+    if mqtt.useTLS {
+      files.append(("ca_file", mqtt.caFile ?? defaultCAFile))
+      if let file = mqtt.certFile { files.append(("cert_file", file)) }
+      if let file = mqtt.keyFile { files.append(("key_file", file)) }
+    }
+    for (key, file) in files {
+      let path = FileSystem.resolve(file, relativeTo: base)
+      do {
+        _ = try FileSystem.readBytes(path, limit: 16 << 20)
+      } catch {
+        let given = mqtt.locations[key] != nil
+        diagnostics.error(
+          given
+            ? "cannot read `\(key)`: \(error)"
+            : "cannot read the default CA file for mqtts:// (give `ca_file`): \(error)",
+          at: mqtt.locations[key] ?? mqtt.locations["url"])
+      }
+    }
+  }
+
+  /// The API token in `http.token_file` (surrounding white space dropped); an error at the
+  /// key's value when it cannot be read or is empty.
+  static func readToken(
+    _ file: Located<String>, base: String, diagnostics: inout DiagnosticCollector
+  ) -> String? {
+    let path = FileSystem.resolve(file.value, relativeTo: base)
+    do {
+      let token = try FileSystem.readText(path, limit: 4096).trimmingASCIIWhitespace()
+      guard !token.isEmpty else {
+        diagnostics.error("`token_file` \(path) is empty; put the API token in it", at: file.location)
+        return nil
+      }
+      return token
+    } catch {
+      diagnostics.error("cannot read `token_file`: \(error)", at: file.location)
+      return nil
+    }
+  }
+
   /// Reads the rule files the config's `rules:` names (relative to the config's folder).
   public static func readRules(
     of config: Config, configPath: String, diagnostics: inout DiagnosticCollector
@@ -122,13 +182,37 @@ public enum ConfigurationLoader {
       diagnostics: &diagnostics)
   }
 
+  /// Largest configuration, profile or rule file read at all (a bigger one is an error before
+  /// it is read; the YAML parser refuses more than 1 MiB, at the file's location).
+  public static let maximumFileBytes = 4 << 20
+  /// Largest total of rule text one load reads.
+  public static let maximumRuleBytes = 16 << 20
+
   /// Reads rule files: a folder gives every `*.yaml` in it that is not a `*.test.yaml`, and
-  /// not the configuration file `excluding` when it sits beside its rules.
+  /// not the configuration file `excluding` when it sits beside its rules. Only regular files
+  /// are read, without waiting (a FIFO named `x.yaml` is an error naming it), each up to
+  /// `maximumFileBytes` and all together up to `maximumRuleBytes`.
   public static func readRules(
     _ paths: [(path: String, location: SourceLocation?)], excluding configPath: String? = nil,
     diagnostics: inout DiagnosticCollector
   ) -> [RuleSource] {
     var sources: [RuleSource] = []
+    var total = 0
+    func read(_ file: String, at location: SourceLocation?) {
+      do {
+        let text = try FileSystem.readText(file, limit: maximumFileBytes)
+        total += text.utf8.count
+        guard total <= maximumRuleBytes else {
+          diagnostics.error(
+            "cannot read rules: \(file): the rule files hold more than \(maximumRuleBytes) bytes together",
+            at: location)
+          return
+        }
+        sources.append(RuleSource(file: file, text: text))
+      } catch {
+        diagnostics.error("cannot read rules: \(error)", at: location)
+      }
+    }
     for (path, location) in paths {
       switch FileSystem.kind(of: path) {
       case .directory:
@@ -136,22 +220,16 @@ public enum ConfigurationLoader {
           for name in try FileSystem.list(path) where isRuleFile(name) {
             let file = FileSystem.normalize(path + "/" + name)
             if let configPath, FileSystem.isSameFile(file, configPath) { continue }
-            do {
-              sources.append(RuleSource(file: file, text: try FileSystem.readText(file)))
-            } catch {
-              diagnostics.error("cannot read rules: \(error)", at: location)
-            }
+            read(file, at: location)
           }
         } catch {
           diagnostics.error("cannot read rules: \(error)", at: location)
         }
       case .file:
-        do {
-          sources.append(RuleSource(file: path, text: try FileSystem.readText(path)))
-        } catch {
-          diagnostics.error("cannot read rules: \(error)", at: location)
-        }
-      default:
+        read(path, at: location)
+      case .other(let kind):
+        diagnostics.error("rules path '\(path)' is \(kind), not a rule file or a folder", at: location)
+      case .missing:
         diagnostics.error("rules path '\(path)' does not exist", at: location)
       }
     }

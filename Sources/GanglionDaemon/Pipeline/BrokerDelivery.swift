@@ -72,15 +72,23 @@ final class BrokerDelivery {
     outbox.enqueue(seq: event.seq, messages: kept(messages, live: publisher?.isConnected == true))
   }
 
-  /// Hands waiting messages to the client (or, while disconnected, drops past capacity).
-  func pump() { outbox.pump(publisher) }
+  /// Hands waiting messages to the client (or, while disconnected, drops past capacity),
+  /// after telling the outbox which records the log has settled.
+  func pump() {
+    settle()
+    outbox.pump(publisher)
+  }
 
-  /// Takes the acknowledgements that arrived; true when there were any.
+  /// Which spilled events the log wrote (to be read back) or lost (to be kept in memory).
+  private func settle() { outbox.settle(through: log.settledSeq, lost: log.takeLostSeqs()) }
+
+  /// Takes the acknowledgements (and late refusals) that arrived; true when there were any.
   @discardableResult
   func takeAcknowledgements() -> Bool {
-    let acknowledged = acknowledgements.take()
+    let (acknowledged, refused) = acknowledgements.takeAll()
     for id in acknowledged { outbox.acknowledge(id) }
-    return !acknowledged.isEmpty
+    for (id, reason) in refused { outbox.refuse(id, reason: reason) }
+    return !acknowledged.isEmpty || !refused.isEmpty
   }
 
   /// Whether events wait in the log only and there is room to read them back.
@@ -90,7 +98,8 @@ final class BrokerDelivery {
   func refill() {
     guard outbox.wantsRefill, let from = outbox.spilledFrom else { return }
     do {
-      try log.writeBuffered()  // the newest records become readable
+      try log.writeBuffered()  // the newest records become readable, or are lost
+      settle()
       let cursor = try LogReader(directory: log.directory).cursor(fromSeq: from, toSeq: log.nextSeq - 1)
       var batch: [(seq: UInt64, messages: [MQTTMessage])] = []
       let limit = outbox.refillLimit

@@ -64,7 +64,9 @@ struct EventPublication {
       event.writeJSON(device: device, to: &json)
       return [MQTTMessage(topic: firedTopic(rule), payload: json, qos: qos)]
     case .publish:
-      guard case .object(let fields) = event.value, case .string(let topic)? = fields["topic"],
+      // A publish the rule engine refused (its topic is invalid) sends nothing.
+      guard event.publishRefusal == nil, case .object(let fields) = event.value,
+        case .string(let topic)? = fields["topic"],
         case .string(let payload)? = fields["payload"]
       else { return [] }
       let qos = Int(fields["qos"]?.numberValue ?? 0)
@@ -83,18 +85,23 @@ struct EventPublication {
       topic: signalTopics(signal).state, payload: Array((value?.plainText ?? "").utf8), qos: qos, retain: true)
   }
 
-  /// events.md's keys, in its order: `{"topic", "payload" (base64 if not UTF-8), "reason", "time"}`.
+  /// events.md's keys, in its order: `{"topic", "payload", "reason", "time"}`, then
+  /// `"payload_bytes"` and `"payload_sha256"`. `payload` is as in the log: at most its first
+  /// KiB, as text, or `{"base64": ...}` when it is not UTF-8.
   private func deadLetterMessage(_ event: Event) -> MQTTMessage {
-    let payload = event.value["payload"] ?? .null
     var json: [UInt8] = Array(#"{"topic":"#.utf8)
     JSON.write(event.value["topic"] ?? .null, to: &json)
     json.append(contentsOf: #","payload":"#.utf8)
-    JSON.write(payload["base64"] ?? payload, to: &json)
+    JSON.write(event.value["payload"] ?? .null, to: &json)
     json.append(contentsOf: #","reason":"#.utf8)
     JSON.write(event.value["reason"] ?? .null, to: &json)
     json.append(contentsOf: #","time":""#.utf8)
     event.time.writeISO8601(to: &json)
-    json.append(contentsOf: #""}"#.utf8)
+    json.append(contentsOf: #"","payload_bytes":"#.utf8)
+    JSON.write(event.value["payload_bytes"] ?? .null, to: &json)
+    json.append(contentsOf: #","payload_sha256":"#.utf8)
+    JSON.write(event.value["payload_sha256"] ?? .null, to: &json)
+    json.append(UInt8(ascii: "}"))
     return MQTTMessage(topic: "\(prefix)/dead_letter", payload: json, qos: qos)
   }
 

@@ -28,8 +28,8 @@ struct InboundMQTT: Sendable {
 
   /// Payloads larger than this are dead-lettered (events.md).
   static let maximumPayloadBytes = 256 * 1024
-  /// Of a payload over the limit, only this much is kept in the dead letter: a flood of huge
-  /// payloads must not fill the log's ring.
+  /// Of a rejected payload, only this much is kept in the dead letter (with its length and
+  /// SHA-256): a flood of large payloads must not fill the log's ring.
   static let keptPrefixBytes = 1024
 
   private let catalog: SignalCatalog
@@ -73,18 +73,11 @@ struct InboundMQTT: Sendable {
   /// nobody reads.
   func interpret(_ message: MQTTMessage, at time: Timestamp) -> [Outcome] {
     if message.payload.count > Self.maximumPayloadBytes {
-      var kept = MQTTMessage(topic: message.topic, payload: Array(message.payload.prefix(Self.keptPrefixBytes)))
-      for cut in 0..<4 where String(validating: kept.payload.dropLast(cut), as: UTF8.self) != nil {
-        kept.payload.removeLast(cut)  // end on a whole UTF-8 character when it is text
-        break
-      }
       return [
         .rejected(
           Rejection(
-            message: kept, signal: nil,
-            reason:
-              "payload of \(message.payload.count) bytes is over the 256 KiB limit (its first \(kept.payload.count) bytes are kept here)"
-          ))
+            message: message, signal: nil,
+            reason: "payload of \(message.payload.count) bytes is over the 256 KiB limit"))
       ]
     }
     if let commandPrefix, message.topic.hasPrefix(commandPrefix) {
@@ -155,20 +148,89 @@ struct InboundMQTT: Sendable {
 }
 
 extension Event {
-  /// The `dead_letter` event of a rejected message (events.md): `{"topic", "payload" (text,
-  /// or `{"base64": ...}` when not UTF-8), "reason"}`.
-  init(time: Timestamp, rejected: InboundMQTT.Rejection) {
-    let payload: Value =
-      if let text = String(validating: rejected.message.payload, as: UTF8.self) {
-        .string(text)
-      } else {
-        .object(["base64": .string(Base64.encode(rejected.message.payload))])
+  /// The `dead_letter` event of a rejected message (events.md "Dead letters"): `{"topic",
+  /// "payload", "payload_bytes", "payload_sha256", "reason"}`, where `payload` is at most the
+  /// first `InboundMQTT.keptPrefixBytes` of it (text, or `{"base64": ...}` when not UTF-8),
+  /// and `"held_back"` says how many dead letters of the topic were not recorded before it.
+  init(time: Timestamp, rejected: InboundMQTT.Rejection, heldBack: Int = 0) {
+    let bytes = rejected.message.payload
+    var fields: [String: Value] = [
+      "topic": .string(rejected.message.topic), "payload": Self.deadLetterPayload(bytes),
+      "payload_bytes": .number(Double(bytes.count)), "payload_sha256": .string(SHA256.hex(bytes)),
+      "reason": .string(rejected.reason),
+    ]
+    if heldBack > 0 { fields["held_back"] = .number(Double(heldBack)) }
+    self.init(time: time, kind: .deadLetter, signal: rejected.signal, value: .object(fields), source: .mqtt)
+  }
+
+  /// At most the first `keptPrefixBytes` of `payload`: as text when it is UTF-8 (ending on a
+  /// whole character), else `{"base64": ...}`.
+  static func deadLetterPayload(_ payload: [UInt8]) -> Value {
+    let prefix = payload.prefix(InboundMQTT.keptPrefixBytes)
+    let cuts = payload.count > prefix.count ? 0..<4 : 0..<1
+    for cut in cuts {
+      if let text = String(validating: prefix.dropLast(cut), as: UTF8.self) { return .string(text) }
+    }
+    return .object(["base64": .string(Base64.encode(Array(prefix)))])
+  }
+}
+
+/// Which dead letters are recorded (events.md "Dead letters"): per topic a burst of
+/// `topicBurst`, then one per `topicInterval`; across all topics a burst of `totalBurst`,
+/// then one per `totalInterval`. The others are only counted, and the next recorded one of
+/// the topic says how many were held back. A flood of junk therefore costs the log at most a
+/// few KiB a minute, and the history before it survives. Bounded: at most `maximumTopics`
+/// topics are tracked; past that, new ones share one allowance.
+struct DeadLetterGate: Sendable {
+  static let topicBurst = 10.0
+  static let topicInterval: Int64 = 60_000_000
+  static let totalBurst = 100.0
+  static let totalInterval: Int64 = 10_000_000
+  static let maximumTopics = 1024
+
+  private struct Bucket: Sendable {
+    var tokens: Double
+    var updated: Int64
+    var heldBack = 0
+
+    mutating func refill(now: Int64, burst: Double, interval: Int64) {
+      tokens = min(burst, tokens + Double(max(0, now - updated)) / Double(interval))
+      updated = now
+    }
+  }
+
+  private var topics: [String: Bucket] = [:]
+  private var total: Bucket?
+
+  /// Whether a dead letter on `topic` is recorded now (monotonic µs), and if so how many of
+  /// the topic were held back before it.
+  mutating func admit(topic: String, now: Int64) -> (admitted: Bool, heldBack: Int) {
+    var all = total ?? Bucket(tokens: Self.totalBurst, updated: now)
+    all.refill(now: now, burst: Self.totalBurst, interval: Self.totalInterval)
+    var key = topic
+    if topics[key] == nil, topics.count >= Self.maximumTopics {
+      // Forget topics whose allowance is whole again; if none, share one for the rest.
+      topics = topics.filter { _, bucket in
+        var bucket = bucket
+        bucket.refill(now: now, burst: Self.topicBurst, interval: Self.topicInterval)
+        return bucket.tokens < Self.topicBurst || bucket.heldBack > 0
       }
-    self.init(
-      time: time, kind: .deadLetter, signal: rejected.signal,
-      value: .object(["topic": .string(rejected.message.topic), "payload": payload, "reason": .string(rejected.reason)]
-      ),
-      source: .mqtt)
+      if topics.count >= Self.maximumTopics { key = "" }
+    }
+    var own = topics[key] ?? Bucket(tokens: Self.topicBurst, updated: now)
+    own.refill(now: now, burst: Self.topicBurst, interval: Self.topicInterval)
+    defer {
+      topics[key] = own
+      total = all
+    }
+    guard own.tokens >= 1, all.tokens >= 1 else {
+      own.heldBack += 1
+      return (false, 0)
+    }
+    own.tokens -= 1
+    all.tokens -= 1
+    defer { own.heldBack = 0 }
+    return (true, own.heldBack)
   }
 }
 

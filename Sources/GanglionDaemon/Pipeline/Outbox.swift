@@ -31,6 +31,14 @@ extension MQTTClient: MessagePublisher {}
 /// so a restarted daemon sends what the broker has not acknowledged yet. QoS 0 messages are
 /// not waited for.
 ///
+/// A spilled event is read back from the log only once the log has written it: until its
+/// record is settled (`settle`) its messages stay in memory too, and if the log could not
+/// write it (disk full) they wait in memory instead (`unlogged`, at most `unloggedLimit`),
+/// in seq order with those read back. Every event dropped anywhere here is counted, by
+/// reason: `dropped` (the broker away, past `capacity`), `droppedUnlogged` (not in the log,
+/// past `unloggedLimit`), `droppedNotInLog` (neither in memory nor in the log any more: the
+/// ring dropped it first).
+///
 /// Not thread-safe: owned by whoever holds the pipeline's lock.
 final class Outbox {
   private struct Delivery {
@@ -44,13 +52,32 @@ final class Outbox {
   let capacity: Int
   let window: Int
   let memoryLimit: Int
+  /// How many events the log could not write are kept in memory for the broker.
+  let unloggedLimit: Int
+  /// Spilled events whose log records are kept in memory until settled at most: past it, the
+  /// oldest are left to the log alone.
+  static let maximumUnsettled = 65_536
   /// Every event with a seq up to this one was acknowledged by the broker or dropped.
   private(set) var deliveredSeq: UInt64
-  /// Events dropped because more than `capacity` waited while the broker was unreachable
-  /// (and events that left the log's ring before they could be sent).
+  /// Events dropped because more than `capacity` waited while the broker was unreachable.
   private(set) var dropped: UInt64 = 0
+  /// Events the log could not write, dropped because more than `unloggedLimit` of them waited.
+  private(set) var droppedUnlogged: UInt64 = 0
+  /// Spilled events found neither in memory nor in the log when read back (the ring dropped
+  /// them before they could be sent).
+  private(set) var droppedNotInLog: UInt64 = 0
   /// Messages the client refused (`ganglion_mqtt_publish_failures_total`).
   private(set) var refused: UInt64 = 0
+  /// A message the client refused: the event it belongs to, its topic and why.
+  struct Refusal: Equatable {
+    var seq: UInt64
+    var topic: String
+    var reason: String
+  }
+  /// Refusals not taken yet (`takeRefusals`), for the pipeline to record in the log. Bounded:
+  /// past `maximumPendingRefusals` they are only counted in `refused`.
+  private var refusals: [Refusal] = []
+  static let maximumPendingRefusals = 1024
   /// The first seq of the events that wait in the log only, nil when all are in memory.
   private(set) var spilledFrom: UInt64?
   /// How many events with messages wait in the log only (seqs may have gaps: a crash skips
@@ -61,14 +88,24 @@ final class Outbox {
   private var inFlight = FIFO<Delivery>()
   /// In memory, not handed over yet, in seq order (at most `memoryLimit`).
   private var waiting = FIFO<Delivery>()
-  private var owners: [Int32: UInt64] = [:]
+  /// Spilled events whose log records are not settled yet, in seq order.
+  private var unsettled = FIFO<Delivery>()
+  /// Spilled events the log could not write, in seq order (at most `unloggedLimit`).
+  private var unlogged = FIFO<Delivery>()
+  /// Seqs the log reported lost that concern events not settled here yet.
+  private var lostSeqs: [ClosedRange<UInt64>] = []
+  /// For each message handed over and not acknowledged yet: its event and topic.
+  private var owners: [Int32: (seq: UInt64, topic: String)] = [:]
   /// The newest seq enqueued or announced.
   private var newestSeq: UInt64
 
-  init(capacity: Int, window: Int = 64, memoryLimit: Int = 512, deliveredSeq: UInt64) {
+  init(
+    capacity: Int, window: Int = 64, memoryLimit: Int = 512, unloggedLimit: Int? = nil, deliveredSeq: UInt64
+  ) {
     self.capacity = max(1, capacity)
     self.window = max(1, window)
     self.memoryLimit = max(1, memoryLimit)
+    self.unloggedLimit = max(1, unloggedLimit ?? capacity)
     self.deliveredSeq = deliveredSeq
     newestSeq = deliveredSeq
   }
@@ -87,7 +124,7 @@ final class Outbox {
   func enqueue(seq: UInt64, messages: [MQTTMessage]) {
     newestSeq = max(newestSeq, seq)
     if spilledFrom != nil {  // later than the spilled ones: it waits in the log too
-      if !messages.isEmpty { spilledEvents += 1 }
+      if !messages.isEmpty { spill(Delivery(seq: seq, messages: messages)) }
       return
     }
     if messages.isEmpty && inFlight.count + waiting.count == 0 {
@@ -96,10 +133,36 @@ final class Outbox {
     }
     if waiting.count >= memoryLimit {
       spilledFrom = seq
-      spilledEvents = 1
+      spilledEvents = 0
+      if !messages.isEmpty { spill(Delivery(seq: seq, messages: messages)) }
       return
     }
     waiting.append(Delivery(seq: seq, messages: messages))
+  }
+
+  /// A spilled event: counted, and kept in memory until the log has settled its record.
+  private func spill(_ delivery: Delivery) {
+    spilledEvents += 1
+    unsettled.append(delivery)
+    if unsettled.count > Self.maximumUnsettled { _ = unsettled.popFirst() }  // the log has it, or says it lost it
+  }
+
+  /// The log settled every record up to `seq` (written, or lost: `lost`, from
+  /// `EventLog.takeLostSeqs`): spilled events it wrote are read back from it later; those it
+  /// lost wait in memory (`unlogged`), the oldest dropped and counted past `unloggedLimit`.
+  func settle(through seq: UInt64, lost: [ClosedRange<UInt64>]) {
+    lostSeqs += lost
+    while let first = unsettled.first, first.seq <= seq {
+      _ = unsettled.popFirst()
+      guard lostSeqs.contains(where: { $0.contains(first.seq) }) else { continue }
+      unlogged.append(first)
+      while unlogged.count > unloggedLimit, unlogged.popFirst() != nil {
+        droppedUnlogged += 1
+        spilledEvents = max(0, spilledEvents - 1)
+      }
+    }
+    lostSeqs.removeAll { $0.upperBound <= seq }
+    if lostSeqs.count > 4096 { lostSeqs = [lostSeqs[0].lowerBound...lostSeqs[lostSeqs.count - 1].upperBound] }
   }
 
   /// Announces logged events `fromSeq...toSeq` that were never delivered (found at start-up),
@@ -114,9 +177,21 @@ final class Outbox {
   /// Takes events read back from the log, oldest first, from `spilledFrom` on. `lastRead`
   /// is the newest seq the log was read up to when the batch ends there (nil when the batch
   /// stopped at `refillLimit`): reaching the newest enqueued seq ends the spill.
+  /// Events the log lost wait in memory (`unlogged`) and join them in seq order.
   func refill(_ events: [(seq: UInt64, messages: [MQTTMessage])], readUpTo lastRead: UInt64?) {
     guard var next = spilledFrom else { return }
+    /// Takes the unlogged events before `bound`, in order.
+    func takeUnlogged(before bound: UInt64) {
+      while let first = unlogged.first, first.seq < bound {
+        _ = unlogged.popFirst()
+        guard first.seq >= next else { continue }  // read back from the log already
+        spilledEvents = max(0, spilledEvents - 1)
+        waiting.append(first)
+        next = first.seq + 1
+      }
+    }
     for (seq, messages) in events where seq >= next {
+      takeUnlogged(before: seq)
       next = seq + 1
       if messages.isEmpty {
         if inFlight.count + waiting.count == 0 { deliveredSeq = max(deliveredSeq, seq) }
@@ -125,8 +200,13 @@ final class Outbox {
         waiting.append(Delivery(seq: seq, messages: messages))
       }
     }
-    if let lastRead, lastRead >= next { next = lastRead + 1 }
+    if let lastRead {
+      takeUnlogged(before: lastRead + 1)
+      if lastRead >= next { next = lastRead + 1 }
+    }
     if next > newestSeq {
+      // Counted as waiting, found neither in the log nor in memory: the ring dropped them.
+      droppedNotInLog += UInt64(spilledEvents)
       spilledFrom = nil
       spilledEvents = 0
     } else {
@@ -149,10 +229,10 @@ final class Outbox {
           let id = try client.publish(message)
           if message.qos > 0 {
             delivery.awaiting.insert(id)
-            owners[id] = delivery.seq
+            owners[id] = (delivery.seq, message.topic)
           }
         } catch {
-          refused += 1
+          noteRefusal(Refusal(seq: delivery.seq, topic: message.topic, reason: "\(error)"))
         }
       }
       delivery.handedOver = true
@@ -174,9 +254,29 @@ final class Outbox {
 
   /// The broker acknowledged the message `id` (from `MQTTClient`'s `onAcknowledged`).
   func acknowledge(_ id: Int32) {
-    guard let seq = owners.removeValue(forKey: id) else { return }
+    guard let (seq, _) = owners.removeValue(forKey: id) else { return }
     inFlight.update(where: { $0.seq == seq }, { $0.awaiting.remove(id) })
     popCompleted()
+  }
+
+  /// The client refused the message `id` after accepting it (`MQTTClient`'s `onRefused`): it
+  /// will never be acknowledged; it is counted and reported like a refusal at hand-over.
+  func refuse(_ id: Int32, reason: String) {
+    guard let (seq, topic) = owners.removeValue(forKey: id) else { return }
+    noteRefusal(Refusal(seq: seq, topic: topic, reason: reason))
+    inFlight.update(where: { $0.seq == seq }, { $0.awaiting.remove(id) })
+    popCompleted()
+  }
+
+  /// The refusals since the last call, oldest first.
+  func takeRefusals() -> [Refusal] {
+    defer { refusals.removeAll(keepingCapacity: true) }
+    return refusals
+  }
+
+  private func noteRefusal(_ refusal: Refusal) {
+    refused += 1
+    if refusals.count < Self.maximumPendingRefusals { refusals.append(refusal) }
   }
 
   private func popCompleted() {
@@ -218,17 +318,26 @@ struct FIFO<Element> {
   }
 }
 
-/// Collects acknowledgements from libmosquitto's thread for the pipeline thread. Bounded by
-/// the messages in flight (the outbox window plus a few state republishes), never dropped.
+/// Collects acknowledgements (and late refusals) from libmosquitto's thread for the pipeline
+/// thread. Bounded by the messages in flight (the outbox window plus a few state
+/// republishes), never dropped.
 final class AcknowledgementBox: Sendable {
-  private let pending = Mutex<[Int32]>([])
+  private let pending = Mutex<(acknowledged: [Int32], refused: [(id: Int32, reason: String)])>(([], []))
 
-  func add(_ id: Int32) { pending.withLock { $0.append(id) } }
+  func add(_ id: Int32) { pending.withLock { $0.acknowledged.append(id) } }
 
-  func take() -> [Int32] {
-    pending.withLock { ids in
-      defer { ids.removeAll(keepingCapacity: true) }
-      return ids
+  /// The client refused a message it had accepted (`MQTTClient`'s `onRefused`).
+  func addRefused(_ id: Int32, reason: String) { pending.withLock { $0.refused.append((id, reason)) } }
+
+  func take() -> [Int32] { takeAll().acknowledged }
+
+  func takeAll() -> (acknowledged: [Int32], refused: [(id: Int32, reason: String)]) {
+    pending.withLock { pending in
+      defer {
+        pending.acknowledged.removeAll(keepingCapacity: true)
+        pending.refused.removeAll(keepingCapacity: true)
+      }
+      return pending
     }
   }
 }

@@ -91,8 +91,10 @@ extension Pipeline {
       if let delivery {
         s.outboxDepth = delivery.outbox.depth
         s.outboxDropped = delivery.outbox.dropped
+        s.outboxDroppedUnlogged = delivery.outbox.droppedUnlogged
+        s.outboxDroppedNotInLog = delivery.outbox.droppedNotInLog
         s.deliveredSeq = delivery.outbox.deliveredSeq
-        s.counters.mqttPublishFailures = delivery.outbox.refused + delivery.refusedOutsideOutbox
+        s.counters.clientPublishRefusals = delivery.outbox.refused + delivery.refusedOutsideOutbox
       }
     }
   }

@@ -19,15 +19,25 @@ extension Pipeline {
     }
   }
 
-  /// Records a rejected message (it goes to `<prefix>/dead_letter` like every event) and
-  /// says so in the daemon's log at most every 10 s, with a count of what was held back.
+  /// Records a rejected message (it goes to `<prefix>/dead_letter` like every event) unless
+  /// its topic is flooding (`DeadLetterGate`: then it is only counted), and says so in the
+  /// daemon's log at most every 10 s, with a count of what was held back.
   private func deadLetter(_ rejection: InboundMQTT.Rejection) {
-    var event = Event(time: clock.now(), rejected: rejection)
-    record(&event)
-    announce([event])
-    let (admitted, heldBack) = deadLetterLines.admit(now: monotonic.nowMicroseconds())
+    let now = monotonic.nowMicroseconds()
+    let (recorded, heldBack) = deadLetterGate.admit(topic: rejection.message.topic, now: now)
+    if recorded {
+      var event = Event(time: clock.now(), rejected: rejection, heldBack: heldBack)
+      record(&event)
+      announce([event])
+    } else {
+      status.update {
+        $0.counters.deadLetters += 1
+        $0.counters.deadLetterRecordsSuppressed += 1
+      }
+    }
+    let (admitted, heldBackLines) = deadLetterLines.admit(now: now)
     guard admitted else { return }
-    let held = heldBack > 0 ? " (\(heldBack) more since the last report)" : ""
+    let held = heldBackLines > 0 ? " (\(heldBackLines) more since the last report)" : ""
     logger.warning("dead letter on \(rejection.message.topic): \(rejection.reason)\(held)")
   }
 

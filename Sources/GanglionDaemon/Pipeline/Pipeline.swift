@@ -4,6 +4,7 @@ import GanglionLog
 import GanglionRules
 import GanglionSystem
 import Logging
+import Synchronization
 
 /// The daemon's one-way flow: inputs -> engine -> (log, GPIO outputs, broker). It runs on one
 /// dedicated thread (`run()`), which owns the engine and the log writer; other threads
@@ -25,8 +26,14 @@ final class Pipeline: @unchecked Sendable {
     var printEvents: Bool
   }
 
-  /// Inputs waiting for the pipeline; producers never block (a full queue drops and counts).
-  let inbox = BoundedQueue<PipelineInput>(capacity: 4096)
+  /// Inputs waiting for the pipeline; producers never block. When it is full, the newest
+  /// reading of each value signal (and the connection's newest state) waits in a slot of its
+  /// own, replacing older ones; other inputs are dropped and counted (`submit`). At most
+  /// 4096 inputs plus one per signal wait.
+  let inbox = CoalescingQueue<InputKey, PipelineInput>(capacity: 4096)
+  /// The signals whose every event matters (an `on` rule fires on them): their readings are
+  /// not coalesced. Changed by reloads, read by the input threads.
+  let everyEventSignals: Mutex<Set<String>>
   let status: StatusBoard
   let tail = LiveTail()
 
@@ -51,6 +58,14 @@ final class Pipeline: @unchecked Sendable {
   var lostEdgeLines = LogLineRateLimit()
   /// The pulse counters among the GPIO inputs, and the edges each counts.
   let gpioCounters: [String: GPIOEdgeCount]
+  /// Which dead letters are recorded in the log (rate-limited per topic).
+  var deadLetterGate = DeadLetterGate()
+  /// Daemon log lines about refused publishes: per rule for invalid topics, one for the
+  /// client's refusals (bounded by the rules' names).
+  var publishRefusalLines: [String: LogLineRateLimit] = [:]
+  var clientRefusalLines = LogLineRateLimit()
+  /// Set while refusals are being recorded (recording one announces it, which pumps again).
+  var recordingPublishFailures = false
   var reportedLogFailure = false
   var reportedRetentionFailure = false
   /// Held while the pipeline works: by its own thread for each turn, or by the MQTT thread
@@ -60,6 +75,9 @@ final class Pipeline: @unchecked Sendable {
   var inlineAllowed = false
   /// Set when the log became unusable (fsync error): the daemon exits non-zero.
   private(set) var fatalFailure: String?
+  /// Set by `requestStop` (SIGTERM), from any thread: the loop ends at its next look, however
+  /// full the queue.
+  private let stopRequested = Atomic<Bool>(false)
 
   /// - Parameters:
   ///   - monotonic: for intervals and rate limits; `run()` also waits on the system's
@@ -87,6 +105,7 @@ final class Pipeline: @unchecked Sendable {
       if case .gpio(let gpio) = signal.source, let count = gpio.count { counters[signal.name] = count }
     }
     gpioCounters = counters
+    everyEventSignals = Mutex(settings.loaded.rules.signalsWithEveryEventRead)
     syncMode = config.log.sync
     let start = clock.now()
     engine = Engine(
@@ -103,11 +122,64 @@ final class Pipeline: @unchecked Sendable {
     status.update { $0.gpioLibrary = settings.simulate ? "simulated board" : HardwareGPIO.libraryDescription }
   }
 
-  /// Offers an input from any thread; false (and counted, and said in the log at most every
-  /// 10 s) when the queue is full.
+  /// Offers an input from any thread without blocking. When the queue is full, a reading of
+  /// a value signal (an MQTT message is read into its readings first) waits in its signal's
+  /// slot, where a newer one replaces it (counted in `inputsCoalesced`), and the connection's
+  /// state in one of its own; anything else, readings of signals an `on` rule fires on
+  /// included, is dropped: false, counted, and said in the log at most every 10 s.
   @discardableResult
   func submit(_ input: PipelineInput) -> Bool {
     if inbox.offer(input) { return true }
+    switch input {
+    case .reading(let reading):
+      return coalesce(reading)
+    case .mqttMessage(let message):
+      var kept = true
+      for outcome in inbound.interpret(message, at: clock.now()) {
+        switch outcome {
+        case .reading(let reading): kept = coalesce(reading) && kept
+        case .rejected:
+          noteDroppedInput()
+          kept = false
+        }
+      }
+      return kept
+    case .mqttState:
+      return inbox.offer(input, coalescingBy: .connection) != .refused || noteDroppedInput()
+    case .gpioEdge(let edge):
+      // A pulse counter needs every edge, and so does a signal an `on` rule fires on: those
+      // are dropped and counted; a plain GPIO input's newest level waits in its slot.
+      if gpioCounters[edge.signal] != nil || everyEventSignals.withLock({ $0.contains(edge.signal) }) {
+        return noteDroppedInput()
+      }
+      switch inbox.offer(input, coalescingBy: .signal(edge.signal)) {
+      case .queued: return true
+      case .replaced:
+        status.update { $0.counters.inputsCoalesced += 1 }
+        return true
+      case .refused: return noteDroppedInput()
+      }
+    case .gpioLostEdges, .applyRules, .stop:
+      return noteDroppedInput()
+    }
+  }
+
+  /// A reading offered to a full queue: it waits in its signal's slot, unless every event of
+  /// the signal matters.
+  private func coalesce(_ reading: Reading) -> Bool {
+    if everyEventSignals.withLock({ $0.contains(reading.signal) }) { return noteDroppedInput() }
+    switch inbox.offer(.reading(reading), coalescingBy: .signal(reading.signal)) {
+    case .queued: return true
+    case .replaced:
+      status.update { $0.counters.inputsCoalesced += 1 }
+      return true
+    case .refused: return noteDroppedInput()
+    }
+  }
+
+  /// Counts an input that could not be queued and says so at most every 10 s; false.
+  @discardableResult
+  private func noteDroppedInput() -> Bool {
     let now = monotonic.nowMicroseconds()
     let report = status.update { s -> UInt64? in
       s.counters.inputQueueDrops += 1
@@ -122,13 +194,27 @@ final class Pipeline: @unchecked Sendable {
 
   // MARK: The loop
 
-  /// Runs until `.stop` arrives or the log fails. Blocks the calling (dedicated) thread.
+  /// Asks the loop to end (SIGTERM), from any thread, without waiting for room in the queue:
+  /// the loop handles the inputs queued by then and stops.
+  func requestStop() {
+    stopRequested.store(true, ordering: .sequentiallyConsistent)
+    inbox.wake()
+  }
+
+  var isStopRequested: Bool { stopRequested.load(ordering: .sequentiallyConsistent) }
+
+  /// Runs until `.stop` arrives, `requestStop` is called or the log fails. Blocks the calling
+  /// (dedicated) thread.
   func run() {
     worker.lock()
     // With `sync: always` every event waits for an fdatasync, which must not hold up the MQTT
     // network thread; the hand-off to this thread costs nothing next to it.
     inlineAllowed = syncMode != .always
     while fatalFailure == nil {
+      if isStopRequested {
+        handleQueuedInputs()
+        break
+      }
       let wakeAt = nextWake()
       // Inline runs may happen while this thread waits; they wake it when they change what
       // it waits for (an earlier timer, a failure, events to read back).
@@ -136,6 +222,7 @@ final class Pipeline: @unchecked Sendable {
       let readiness = inbox.wait(until: wakeAt)
       worker.lock()
       if fatalFailure != nil { break }  // set by an inline run meanwhile
+      if isStopRequested { continue }
       let input = inbox.poll()
       if case .stop? = input { break }
       if input == nil, readiness == .closed { break }
@@ -146,6 +233,18 @@ final class Pipeline: @unchecked Sendable {
     worker.unlock()
   }
 
+  /// After a stop request: handles the inputs that were queued when it came (they were
+  /// accepted, an HTTP caller may have been told so), but no more than were there: a flood
+  /// arriving meanwhile does not hold the stop up.
+  private func handleQueuedInputs() {
+    var remaining = inbox.depth
+    while remaining > 0, fatalFailure == nil, let input = inbox.poll() {
+      remaining -= 1
+      if case .stop = input { return }
+      turn(input)
+    }
+  }
+
   /// One pass of the loop, without the wait: the input (if any), then due timers, broker
   /// acknowledgements, events read back from the log, the log's sync and the state files,
   /// the watchdog. Call with `worker` held (tests: from one thread, `run()` not running).
@@ -153,6 +252,7 @@ final class Pipeline: @unchecked Sendable {
     if let input { handle(input) }
     finishRound()
     delivery?.refill()
+    recordPublishFailures()
     noteProgress()
     let now = monotonic.nowMicroseconds()
     syncIfDue(now: now)
@@ -177,7 +277,9 @@ final class Pipeline: @unchecked Sendable {
     case .gpioLostEdges(let lost): handle(lost)
     case .mqttMessage(let message): handle(message)
     case .mqttState(let state): handle(state)
-    case .reload(let reply): reply.put(reload())
+    case .applyRules(let prepared, let ticket):
+      // A reload its callers gave up on (timed out) is cancelled: not applied late.
+      if ticket.beginApplying() { ticket.finish(apply(prepared)) }
     case .stop: break
     }
   }
@@ -187,6 +289,7 @@ final class Pipeline: @unchecked Sendable {
     fireDueTimers()
     delivery?.takeAcknowledgements()
     delivery?.pump()
+    recordPublishFailures()
   }
 
   /// Call after `run()` returned and the inputs (MQTT, GPIO) stopped: what arrived after the
@@ -198,7 +301,15 @@ final class Pipeline: @unchecked Sendable {
     while let input = inbox.poll() {
       switch input {
       case .reading, .mqttMessage, .gpioEdge, .gpioLostEdges: count += 1
-      case .mqttState, .reload, .stop: break  // the connection closing, nothing a user sent
+      case .applyRules(_, let ticket):
+        if ticket.beginApplying() {
+          ticket.finish(
+            ReloadOutcome(
+              accepted: false, ruleCount: settings.loaded.rules.names.count,
+              diagnostics: [Diagnostic(.error, at: nil, "the daemon stopped before the reload was applied")],
+              time: clock.now()))
+        }
+      case .mqttState, .stop: break  // the connection closing, nothing a user sent
       }
     }
     if count > 0 {
@@ -255,8 +366,14 @@ final class Pipeline: @unchecked Sendable {
       delivery?.enqueue(event)
       switch event.kind {
       case .log: logger.info("rule \(event.rule ?? "?"): \(event.value.plainText)")
+      case .publish where event.publishRefusal != nil: notePublishRefusedByRule(event)
       case .system where event.systemEventName == .ruleLoop:
         logger.warning("rule loop stopped: \(JSON.encode(event.value))")
+      case .system where event.systemEventName == .ruleBreaker:
+        if case .ruleBreaker(let rule, let firings, let within, let paused)? = event.systemEvent {
+          let hint = "a loop through the broker, such as a publish to the daemon's own set/ topic?"
+          logger.warning("rule \(rule) fired \(firings) times within \(within) s: paused for \(paused) s (\(hint))")
+        }
       default: break
       }
       if !tail.isEmpty { tail.broadcast(event.json(device: config.device)) }
@@ -264,7 +381,45 @@ final class Pipeline: @unchecked Sendable {
     }
     if settings.printEvents { CurrentProcess.flushStandardOutput() }
     delivery?.pump()
+    recordPublishFailures()
     noteProgress()
+  }
+
+  /// A rule's publish whose topic was invalid (nothing was sent): counted, and said in the
+  /// daemon log at most once per 10 s per rule.
+  private func notePublishRefusedByRule(_ event: Event) {
+    status.update { $0.counters.invalidPublishTopics += 1 }
+    let rule = event.rule ?? "?"
+    let (admitted, heldBack) = publishRefusalLines[rule, default: LogLineRateLimit()].admit(
+      now: monotonic.nowMicroseconds())
+    guard admitted else { return }
+    let held = heldBack > 0 ? " (\(heldBack) more since the last report)" : ""
+    logger.warning(
+      "rule \(rule): publish to \"\(TopicName.display(event.value["topic"]?.stringValue ?? ""))\" not sent (event #\(event.seq)): \(event.publishRefusal ?? "")\(held)"
+    )
+  }
+
+  /// Records a `publish failed` system event for every message the MQTT client refused (its
+  /// `cause` is the event whose message it was), so the log never says a refused message was
+  /// sent; says so in the daemon log at most once per 10 s.
+  func recordPublishFailures() {
+    guard let delivery, !recordingPublishFailures else { return }
+    recordingPublishFailures = true
+    defer { recordingPublishFailures = false }
+    while case let refusals = delivery.outbox.takeRefusals(), !refusals.isEmpty {
+      for refusal in refusals {
+        var event = Event(
+          time: clock.now(), system: .publishFailed(topic: refusal.topic, error: refusal.reason), cause: refusal.seq)
+        record(&event)
+        announce([event])
+        let (admitted, heldBack) = clientRefusalLines.admit(now: monotonic.nowMicroseconds())
+        guard admitted else { continue }
+        let held = heldBack > 0 ? " (\(heldBack) more since the last report)" : ""
+        logger.warning(
+          "the MQTT client refused a message of event #\(refusal.seq) to \"\(TopicName.display(refusal.topic))\": \(refusal.reason)\(held)"
+        )
+      }
+    }
   }
 
   func fail(_ message: String) {

@@ -15,8 +15,9 @@ enum PipelineInput: Sendable {
   /// A raw MQTT message; parsed, routed or dead-lettered on the pipeline thread.
   case mqttMessage(MQTTMessage)
   case mqttState(MQTTConnectionState)
-  /// Re-read the rules; the outcome goes to the reply box.
-  case reload(ReplyBox<ReloadOutcome>)
+  /// Swap in rules the reload thread read and compiled (or record their rejection), unless
+  /// the ticket was cancelled; the outcome goes to the ticket.
+  case applyRules(PreparedRules, ReloadTicket)
   /// Finish: sync the log, publish `offline`, release hardware.
   case stop
 }
@@ -29,19 +30,11 @@ public struct ReloadOutcome: Sendable {
   public var time: Timestamp
 }
 
-/// A one-shot reply from the pipeline thread to a waiting thread (HTTP handlers).
-/// Thread safety: `put` from one thread, `wait` from another.
-final class ReplyBox<Value: Sendable>: Sendable {
-  private let queue = BoundedQueue<Value>(capacity: 1)
-
-  func put(_ value: Value) { queue.offer(value) }
-
-  /// Blocks up to `timeoutSeconds` for the reply.
-  func wait(timeoutSeconds: Int64) -> Value? {
-    let deadline = SystemMonotonicClock.nowMicroseconds() + timeoutSeconds * 1_000_000
-    while SystemMonotonicClock.nowMicroseconds() < deadline {
-      if case .element(let value) = queue.take(until: deadline) { return value }
-    }
-    return nil
-  }
+/// What an input waiting in a full queue is kept by (`CoalescingQueue`): a newer one with the
+/// same key replaces it.
+enum InputKey: Hashable, Sendable {
+  /// A reading of this signal.
+  case signal(String)
+  /// The MQTT connection's state.
+  case connection
 }

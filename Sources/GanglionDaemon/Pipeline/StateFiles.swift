@@ -37,6 +37,12 @@ final class DaemonStateFiles {
     self.deliveredInterval = deliveredInterval
   }
 
+  /// The device name recorded beside the log in `directory`, nil when none is.
+  static func recordedDevice(in directory: String) throws -> String? {
+    let text = try LogStateFile(directory: directory, name: "device").read()?.trimmingASCIIWhitespace()
+    return text?.isEmpty == false ? text : nil
+  }
+
   /// Records the device's name beside the log (so ids come out right from a copied folder),
   /// unless it is there already.
   func recordDevice(_ name: String) {

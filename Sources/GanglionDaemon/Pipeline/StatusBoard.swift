@@ -36,11 +36,23 @@ final class StatusBoard: Sendable {
 
   struct Counters: Sendable {
     var events: UInt64 = 0
+    /// Every rejected message, recorded or not.
     var deadLetters: UInt64 = 0
+    /// Dead letters only counted, not recorded: their topic was flooding (`DeadLetterGate`).
+    var deadLetterRecordsSuppressed: UInt64 = 0
     var inputQueueDrops: UInt64 = 0
-    var mqttPublishFailures: UInt64 = 0
+    /// Readings of value signals replaced by a newer one while the input queue was full.
+    var inputsCoalesced: UInt64 = 0
+    /// Every message not sent because it was refused: by the MQTT client
+    /// (`clientPublishRefusals`) or, for an invalid topic, by the rule engine.
+    var mqttPublishFailures: UInt64 { clientPublishRefusals + invalidPublishTopics }
+    var clientPublishRefusals: UInt64 = 0
+    /// Rule `publish` actions whose rendered topic was invalid: nothing was sent.
+    var invalidPublishTopics: UInt64 = 0
     var gpioWriteFailures: UInt64 = 0
     var ruleLoops: UInt64 = 0
+    /// Rules paused by their firing-rate breaker.
+    var ruleBreakerTrips: UInt64 = 0
     /// MQTT messages handled on the network thread (the pipeline was idle) or queued for the
     /// pipeline's thread (it was busy, or `sync: always`).
     var mqttMessagesInline: UInt64 = 0
@@ -73,6 +85,8 @@ final class StatusBoard: Sendable {
     var inputDropLines = LogLineRateLimit()
     var outboxDepth = 0
     var outboxDropped: UInt64 = 0
+    var outboxDroppedUnlogged: UInt64 = 0
+    var outboxDroppedNotInLog: UInt64 = 0
     var deliveredSeq: UInt64 = 0
     var counters = Counters()
   }
@@ -105,10 +119,28 @@ final class StatusBoard: Sendable {
         s.counters.deadLetters += 1
       case .system:
         if event.systemEventName == .ruleLoop { s.counters.ruleLoops += 1 }
+        if event.systemEventName == .ruleBreaker { s.counters.ruleBreakerTrips += 1 }
       default:
         break
       }
     }
+  }
+
+  /// Everything dropped anywhere, by reason (`dropped` in `/status`,
+  /// `ganglion_dropped_total{reason}` in `/metrics`): events or messages that were lost on
+  /// their way, each counted once, at the place it was lost.
+  static func dropped(_ s: Snapshot) -> [(reason: String, count: UInt64)] {
+    [
+      ("input_queue_full", s.counters.inputQueueDrops),
+      ("input_coalesced", s.counters.inputsCoalesced),
+      ("log_write_failed", s.log.droppedRecords),
+      ("outbox_full", s.outboxDropped),
+      ("outbox_unlogged_overflow", s.outboxDroppedUnlogged),
+      ("outbox_not_in_log", s.outboxDroppedNotInLog),
+      ("publish_refused", s.counters.clientPublishRefusals),
+      ("publish_invalid_topic", s.counters.invalidPublishTopics),
+      ("dead_letter_not_recorded", s.counters.deadLetterRecordsSuppressed),
+    ]
   }
 
   /// `/status` as JSON.
@@ -160,14 +192,20 @@ final class StatusBoard: Sendable {
       "counters": .object([
         "events": .number(Double(s.counters.events)),
         "dead_letters": .number(Double(s.counters.deadLetters)),
+        "dead_letters_not_recorded": .number(Double(s.counters.deadLetterRecordsSuppressed)),
         "input_queue_drops": .number(Double(s.counters.inputQueueDrops)),
+        "inputs_coalesced": .number(Double(s.counters.inputsCoalesced)),
         "mqtt_publish_failures": .number(Double(s.counters.mqttPublishFailures)),
+        "invalid_publish_topics": .number(Double(s.counters.invalidPublishTopics)),
         "gpio_write_failures": .number(Double(s.counters.gpioWriteFailures)),
         "rule_loops": .number(Double(s.counters.ruleLoops)),
+        "rule_breaker_trips": .number(Double(s.counters.ruleBreakerTrips)),
         "mqtt_messages_inline": .number(Double(s.counters.mqttMessagesInline)),
         "mqtt_messages_queued": .number(Double(s.counters.mqttMessagesQueued)),
       ]),
       "rejected_reload": .null,
+      "dropped": .object(
+        Dictionary(uniqueKeysWithValues: Self.dropped(s).map { ($0.reason, Value.number(Double($0.count))) })),
     ]
     if let rejected = s.rejectedReload {
       document["rejected_reload"] = .object([
@@ -195,7 +233,8 @@ final class StatusBoard: Sendable {
       "ganglion_input_queue_drops_total", "counter", "Inputs dropped because the pipeline queue was full.",
       [("", Double(s.counters.inputQueueDrops))])
     metric(
-      "ganglion_mqtt_publish_failures_total", "counter", "MQTT publishes refused by the client.",
+      "ganglion_mqtt_publish_failures_total", "counter",
+      "MQTT messages not sent: refused by the client, or a rule publish to an invalid topic.",
       [("", Double(s.counters.mqttPublishFailures))])
     metric(
       "ganglion_gpio_write_failures_total", "counter", "GPIO output writes that failed.",
@@ -203,6 +242,9 @@ final class StatusBoard: Sendable {
     metric(
       "ganglion_rule_loops_total", "counter", "Rule chains stopped by loop protection.",
       [("", Double(s.counters.ruleLoops))])
+    metric(
+      "ganglion_rule_breaker_trips_total", "counter", "Rules paused for firing too often (a loop through the world).",
+      [("", Double(s.counters.ruleBreakerTrips))])
     metric(
       "ganglion_mqtt_messages_total", "counter",
       "MQTT messages received, by where they were handled: inline on the network thread (the pipeline was idle) or queued.",
@@ -233,6 +275,10 @@ final class StatusBoard: Sendable {
     metric(
       "ganglion_mqtt_outbox_dropped_total", "counter", "Events dropped from a full outbox (mqtt.outbox).",
       [("", Double(s.outboxDropped))])
+    metric(
+      "ganglion_dropped_total", "counter",
+      "Events (or their MQTT messages) dropped anywhere, by reason (docs/events.md \"Dropped events\").",
+      Self.dropped(s).map { ("{reason=\"\($0.reason)\"}", Double($0.count)) })
     metric("ganglion_log_next_seq", "gauge", "The seq the next event gets.", [("", Double(s.nextSeq))])
     metric(
       "ganglion_gpio_edges_lost_total", "counter",

@@ -28,15 +28,28 @@ final class EventLogService: DaemonService {
     let directory = context.loaded.logDirectory
     let settings = context.config.log
     do {
-      try FileSystem.makeDirectories(directory)
+      try FileSystem.makeDirectories(directory, permissions: 0o750)
       log = try EventLog.open(
         directory: directory,
         options: LogOptions(maxSize: settings.maxSize, segmentSize: settings.segmentSize, sync: settings.sync))
     } catch {
       throw DaemonStartError("cannot open the event log in \(directory): \(error)")
     }
+    // A log belongs to one device: its events' ids say so. Another device's log is not
+    // continued under a new name.
+    let recorded = (try? DaemonStateFiles.recordedDevice(in: directory)) ?? nil
+    if let recorded, recorded != context.config.device {
+      try? log.close()
+      throw DaemonStartError(
+        "the event log in \(directory) belongs to device '\(recorded)', but the configuration says device "
+          + "'\(context.config.device)': continuing it would relabel its history. Move the log folder away (or "
+          + "point log.dir at a new one) to start a new log, or set `device: \(recorded)`")
+    }
     if log.recovery.bytesCut > 0 {
       context.logger.warning("event log recovered: cut \(log.recovery.bytesCut) bytes of a torn or corrupt tail")
+    }
+    for stretch in log.recovery.skipped {
+      context.logger.warning("event log: corrupt records in \(directory)/\(stretch)")
     }
   }
 
@@ -167,6 +180,10 @@ final class MQTTService: DaemonService {
       onAcknowledged: { id in
         pipeline.delivery?.acknowledgements.add(id)
         pipeline.inbox.wake()
+      },
+      onRefused: { id, error in
+        pipeline.delivery?.acknowledgements.addRefused(id, reason: "\(error)")
+        pipeline.inbox.wake()
       })
     pipeline.attach(publisher: client)
     try client.start()
@@ -176,25 +193,49 @@ final class MQTTService: DaemonService {
   func stop() { client?.stop(finalMessage: pipelineService.pipeline.delivery?.offlineMessage) }
 }
 
+/// The reload thread: reads and compiles rules off the pipeline's thread for SIGHUP and
+/// `POST /reload`, and hands the result to the pipeline.
+final class ReloadService: DaemonService {
+  let name = "the reload thread"
+  private let pipelineService: PipelineService
+  private(set) var reloader: RuleReloader!
+
+  init(pipeline: PipelineService) { pipelineService = pipeline }
+
+  func start() throws {
+    reloader = pipelineService.pipeline.makeReloader()
+    try reloader.start()
+  }
+
+  func stop() { reloader.stop() }
+}
+
 /// The HTTP API (`/status`, `/metrics`, `/events`, `/inject`, `/reload`), unless `http: off`.
 final class HTTPService: DaemonService {
   let name = "the HTTP listener"
   private let context: DaemonContext
   private let pipelineService: PipelineService
   private let gpio: GPIOService
+  private let reload: ReloadService
   private var server: HTTPServer?
 
-  init(_ context: DaemonContext, pipeline: PipelineService, gpio: GPIOService) {
+  init(_ context: DaemonContext, pipeline: PipelineService, gpio: GPIOService, reload: ReloadService) {
     self.context = context
     pipelineService = pipeline
     self.gpio = gpio
+    self.reload = reload
   }
 
   func start() throws {
     guard let settings = context.config.http else { return }
     let api = DaemonAPI(
-      pipeline: pipelineService.pipeline, board: gpio.board, config: context.config, clock: context.clock)
-    let server = try HTTPServer(host: settings.host, port: settings.port) { request, connection in
+      pipeline: pipelineService.pipeline, reloader: reload.reloader, board: gpio.board, config: context.config,
+      clock: context.clock)
+    let server = try HTTPServer(
+      host: settings.host, port: settings.port,
+      access: HTTPAccessPolicy(listenHost: settings.host, port: settings.port, token: context.loaded.apiToken),
+      classify: DaemonAPI.classify
+    ) { request, connection in
       api.handle(request, connection)
     }
     try server.start()
@@ -205,32 +246,48 @@ final class HTTPService: DaemonService {
 }
 
 /// SIGTERM/SIGINT stop the pipeline's loop (`STOPPING=1` to systemd first); SIGHUP reloads.
+///
+/// A stop always ends the process within `stopTimeout`: if the clean stop (the loop ending,
+/// the log synced, MQTT saying `offline`) has not finished by then, the process exits with
+/// code 3 and says why; systemd's `TimeoutStopSec` (15 s) is longer.
 final class SignalService: DaemonService {
   let name = "the signal listener"
+  /// How long a clean stop may take before the process exits anyway.
+  static let stopTimeout: Duration = .seconds(10)
   private let context: DaemonContext
   private let pipelineService: PipelineService
+  private let reload: ReloadService
 
-  init(_ context: DaemonContext, pipeline: PipelineService) {
+  init(_ context: DaemonContext, pipeline: PipelineService, reload: ReloadService) {
     self.context = context
     pipelineService = pipeline
+    self.reload = reload
   }
 
   func start() throws {
     let pipeline = pipelineService.pipeline!
+    let reloader = reload.reloader!
     let notifier = context.notifier
+    let logger = context.logger
     try SignalTrap.startListening { signal in
       switch signal {
       case .terminate:
+        guard !pipeline.isStopRequested else { return }
         notifier.notify("STOPPING=1")
-        while !pipeline.inbox.offer(.stop) { sleepOnThisThread(.milliseconds(1)) }
+        pipeline.requestStop()
+        // This thread has nothing else to do: it is the stop's watchdog. When the clean
+        // stop is done the process has exited before this sleep ends.
+        sleepOnThisThread(Self.stopTimeout)
+        logger.critical("the daemon did not stop within \(Self.stopTimeout); exiting without a clean stop")
+        CurrentProcess.exit(GanglionExitCode.runtimeFailure.rawValue)
       case .reload:
-        pipeline.submit(.reload(ReplyBox()))
+        _ = reloader.request(pinned: true)
       }
     }
   }
 
   /// The listener thread lives until the process ends; signals after the loop stopped find
-  /// a closed inbox.
+  /// a stopped pipeline.
   func stop() {}
 }
 

@@ -75,6 +75,13 @@ public final class Engine {
   public static let maximumDepth = 32
   /// More derived events than this from one input event is a rule loop.
   public static let maximumEventsPerInput = 1000
+  /// A rule that fires more than this many times within `breakerWindow` (engine time) is
+  /// paused for `breakerPause`: a loop that runs through the world (a rule publishing to the
+  /// daemon's own `set/` topic, which comes back as a command) is a new input each turn, so
+  /// the chain limits above never see it.
+  public static let breakerFirings = 2000
+  public static let breakerWindow: Duration = .seconds(10)
+  public static let breakerPause: Duration = .seconds(60)
 
   @exclusivity(unchecked) private var ruleSet: RuleSet
   private let state: EvalState
@@ -501,6 +508,7 @@ public final class Engine {
       stopLoop(record: record)
       return
     }
+    guard admitFiring(index, cause: firing.cause, record: record) else { return }
     if !chainRules.contains(rule.name) { chainRules.append(rule.name) }
     var event = Event(
       time: Timestamp(microseconds: state.now), kind: .fired, source: .rule, cause: firing.cause, rule: rule.name,
@@ -548,6 +556,36 @@ public final class Engine {
     }
     queue.removeAll(keepingCapacity: true)
     queueHead = 0
+  }
+
+  /// The rule's firing-rate breaker: false while the rule is paused, and for the firing that
+  /// trips it (which records a `rule breaker` system event, caused by `cause`).
+  private func admitFiring(_ index: Int, cause: UInt64?, record: (inout Event) -> Void) -> Bool {
+    let now = state.now
+    var breaker = ruleStates[index].breaker
+    defer { ruleStates[index].breaker = breaker }
+    if let until = breaker.pausedUntil {
+      guard now >= until else { return false }
+      breaker = FiringBreaker()
+    }
+    if breaker.firings == 0 || now - breaker.windowStart >= Engine.breakerWindow.microseconds {
+      breaker.windowStart = now
+      breaker.firings = 0
+    }
+    guard breaker.firings < Engine.breakerFirings else {
+      breaker.pausedUntil = now + Engine.breakerPause.microseconds
+      var event = Event(
+        time: Timestamp(microseconds: now),
+        system: .ruleBreaker(
+          rule: ruleSet.rules[index].name, firings: breaker.firings,
+          withinSeconds: Int(Engine.breakerWindow.microseconds / 1_000_000),
+          pausedSeconds: Int(Engine.breakerPause.microseconds / 1_000_000)),
+        cause: cause)
+      record(&event)
+      return false
+    }
+    breaker.firings += 1
+    return true
   }
 
   private func stopLoop(record: (inout Event) -> Void) {

@@ -26,6 +26,19 @@ struct RuleState {
   var afters: [Int: PendingAfter] = [:]
   var periodic: Scheduled?
   var recheck: Scheduled?
+  var breaker = FiringBreaker()
+}
+
+/// A rule's firing-rate breaker (rules.md "Loops are stopped"): more than
+/// `Engine.breakerFirings` firings within `Engine.breakerWindow` pause the rule for
+/// `Engine.breakerPause`. On the engine's clock.
+struct FiringBreaker {
+  /// The start of the current counting window (µs; meaningless while `firings` is 0), and the
+  /// firings in it.
+  var windowStart: Int64 = 0
+  var firings = 0
+  /// While set (µs), the rule's triggers are no firings.
+  var pausedUntil: Int64?
 }
 
 struct TimerEntry {

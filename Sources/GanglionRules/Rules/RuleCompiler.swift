@@ -13,10 +13,13 @@ public enum RuleCompiler {
   /// Returns every error at once, each at `file:line:column` of the offending token, sorted
   /// by location. The rules are usable only if there are no errors: `rules` is nil then.
   /// Pure: no I/O, safe from any thread.
-  public static func compile(_ sources: [RuleSource], signals: SignalCatalog) -> (
-    rules: RuleSet?, diagnostics: [Diagnostic]
-  ) {
+  /// - Parameter ownCommands: the daemon's own command topics, when commands are on: a
+  ///   publish to one of them is warned about (it comes back as a command).
+  public static func compile(
+    _ sources: [RuleSource], signals: SignalCatalog, ownCommands: OwnCommandTopics? = nil
+  ) -> (rules: RuleSet?, diagnostics: [Diagnostic]) {
     var compiler = RuleSetCompiler(catalog: signals)
+    compiler.ownCommands = ownCommands
     for source in sources {
       let root: YAMLNode?
       do {
@@ -58,6 +61,8 @@ struct RuleSetCompiler {
   var lines: [[Unicode.Scalar]] = []
   /// What the current rule's actions recorded while they compiled.
   var actions = RuleActions(bindingType: nil)
+  /// The daemon's own command topics, for the warning about publishing to them.
+  var ownCommands: OwnCommandTopics?
 
   init(catalog: SignalCatalog) {
     self.catalog = catalog

@@ -1,5 +1,34 @@
 import GanglionCore
 
+/// The daemon's own command topics (`<prefix>/set/<signal>`, when `mqtt.commands` is on): a
+/// rule that publishes there feeds the daemon's inputs through the broker, so `check` warns.
+public struct OwnCommandTopics: Sendable {
+  public var device: String
+  public var prefix: String
+
+  public init(device: String, prefix: String) {
+    self.device = device
+    self.prefix = prefix
+  }
+
+  /// `<prefix>/set/`
+  public var setPrefix: String { prefix + "/set/" }
+
+  /// Whether a publish `topic` as written (a template) surely goes to one of them: its text
+  /// up to the first `${...}` other than `${prefix}` and `${device}` starts with `setPrefix`.
+  public func isCommandTopic(_ topic: String) -> Bool {
+    var known = topic.replacingAll("${prefix}", with: prefix).replacingAll("${device}", with: device)
+    if let template = known.firstRange(of: "${") { known = String(known[..<template.lowerBound]) }
+    return known.hasPrefix(setPrefix)
+  }
+}
+
+extension String {
+  fileprivate func replacingAll(_ target: String, with replacement: String) -> String {
+    split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+  }
+}
+
 /// One rule file's text, as read by the daemon.
 public struct RuleSource: Sendable {
   /// The file name as the user should see it in errors (relative paths stay relative).
@@ -141,6 +170,16 @@ public struct RuleSet: Sendable {
 
   /// The names of the rules that can fire.
   public var enabledNames: [String] { rules.filter(\.enabled).map(\.name) }
+
+  /// The signals an enabled `on` rule fires on: every event of these matters (a reading may
+  /// not stand in for an earlier one, as it may for the others).
+  public var signalsWithEveryEventRead: Set<String> {
+    var names = Set<String>()
+    for rule in rules where rule.enabled {
+      if case .on(let slots) = rule.trigger { for slot in slots { names.insert(slotNames[slot]) } }
+    }
+    return names
+  }
 
   /// No rules, no signals.
   public static let empty = RuleSet(rules: [], catalog: SignalCatalog())

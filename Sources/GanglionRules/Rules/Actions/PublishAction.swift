@@ -3,6 +3,11 @@ import GanglionCore
 /// `publish: { topic, payload, qos, retain }`: an MQTT publish, recorded as a `publish` event
 /// (`{"topic", "payload", "qos", "retain"}`), which the daemon's outbox delivers. Strings are
 /// templates; a map or list payload is sent as JSON with each template rendered.
+///
+/// The rendered topic is checked (`TopicName`) before anything is sent: a topic that is empty,
+/// too long, or holds a NUL, a wildcard or a control character is refused, and so is a payload
+/// over MQTT's limit. The event then records the topic exactly as rendered with
+/// `"sent": false` and `"error"` saying why, and the daemon sends nothing for it.
 struct PublishAction: RuleAction {
   enum Payload: Sendable {
     case text(Template)
@@ -23,11 +28,18 @@ struct PublishAction: RuleAction {
     case .text(let t): payload = t.render(context.state)
     case .json(let j): payload = JSON.encode(j.render(context.state))
     }
-    context.recordEvent(
-      .publish,
-      value: .object([
-        "topic": .string(topic), "payload": .string(payload), "qos": .number(Double(qos)), "retain": .bool(retain),
-      ]), through: record)
+    var fields: [String: Value] = [
+      "topic": .string(topic), "payload": .string(payload), "qos": .number(Double(qos)), "retain": .bool(retain),
+    ]
+    if let problem = TopicName.problem(topic) {
+      fields["sent"] = .bool(false)
+      fields["error"] = .string(problem)
+    } else if payload.utf8.count > TopicName.maximumPayloadBytes {
+      fields["payload"] = .string(String(payload.prefix(1024)))
+      fields["sent"] = .bool(false)
+      fields["error"] = .string("the payload is \(payload.utf8.count) bytes, over MQTT's limit")
+    }
+    context.recordEvent(.publish, value: .object(fields), through: record)
   }
 }
 
@@ -55,6 +67,14 @@ extension ActionDefinition {
         failed = true
       } else if let t = compiler.template(value) {
         topic = t
+        if let own = compiler.ownCommands, let text = value.scalar, own.isCommandTopic(text) {
+          compiler.reader.diagnostics.append(
+            Diagnostic(
+              .warning, at: value.textLocation,
+              "this publishes to the daemon's own command topic \(own.setPrefix)...: each message comes back as a "
+                + "command, and a rule that fires on what it sets loops through the broker until its firing-rate "
+                + "breaker pauses it (rules.md, \"Loops are stopped\")"))
+        }
       } else {
         failed = true
       }
