@@ -23,7 +23,7 @@ out=$here/../Sources/GanglionCore/Config/BuiltInProfiles.swift
     echo "    \"$name\": #\"\"\""
     cat "$file"
     echo ""
-    echo "      \"\"\"#,"
+    echo "    \"\"\"#,"
   done
   echo "  ]"
   echo "}"
@@ -32,9 +32,9 @@ out=$here/../Sources/GanglionCore/Config/BuiltInProfiles.swift
 # profile lines to match.
 awk '
   /^    "[a-z0-9-]+": #"""$/ { print; inside = 1; next }
-  inside && /^      """#,$/ { print; inside = 0; next }
-  inside { print "      " $0; next }
+  inside && /^    """#,$/ { print; inside = 0; next }
+  inside { print "    " $0; next }
   { print }
-' "$out.tmp" | sed 's/^      $//' >"$out"
+' "$out.tmp" | sed 's/^    $//' >"$out"
 rm "$out.tmp"
 echo "wrote $out"

@@ -5,247 +5,247 @@ extension HardwareProfile {
   /// The board profiles of Hardware/, by name (the file name without `.yaml`).
   public static let builtInTexts: [String: String] = [
     "beaglebone-black": #"""
-      # BeagleBone Black: the P8 and P9 headers' GPIOs, by header pin (P9_12 is header P9, pin 12).
-      #
-      # The AM335x has four GPIO banks of 32 lines. Linux names their chips gpiochip0 to gpiochip3
-      # in probe order, but labels them by line range: `gpio-0-31`, `gpio-32-63`, `gpio-64-95`,
-      # `gpio-96-127`; this profile uses the labels. The device tree also names each line after
-      # its header pin (`P9_12`), so `chip: gpio-32-63, line: P9_12` works without a profile.
-      # From Linux 6.1's am335x-boneblack.dts.
-      #
-      # Pins marked [emmc], [hdmi] or [lcd] are used by the eMMC, the HDMI framer or the LCD
-      # interface unless the matching device tree overlay is disabled; pins with a second
-      # function ([spi0_sclk], [i2c2_sda]) are GPIOs only while that function is not in use.
-      # P9_41A/B, P9_42A/B and P9_15A/B: two balls share one header pin; use one, leave the
-      # other an input.
-      board: BeagleBone Black
-      pins:
-        P8_3: { chip: gpio-32-63, line: 6 }  # mmc1_dat6
-        P8_4: { chip: gpio-32-63, line: 7 }  # mmc1_dat7
-        P8_5: { chip: gpio-32-63, line: 2 }  # mmc1_dat2
-        P8_6: { chip: gpio-32-63, line: 3 }  # mmc1_dat3
-        P8_7: { chip: gpio-64-95, line: 2 }
-        P8_8: { chip: gpio-64-95, line: 3 }
-        P8_9: { chip: gpio-64-95, line: 5 }
-        P8_10: { chip: gpio-64-95, line: 4 }
-        P8_11: { chip: gpio-32-63, line: 13 }
-        P8_12: { chip: gpio-32-63, line: 12 }
-        P8_13: { chip: gpio-0-31, line: 23 }  # ehrpwm2b
-        P8_14: { chip: gpio-0-31, line: 26 }
-        P8_15: { chip: gpio-32-63, line: 15 }
-        P8_16: { chip: gpio-32-63, line: 14 }
-        P8_17: { chip: gpio-0-31, line: 27 }
-        P8_18: { chip: gpio-64-95, line: 1 }
-        P8_19: { chip: gpio-0-31, line: 22 }  # ehrpwm2a
-        P8_20: { chip: gpio-32-63, line: 31 }  # emmc
-        P8_21: { chip: gpio-32-63, line: 30 }  # emmc
-        P8_22: { chip: gpio-32-63, line: 5 }  # mmc1_dat5
-        P8_23: { chip: gpio-32-63, line: 4 }  # mmc1_dat4
-        P8_25: { chip: gpio-32-63, line: 0 }  # mmc1_dat0
-        P8_26: { chip: gpio-32-63, line: 29 }
-        P8_27: { chip: gpio-64-95, line: 22 }  # hdmi
-        P8_28: { chip: gpio-64-95, line: 24 }  # hdmi
-        P8_29: { chip: gpio-64-95, line: 23 }  # hdmi
-        P8_30: { chip: gpio-64-95, line: 25 }  # hdmi
-        P8_31: { chip: gpio-0-31, line: 10 }  # lcd d14
-        P8_32: { chip: gpio-0-31, line: 11 }  # lcd d15
-        P8_33: { chip: gpio-0-31, line: 9 }  # lcd d13
-        P8_34: { chip: gpio-64-95, line: 17 }  # hdmi
-        P8_35: { chip: gpio-0-31, line: 8 }  # lcd d12
-        P8_36: { chip: gpio-64-95, line: 16 }  # hdmi
-        P8_37: { chip: gpio-64-95, line: 14 }  # hdmi
-        P8_38: { chip: gpio-64-95, line: 15 }  # hdmi
-        P8_39: { chip: gpio-64-95, line: 12 }  # hdmi
-        P8_40: { chip: gpio-64-95, line: 13 }  # hdmi
-        P8_41: { chip: gpio-64-95, line: 10 }  # hdmi
-        P8_42: { chip: gpio-64-95, line: 11 }  # hdmi
-        P8_43: { chip: gpio-64-95, line: 8 }  # hdmi
-        P8_44: { chip: gpio-64-95, line: 9 }  # hdmi
-        P8_45: { chip: gpio-64-95, line: 6 }  # hdmi
-        P8_46: { chip: gpio-64-95, line: 7 }  # hdmi
-        P9_11: { chip: gpio-0-31, line: 30 }  # uart4_rxd
-        P9_12: { chip: gpio-32-63, line: 28 }
-        P9_13: { chip: gpio-0-31, line: 31 }  # uart4_txd
-        P9_14: { chip: gpio-32-63, line: 18 }  # ehrpwm1a
-        P9_15A: { chip: gpio-32-63, line: 16 }
-        P9_15B: { chip: gpio-64-95, line: 0 }
-        P9_16: { chip: gpio-32-63, line: 19 }  # ehrpwm1b
-        P9_17: { chip: gpio-0-31, line: 5 }  # spi0_cs0
-        P9_18: { chip: gpio-0-31, line: 4 }  # spi0_d1
-        P9_19: { chip: gpio-0-31, line: 13 }  # i2c2_scl
-        P9_20: { chip: gpio-0-31, line: 12 }  # i2c2_sda
-        P9_21: { chip: gpio-0-31, line: 3 }  # spi0_d0
-        P9_22: { chip: gpio-0-31, line: 2 }  # spi0_sclk
-        P9_23: { chip: gpio-32-63, line: 17 }
-        P9_24: { chip: gpio-0-31, line: 15 }  # uart1_txd
-        P9_25: { chip: gpio-96-127, line: 21 }
-        P9_26: { chip: gpio-0-31, line: 14 }  # uart1_rxd
-        P9_27: { chip: gpio-96-127, line: 19 }
-        P9_28: { chip: gpio-96-127, line: 17 }  # spi1_cs0
-        P9_29: { chip: gpio-96-127, line: 15 }  # spi1_d0
-        P9_30: { chip: gpio-96-127, line: 16 }  # spi1_d1
-        P9_31: { chip: gpio-96-127, line: 14 }  # spi1_sclk
-        P9_41A: { chip: gpio-96-127, line: 20 }
-        P9_41B: { chip: gpio-0-31, line: 20 }
-        P9_42A: { chip: gpio-0-31, line: 7 }  # ecappwm0
-        P9_42B: { chip: gpio-96-127, line: 18 }  # ecappwm0
+    # BeagleBone Black: the P8 and P9 headers' GPIOs, by header pin (P9_12 is header P9, pin 12).
+    #
+    # The AM335x has four GPIO banks of 32 lines. Linux names their chips gpiochip0 to gpiochip3
+    # in probe order, but labels them by line range: `gpio-0-31`, `gpio-32-63`, `gpio-64-95`,
+    # `gpio-96-127`; this profile uses the labels. The device tree also names each line after
+    # its header pin (`P9_12`), so `chip: gpio-32-63, line: P9_12` works without a profile.
+    # From Linux 6.1's am335x-boneblack.dts.
+    #
+    # Pins marked [emmc], [hdmi] or [lcd] are used by the eMMC, the HDMI framer or the LCD
+    # interface unless the matching device tree overlay is disabled; pins with a second
+    # function ([spi0_sclk], [i2c2_sda]) are GPIOs only while that function is not in use.
+    # P9_41A/B, P9_42A/B and P9_15A/B: two balls share one header pin; use one, leave the
+    # other an input.
+    board: BeagleBone Black
+    pins:
+      P8_3: { chip: gpio-32-63, line: 6 }  # mmc1_dat6
+      P8_4: { chip: gpio-32-63, line: 7 }  # mmc1_dat7
+      P8_5: { chip: gpio-32-63, line: 2 }  # mmc1_dat2
+      P8_6: { chip: gpio-32-63, line: 3 }  # mmc1_dat3
+      P8_7: { chip: gpio-64-95, line: 2 }
+      P8_8: { chip: gpio-64-95, line: 3 }
+      P8_9: { chip: gpio-64-95, line: 5 }
+      P8_10: { chip: gpio-64-95, line: 4 }
+      P8_11: { chip: gpio-32-63, line: 13 }
+      P8_12: { chip: gpio-32-63, line: 12 }
+      P8_13: { chip: gpio-0-31, line: 23 }  # ehrpwm2b
+      P8_14: { chip: gpio-0-31, line: 26 }
+      P8_15: { chip: gpio-32-63, line: 15 }
+      P8_16: { chip: gpio-32-63, line: 14 }
+      P8_17: { chip: gpio-0-31, line: 27 }
+      P8_18: { chip: gpio-64-95, line: 1 }
+      P8_19: { chip: gpio-0-31, line: 22 }  # ehrpwm2a
+      P8_20: { chip: gpio-32-63, line: 31 }  # emmc
+      P8_21: { chip: gpio-32-63, line: 30 }  # emmc
+      P8_22: { chip: gpio-32-63, line: 5 }  # mmc1_dat5
+      P8_23: { chip: gpio-32-63, line: 4 }  # mmc1_dat4
+      P8_25: { chip: gpio-32-63, line: 0 }  # mmc1_dat0
+      P8_26: { chip: gpio-32-63, line: 29 }
+      P8_27: { chip: gpio-64-95, line: 22 }  # hdmi
+      P8_28: { chip: gpio-64-95, line: 24 }  # hdmi
+      P8_29: { chip: gpio-64-95, line: 23 }  # hdmi
+      P8_30: { chip: gpio-64-95, line: 25 }  # hdmi
+      P8_31: { chip: gpio-0-31, line: 10 }  # lcd d14
+      P8_32: { chip: gpio-0-31, line: 11 }  # lcd d15
+      P8_33: { chip: gpio-0-31, line: 9 }  # lcd d13
+      P8_34: { chip: gpio-64-95, line: 17 }  # hdmi
+      P8_35: { chip: gpio-0-31, line: 8 }  # lcd d12
+      P8_36: { chip: gpio-64-95, line: 16 }  # hdmi
+      P8_37: { chip: gpio-64-95, line: 14 }  # hdmi
+      P8_38: { chip: gpio-64-95, line: 15 }  # hdmi
+      P8_39: { chip: gpio-64-95, line: 12 }  # hdmi
+      P8_40: { chip: gpio-64-95, line: 13 }  # hdmi
+      P8_41: { chip: gpio-64-95, line: 10 }  # hdmi
+      P8_42: { chip: gpio-64-95, line: 11 }  # hdmi
+      P8_43: { chip: gpio-64-95, line: 8 }  # hdmi
+      P8_44: { chip: gpio-64-95, line: 9 }  # hdmi
+      P8_45: { chip: gpio-64-95, line: 6 }  # hdmi
+      P8_46: { chip: gpio-64-95, line: 7 }  # hdmi
+      P9_11: { chip: gpio-0-31, line: 30 }  # uart4_rxd
+      P9_12: { chip: gpio-32-63, line: 28 }
+      P9_13: { chip: gpio-0-31, line: 31 }  # uart4_txd
+      P9_14: { chip: gpio-32-63, line: 18 }  # ehrpwm1a
+      P9_15A: { chip: gpio-32-63, line: 16 }
+      P9_15B: { chip: gpio-64-95, line: 0 }
+      P9_16: { chip: gpio-32-63, line: 19 }  # ehrpwm1b
+      P9_17: { chip: gpio-0-31, line: 5 }  # spi0_cs0
+      P9_18: { chip: gpio-0-31, line: 4 }  # spi0_d1
+      P9_19: { chip: gpio-0-31, line: 13 }  # i2c2_scl
+      P9_20: { chip: gpio-0-31, line: 12 }  # i2c2_sda
+      P9_21: { chip: gpio-0-31, line: 3 }  # spi0_d0
+      P9_22: { chip: gpio-0-31, line: 2 }  # spi0_sclk
+      P9_23: { chip: gpio-32-63, line: 17 }
+      P9_24: { chip: gpio-0-31, line: 15 }  # uart1_txd
+      P9_25: { chip: gpio-96-127, line: 21 }
+      P9_26: { chip: gpio-0-31, line: 14 }  # uart1_rxd
+      P9_27: { chip: gpio-96-127, line: 19 }
+      P9_28: { chip: gpio-96-127, line: 17 }  # spi1_cs0
+      P9_29: { chip: gpio-96-127, line: 15 }  # spi1_d0
+      P9_30: { chip: gpio-96-127, line: 16 }  # spi1_d1
+      P9_31: { chip: gpio-96-127, line: 14 }  # spi1_sclk
+      P9_41A: { chip: gpio-96-127, line: 20 }
+      P9_41B: { chip: gpio-0-31, line: 20 }
+      P9_42A: { chip: gpio-0-31, line: 7 }  # ecappwm0
+      P9_42B: { chip: gpio-96-127, line: 18 }  # ecappwm0
 
-      """#,
+    """#,
     "raspberry-pi-4": #"""
-      # Raspberry Pi 4 Model B (and 400): the 40-pin header's GPIOs, by their BCM names
-      # (GPIO17 is header pin 11). The header is on the SoC's own chip, gpiochip0, label
-      # `pinctrl-bcm2711` (58 lines; lines 28 and up are internal and not listed here).
-      #
-      # GPIO0 and GPIO1 (header pins 27 and 28) are reserved for HAT identification EEPROMs.
-      board: Raspberry Pi 4
-      pins:
-        GPIO0: { chip: gpiochip0, line: 0, header: 27 }
-        GPIO1: { chip: gpiochip0, line: 1, header: 28 }
-        GPIO2: { chip: gpiochip0, line: 2, header: 3 }
-        GPIO3: { chip: gpiochip0, line: 3, header: 5 }
-        GPIO4: { chip: gpiochip0, line: 4, header: 7 }
-        GPIO5: { chip: gpiochip0, line: 5, header: 29 }
-        GPIO6: { chip: gpiochip0, line: 6, header: 31 }
-        GPIO7: { chip: gpiochip0, line: 7, header: 26 }
-        GPIO8: { chip: gpiochip0, line: 8, header: 24 }
-        GPIO9: { chip: gpiochip0, line: 9, header: 21 }
-        GPIO10: { chip: gpiochip0, line: 10, header: 19 }
-        GPIO11: { chip: gpiochip0, line: 11, header: 23 }
-        GPIO12: { chip: gpiochip0, line: 12, header: 32 }
-        GPIO13: { chip: gpiochip0, line: 13, header: 33 }
-        GPIO14: { chip: gpiochip0, line: 14, header: 8 }
-        GPIO15: { chip: gpiochip0, line: 15, header: 10 }
-        GPIO16: { chip: gpiochip0, line: 16, header: 36 }
-        GPIO17: { chip: gpiochip0, line: 17, header: 11 }
-        GPIO18: { chip: gpiochip0, line: 18, header: 12 }
-        GPIO19: { chip: gpiochip0, line: 19, header: 35 }
-        GPIO20: { chip: gpiochip0, line: 20, header: 38 }
-        GPIO21: { chip: gpiochip0, line: 21, header: 40 }
-        GPIO22: { chip: gpiochip0, line: 22, header: 15 }
-        GPIO23: { chip: gpiochip0, line: 23, header: 16 }
-        GPIO24: { chip: gpiochip0, line: 24, header: 18 }
-        GPIO25: { chip: gpiochip0, line: 25, header: 22 }
-        GPIO26: { chip: gpiochip0, line: 26, header: 37 }
-        GPIO27: { chip: gpiochip0, line: 27, header: 13 }
+    # Raspberry Pi 4 Model B (and 400): the 40-pin header's GPIOs, by their BCM names
+    # (GPIO17 is header pin 11). The header is on the SoC's own chip, gpiochip0, label
+    # `pinctrl-bcm2711` (58 lines; lines 28 and up are internal and not listed here).
+    #
+    # GPIO0 and GPIO1 (header pins 27 and 28) are reserved for HAT identification EEPROMs.
+    board: Raspberry Pi 4
+    pins:
+      GPIO0: { chip: gpiochip0, line: 0, header: 27 }
+      GPIO1: { chip: gpiochip0, line: 1, header: 28 }
+      GPIO2: { chip: gpiochip0, line: 2, header: 3 }
+      GPIO3: { chip: gpiochip0, line: 3, header: 5 }
+      GPIO4: { chip: gpiochip0, line: 4, header: 7 }
+      GPIO5: { chip: gpiochip0, line: 5, header: 29 }
+      GPIO6: { chip: gpiochip0, line: 6, header: 31 }
+      GPIO7: { chip: gpiochip0, line: 7, header: 26 }
+      GPIO8: { chip: gpiochip0, line: 8, header: 24 }
+      GPIO9: { chip: gpiochip0, line: 9, header: 21 }
+      GPIO10: { chip: gpiochip0, line: 10, header: 19 }
+      GPIO11: { chip: gpiochip0, line: 11, header: 23 }
+      GPIO12: { chip: gpiochip0, line: 12, header: 32 }
+      GPIO13: { chip: gpiochip0, line: 13, header: 33 }
+      GPIO14: { chip: gpiochip0, line: 14, header: 8 }
+      GPIO15: { chip: gpiochip0, line: 15, header: 10 }
+      GPIO16: { chip: gpiochip0, line: 16, header: 36 }
+      GPIO17: { chip: gpiochip0, line: 17, header: 11 }
+      GPIO18: { chip: gpiochip0, line: 18, header: 12 }
+      GPIO19: { chip: gpiochip0, line: 19, header: 35 }
+      GPIO20: { chip: gpiochip0, line: 20, header: 38 }
+      GPIO21: { chip: gpiochip0, line: 21, header: 40 }
+      GPIO22: { chip: gpiochip0, line: 22, header: 15 }
+      GPIO23: { chip: gpiochip0, line: 23, header: 16 }
+      GPIO24: { chip: gpiochip0, line: 24, header: 18 }
+      GPIO25: { chip: gpiochip0, line: 25, header: 22 }
+      GPIO26: { chip: gpiochip0, line: 26, header: 37 }
+      GPIO27: { chip: gpiochip0, line: 27, header: 13 }
 
-      """#,
+    """#,
     "raspberry-pi-5": #"""
-      # Raspberry Pi 5: the 40-pin header's GPIOs, by their BCM names (GPIO17 is header pin 11).
-      #
-      # On the Pi 5 the header is driven by the RP1 I/O controller, whose chip has the label
-      # `pinctrl-rp1`. Its number changed across kernels: gpiochip4 before 6.6.45 (gpiochip0 to
-      # gpiochip3 were other chips), gpiochip0 since. This profile names the chip by its label,
-      # which finds the right one on both; `ganglion gpio list` shows what your kernel does.
-      #
-      # GPIO0 and GPIO1 (header pins 27 and 28) are reserved for HAT identification EEPROMs.
-      board: Raspberry Pi 5
-      pins:
-        GPIO0: { chip: pinctrl-rp1, line: 0, header: 27 }
-        GPIO1: { chip: pinctrl-rp1, line: 1, header: 28 }
-        GPIO2: { chip: pinctrl-rp1, line: 2, header: 3 }
-        GPIO3: { chip: pinctrl-rp1, line: 3, header: 5 }
-        GPIO4: { chip: pinctrl-rp1, line: 4, header: 7 }
-        GPIO5: { chip: pinctrl-rp1, line: 5, header: 29 }
-        GPIO6: { chip: pinctrl-rp1, line: 6, header: 31 }
-        GPIO7: { chip: pinctrl-rp1, line: 7, header: 26 }
-        GPIO8: { chip: pinctrl-rp1, line: 8, header: 24 }
-        GPIO9: { chip: pinctrl-rp1, line: 9, header: 21 }
-        GPIO10: { chip: pinctrl-rp1, line: 10, header: 19 }
-        GPIO11: { chip: pinctrl-rp1, line: 11, header: 23 }
-        GPIO12: { chip: pinctrl-rp1, line: 12, header: 32 }
-        GPIO13: { chip: pinctrl-rp1, line: 13, header: 33 }
-        GPIO14: { chip: pinctrl-rp1, line: 14, header: 8 }
-        GPIO15: { chip: pinctrl-rp1, line: 15, header: 10 }
-        GPIO16: { chip: pinctrl-rp1, line: 16, header: 36 }
-        GPIO17: { chip: pinctrl-rp1, line: 17, header: 11 }
-        GPIO18: { chip: pinctrl-rp1, line: 18, header: 12 }
-        GPIO19: { chip: pinctrl-rp1, line: 19, header: 35 }
-        GPIO20: { chip: pinctrl-rp1, line: 20, header: 38 }
-        GPIO21: { chip: pinctrl-rp1, line: 21, header: 40 }
-        GPIO22: { chip: pinctrl-rp1, line: 22, header: 15 }
-        GPIO23: { chip: pinctrl-rp1, line: 23, header: 16 }
-        GPIO24: { chip: pinctrl-rp1, line: 24, header: 18 }
-        GPIO25: { chip: pinctrl-rp1, line: 25, header: 22 }
-        GPIO26: { chip: pinctrl-rp1, line: 26, header: 37 }
-        GPIO27: { chip: pinctrl-rp1, line: 27, header: 13 }
+    # Raspberry Pi 5: the 40-pin header's GPIOs, by their BCM names (GPIO17 is header pin 11).
+    #
+    # On the Pi 5 the header is driven by the RP1 I/O controller, whose chip has the label
+    # `pinctrl-rp1`. Its number changed across kernels: gpiochip4 before 6.6.45 (gpiochip0 to
+    # gpiochip3 were other chips), gpiochip0 since. This profile names the chip by its label,
+    # which finds the right one on both; `ganglion gpio list` shows what your kernel does.
+    #
+    # GPIO0 and GPIO1 (header pins 27 and 28) are reserved for HAT identification EEPROMs.
+    board: Raspberry Pi 5
+    pins:
+      GPIO0: { chip: pinctrl-rp1, line: 0, header: 27 }
+      GPIO1: { chip: pinctrl-rp1, line: 1, header: 28 }
+      GPIO2: { chip: pinctrl-rp1, line: 2, header: 3 }
+      GPIO3: { chip: pinctrl-rp1, line: 3, header: 5 }
+      GPIO4: { chip: pinctrl-rp1, line: 4, header: 7 }
+      GPIO5: { chip: pinctrl-rp1, line: 5, header: 29 }
+      GPIO6: { chip: pinctrl-rp1, line: 6, header: 31 }
+      GPIO7: { chip: pinctrl-rp1, line: 7, header: 26 }
+      GPIO8: { chip: pinctrl-rp1, line: 8, header: 24 }
+      GPIO9: { chip: pinctrl-rp1, line: 9, header: 21 }
+      GPIO10: { chip: pinctrl-rp1, line: 10, header: 19 }
+      GPIO11: { chip: pinctrl-rp1, line: 11, header: 23 }
+      GPIO12: { chip: pinctrl-rp1, line: 12, header: 32 }
+      GPIO13: { chip: pinctrl-rp1, line: 13, header: 33 }
+      GPIO14: { chip: pinctrl-rp1, line: 14, header: 8 }
+      GPIO15: { chip: pinctrl-rp1, line: 15, header: 10 }
+      GPIO16: { chip: pinctrl-rp1, line: 16, header: 36 }
+      GPIO17: { chip: pinctrl-rp1, line: 17, header: 11 }
+      GPIO18: { chip: pinctrl-rp1, line: 18, header: 12 }
+      GPIO19: { chip: pinctrl-rp1, line: 19, header: 35 }
+      GPIO20: { chip: pinctrl-rp1, line: 20, header: 38 }
+      GPIO21: { chip: pinctrl-rp1, line: 21, header: 40 }
+      GPIO22: { chip: pinctrl-rp1, line: 22, header: 15 }
+      GPIO23: { chip: pinctrl-rp1, line: 23, header: 16 }
+      GPIO24: { chip: pinctrl-rp1, line: 24, header: 18 }
+      GPIO25: { chip: pinctrl-rp1, line: 25, header: 22 }
+      GPIO26: { chip: pinctrl-rp1, line: 26, header: 37 }
+      GPIO27: { chip: pinctrl-rp1, line: 27, header: 13 }
 
-      """#,
+    """#,
     "raspberry-pi-zero-2w": #"""
-      # Raspberry Pi Zero 2 W: the 40-pin header's GPIOs (unpopulated on the bare board;
-      # solder a header), by their BCM names (GPIO17 is header pin 11). The header is on the
-      # SoC's own chip, gpiochip0, label `pinctrl-bcm2835` (54 lines; lines 28 and up are
-      # internal and not listed here). The same map fits the Pi 3 and Pi Zero W.
-      #
-      # GPIO0 and GPIO1 (header pins 27 and 28) are reserved for HAT identification EEPROMs.
-      board: Raspberry Pi Zero 2 W
-      pins:
-        GPIO0: { chip: gpiochip0, line: 0, header: 27 }
-        GPIO1: { chip: gpiochip0, line: 1, header: 28 }
-        GPIO2: { chip: gpiochip0, line: 2, header: 3 }
-        GPIO3: { chip: gpiochip0, line: 3, header: 5 }
-        GPIO4: { chip: gpiochip0, line: 4, header: 7 }
-        GPIO5: { chip: gpiochip0, line: 5, header: 29 }
-        GPIO6: { chip: gpiochip0, line: 6, header: 31 }
-        GPIO7: { chip: gpiochip0, line: 7, header: 26 }
-        GPIO8: { chip: gpiochip0, line: 8, header: 24 }
-        GPIO9: { chip: gpiochip0, line: 9, header: 21 }
-        GPIO10: { chip: gpiochip0, line: 10, header: 19 }
-        GPIO11: { chip: gpiochip0, line: 11, header: 23 }
-        GPIO12: { chip: gpiochip0, line: 12, header: 32 }
-        GPIO13: { chip: gpiochip0, line: 13, header: 33 }
-        GPIO14: { chip: gpiochip0, line: 14, header: 8 }
-        GPIO15: { chip: gpiochip0, line: 15, header: 10 }
-        GPIO16: { chip: gpiochip0, line: 16, header: 36 }
-        GPIO17: { chip: gpiochip0, line: 17, header: 11 }
-        GPIO18: { chip: gpiochip0, line: 18, header: 12 }
-        GPIO19: { chip: gpiochip0, line: 19, header: 35 }
-        GPIO20: { chip: gpiochip0, line: 20, header: 38 }
-        GPIO21: { chip: gpiochip0, line: 21, header: 40 }
-        GPIO22: { chip: gpiochip0, line: 22, header: 15 }
-        GPIO23: { chip: gpiochip0, line: 23, header: 16 }
-        GPIO24: { chip: gpiochip0, line: 24, header: 18 }
-        GPIO25: { chip: gpiochip0, line: 25, header: 22 }
-        GPIO26: { chip: gpiochip0, line: 26, header: 37 }
-        GPIO27: { chip: gpiochip0, line: 27, header: 13 }
+    # Raspberry Pi Zero 2 W: the 40-pin header's GPIOs (unpopulated on the bare board;
+    # solder a header), by their BCM names (GPIO17 is header pin 11). The header is on the
+    # SoC's own chip, gpiochip0, label `pinctrl-bcm2835` (54 lines; lines 28 and up are
+    # internal and not listed here). The same map fits the Pi 3 and Pi Zero W.
+    #
+    # GPIO0 and GPIO1 (header pins 27 and 28) are reserved for HAT identification EEPROMs.
+    board: Raspberry Pi Zero 2 W
+    pins:
+      GPIO0: { chip: gpiochip0, line: 0, header: 27 }
+      GPIO1: { chip: gpiochip0, line: 1, header: 28 }
+      GPIO2: { chip: gpiochip0, line: 2, header: 3 }
+      GPIO3: { chip: gpiochip0, line: 3, header: 5 }
+      GPIO4: { chip: gpiochip0, line: 4, header: 7 }
+      GPIO5: { chip: gpiochip0, line: 5, header: 29 }
+      GPIO6: { chip: gpiochip0, line: 6, header: 31 }
+      GPIO7: { chip: gpiochip0, line: 7, header: 26 }
+      GPIO8: { chip: gpiochip0, line: 8, header: 24 }
+      GPIO9: { chip: gpiochip0, line: 9, header: 21 }
+      GPIO10: { chip: gpiochip0, line: 10, header: 19 }
+      GPIO11: { chip: gpiochip0, line: 11, header: 23 }
+      GPIO12: { chip: gpiochip0, line: 12, header: 32 }
+      GPIO13: { chip: gpiochip0, line: 13, header: 33 }
+      GPIO14: { chip: gpiochip0, line: 14, header: 8 }
+      GPIO15: { chip: gpiochip0, line: 15, header: 10 }
+      GPIO16: { chip: gpiochip0, line: 16, header: 36 }
+      GPIO17: { chip: gpiochip0, line: 17, header: 11 }
+      GPIO18: { chip: gpiochip0, line: 18, header: 12 }
+      GPIO19: { chip: gpiochip0, line: 19, header: 35 }
+      GPIO20: { chip: gpiochip0, line: 20, header: 38 }
+      GPIO21: { chip: gpiochip0, line: 21, header: 40 }
+      GPIO22: { chip: gpiochip0, line: 22, header: 15 }
+      GPIO23: { chip: gpiochip0, line: 23, header: 16 }
+      GPIO24: { chip: gpiochip0, line: 24, header: 18 }
+      GPIO25: { chip: gpiochip0, line: 25, header: 22 }
+      GPIO26: { chip: gpiochip0, line: 26, header: 37 }
+      GPIO27: { chip: gpiochip0, line: 27, header: 13 }
 
-      """#,
+    """#,
     "simulated": #"""
-      # The simulated board that `ganglion run --simulate` uses: one in-process chip,
-      # gpiochip0, whose 28 lines are served by Ganglion itself and can be driven with
-      # `ganglion inject SIGNAL VALUE` (cli.md). It mirrors a Raspberry Pi's 40-pin header:
-      # pin GPIOn is line n (BCM numbering), and `header` is the physical pin number, so a
-      # config written for a Pi profile runs unchanged against the simulator.
-      board: Simulated board
-      pins:
-        GPIO0: { chip: gpiochip0, line: 0, header: 27 }
-        GPIO1: { chip: gpiochip0, line: 1, header: 28 }
-        GPIO2: { chip: gpiochip0, line: 2, header: 3 }
-        GPIO3: { chip: gpiochip0, line: 3, header: 5 }
-        GPIO4: { chip: gpiochip0, line: 4, header: 7 }
-        GPIO5: { chip: gpiochip0, line: 5, header: 29 }
-        GPIO6: { chip: gpiochip0, line: 6, header: 31 }
-        GPIO7: { chip: gpiochip0, line: 7, header: 26 }
-        GPIO8: { chip: gpiochip0, line: 8, header: 24 }
-        GPIO9: { chip: gpiochip0, line: 9, header: 21 }
-        GPIO10: { chip: gpiochip0, line: 10, header: 19 }
-        GPIO11: { chip: gpiochip0, line: 11, header: 23 }
-        GPIO12: { chip: gpiochip0, line: 12, header: 32 }
-        GPIO13: { chip: gpiochip0, line: 13, header: 33 }
-        GPIO14: { chip: gpiochip0, line: 14, header: 8 }
-        GPIO15: { chip: gpiochip0, line: 15, header: 10 }
-        GPIO16: { chip: gpiochip0, line: 16, header: 36 }
-        GPIO17: { chip: gpiochip0, line: 17, header: 11 }
-        GPIO18: { chip: gpiochip0, line: 18, header: 12 }
-        GPIO19: { chip: gpiochip0, line: 19, header: 35 }
-        GPIO20: { chip: gpiochip0, line: 20, header: 38 }
-        GPIO21: { chip: gpiochip0, line: 21, header: 40 }
-        GPIO22: { chip: gpiochip0, line: 22, header: 15 }
-        GPIO23: { chip: gpiochip0, line: 23, header: 16 }
-        GPIO24: { chip: gpiochip0, line: 24, header: 18 }
-        GPIO25: { chip: gpiochip0, line: 25, header: 22 }
-        GPIO26: { chip: gpiochip0, line: 26, header: 37 }
-        GPIO27: { chip: gpiochip0, line: 27, header: 13 }
+    # The simulated board that `ganglion run --simulate` uses: one in-process chip,
+    # gpiochip0, whose 28 lines are served by Ganglion itself and can be driven with
+    # `ganglion inject SIGNAL VALUE` (cli.md). It mirrors a Raspberry Pi's 40-pin header:
+    # pin GPIOn is line n (BCM numbering), and `header` is the physical pin number, so a
+    # config written for a Pi profile runs unchanged against the simulator.
+    board: Simulated board
+    pins:
+      GPIO0: { chip: gpiochip0, line: 0, header: 27 }
+      GPIO1: { chip: gpiochip0, line: 1, header: 28 }
+      GPIO2: { chip: gpiochip0, line: 2, header: 3 }
+      GPIO3: { chip: gpiochip0, line: 3, header: 5 }
+      GPIO4: { chip: gpiochip0, line: 4, header: 7 }
+      GPIO5: { chip: gpiochip0, line: 5, header: 29 }
+      GPIO6: { chip: gpiochip0, line: 6, header: 31 }
+      GPIO7: { chip: gpiochip0, line: 7, header: 26 }
+      GPIO8: { chip: gpiochip0, line: 8, header: 24 }
+      GPIO9: { chip: gpiochip0, line: 9, header: 21 }
+      GPIO10: { chip: gpiochip0, line: 10, header: 19 }
+      GPIO11: { chip: gpiochip0, line: 11, header: 23 }
+      GPIO12: { chip: gpiochip0, line: 12, header: 32 }
+      GPIO13: { chip: gpiochip0, line: 13, header: 33 }
+      GPIO14: { chip: gpiochip0, line: 14, header: 8 }
+      GPIO15: { chip: gpiochip0, line: 15, header: 10 }
+      GPIO16: { chip: gpiochip0, line: 16, header: 36 }
+      GPIO17: { chip: gpiochip0, line: 17, header: 11 }
+      GPIO18: { chip: gpiochip0, line: 18, header: 12 }
+      GPIO19: { chip: gpiochip0, line: 19, header: 35 }
+      GPIO20: { chip: gpiochip0, line: 20, header: 38 }
+      GPIO21: { chip: gpiochip0, line: 21, header: 40 }
+      GPIO22: { chip: gpiochip0, line: 22, header: 15 }
+      GPIO23: { chip: gpiochip0, line: 23, header: 16 }
+      GPIO24: { chip: gpiochip0, line: 24, header: 18 }
+      GPIO25: { chip: gpiochip0, line: 25, header: 22 }
+      GPIO26: { chip: gpiochip0, line: 26, header: 37 }
+      GPIO27: { chip: gpiochip0, line: 27, header: 13 }
 
-      """#,
+    """#,
   ]
 }
