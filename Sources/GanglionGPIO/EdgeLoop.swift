@@ -53,8 +53,13 @@ final class EdgeLoop: Sendable {
     /// The kernel's debounce period: its events come that long after the line's last edge,
     /// so their time is moved back by it.
     var kernelDebounce: Duration = .zero
-    /// The sequence number of the last edge read, to find gaps.
+    /// The sequence number of the last edge read, to find gaps: 0 before the first when the
+    /// library numbers edges (the kernel numbers a request's edges from 1, so edges dropped
+    /// before the first read are found too), nil when it does not.
     var lastSequence: UInt64?
+    /// Deliver every kernel edge, repeats included (`GPIOInputRequest.everyEdge`; only
+    /// without debounce).
+    var everyEdge = false
   }
 
   private let worker: StoppableThread
@@ -120,10 +125,8 @@ final class EdgeLoop: Sendable {
           let signal = lines[index].signal
           do {
             var lost = 0
-            var lastRising: Bool?
             let shift = lines[index].kernelDebounce.microseconds
             let count = try source.readEdges { edge in
-              lastRising = edge.rising
               let instant = KernelEventTime.monotonic(
                 kernelMicroseconds: edge.kernelMicroseconds, monotonicNow: monotonicNow, realtimeNow: realtimeNow)
               if let sequence = edge.sequence {
@@ -133,17 +136,15 @@ final class EdgeLoop: Sendable {
               let time = Timestamp(microseconds: instant - shift)
               if let change = lines[index].debouncer.edge(to: edge.rising, at: time) {
                 ready.append((signal, change.value, change.time.microseconds))
+              } else if lines[index].everyEdge {
+                ready.append((signal, edge.rising, time.microseconds))
               }
             }
-            // Without sequence numbers (libgpiod 1.x) a full read only says the queue was full:
-            // it counts as a loss when the line's level contradicts the last event read.
-            var queueLoss = false
-            if count >= source.capacity, lines[index].lastSequence == nil, let last = lastRising,
-              let level = try? source.currentValue(), level != last
-            {
-              queueLoss = true
-            }
-            if lost > 0 || queueLoss {
+            // Without sequence numbers (libgpiod 1.x) a read that fills the buffer says the
+            // kernel's queue was full, and whatever came then was dropped: how many (if any),
+            // nobody can tell, so it is reported with no count.
+            let queueFull = count >= source.capacity && lines[index].lastSequence == nil
+            if lost > 0 || queueFull {
               let wall = KernelEventTime.wallClock(
                 monotonicMicroseconds: monotonicNow, monotonicNow: monotonicNow, realtimeNow: realtimeNow)
               onLostEdges(

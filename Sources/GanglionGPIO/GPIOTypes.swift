@@ -55,16 +55,21 @@ public struct GPIOInputRequest: Sendable, Hashable {
   /// Changes that revert within this period are suppressed (see `EdgeDebouncer`); zero
   /// delivers every change.
   public var debounce: Duration
+  /// Deliver every edge the kernel reports, also one to the level the line already had (a
+  /// pulse counter without debounce: two rising edges in a row mean a pulse whose falling
+  /// edge came too fast to be seen; both pulses count). Without it, such a repeat is no change.
+  public var everyEdge: Bool
 
   public init(
     signal: String, address: GPIOLineAddress, bias: GPIOBiasSetting = .asIs, activeLow: Bool = false,
-    debounce: Duration = .zero
+    debounce: Duration = .zero, everyEdge: Bool = false
   ) {
     self.signal = signal
     self.address = address
     self.bias = bias
     self.activeLow = activeLow
     self.debounce = debounce
+    self.everyEdge = everyEdge
   }
 }
 

@@ -117,7 +117,9 @@ public final class HardwareGPIO: GPIOBackend {
             EdgeLoop.WatchedLine(
               signal: input.signal, line: input.resolved.description, source: try input.request.edgeSource(),
               debouncer: EdgeDebouncer(period: kernelDebounces ? .zero : input.debounce, initial: input.initialValue),
-              kernelDebounce: kernelDebounces ? input.debounce : .zero))
+              kernelDebounce: kernelDebounces ? input.debounce : .zero,
+              lastSequence: LibGPIOD.capabilities.edgeSequenceNumbers ? 0 : nil,
+              everyEdge: input.everyEdge && input.debounce == .zero))
         } catch {
           problems.append(
             .init(
@@ -160,6 +162,7 @@ public final class HardwareGPIO: GPIOBackend {
     var resolved: ResolvedLine
     var request: LibGPIOD.Request
     var debounce: Duration
+    var everyEdge: Bool
     /// The logical value read right after the request: the debounce's starting point.
     var initialValue: Bool
   }
@@ -224,7 +227,7 @@ public final class HardwareGPIO: GPIOBackend {
           inputs.append(
             ClaimedInput(
               signal: input.signal, address: input.address, resolved: line.resolved, request: handle,
-              debounce: input.debounce, initialValue: try handle.value()))
+              debounce: input.debounce, everyEdge: input.everyEdge, initialValue: try handle.value()))
         } catch {
           problems.append(
             .init(

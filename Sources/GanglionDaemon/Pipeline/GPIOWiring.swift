@@ -24,8 +24,9 @@ enum GPIOWiring {
     config.signals.compactMap { signal in
       guard case .gpio(let gpio) = signal.source, !gpio.isOutput, let address = address(gpio) else { return nil }
       return GPIOInputRequest(
-        signal: signal.name, address: address, bias: bias(gpio.bias), activeLow: gpio.activeLow, debounce: gpio.debounce
-      )
+        signal: signal.name, address: address, bias: bias(gpio.bias), activeLow: gpio.activeLow,
+        debounce: gpio.debounce,
+        everyEdge: gpio.count != nil)
     }
   }
 
