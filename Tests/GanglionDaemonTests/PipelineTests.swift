@@ -3,6 +3,7 @@ import GanglionGPIO
 import GanglionLog
 import GanglionMQTT
 import GanglionRules
+import GanglionSystem
 import GanglionTestSupport
 import Testing
 
@@ -144,6 +145,31 @@ import Testing
     #expect(h.pipeline.engine.value(of: "water.litres") == 10)
     let values = try h.loggedEvents().filter { $0.signal == "water.litres" }.map(\.value)
     #expect(values == (0...10).map { .number(Double($0)) })
+  }
+
+  @Test func aPulseCounterLosesNoPulseToAFullInputQueue() throws {
+    let h = try PipelineHarness(
+      config: PipelineHarness.defaultConfig.replacingAll(
+        "signals:\n", with: "signals:\n  water.litres:\n    gpio: { chip: gpiochip0, line: 5, count: rising }\n"))
+    // The pipeline is busy elsewhere: the queue fills with lux readings.
+    let capacity = h.pipeline.inbox.capacity
+    for index in 0..<capacity {
+      #expect(
+        h.pipeline.submit(
+          .reading(Reading(signal: "hallway.lux", value: .number(Double(index)), time: h.clock.now(), source: .mqtt))))
+    }
+    // 300 pulses (and their releases) come while the queue is full.
+    for _ in 0..<300 {
+      try h.board.drive(signal: "water.litres", value: true)
+      try h.board.drive(signal: "water.litres", value: false)
+    }
+    h.board.pump()
+    #expect(h.pipeline.inbox.depth == capacity + 1)
+    h.drainInbox()
+    #expect(h.pipeline.engine.value(of: "water.litres") == 300)
+    #expect(h.pipeline.status.snapshot.counters.inputQueueDrops == 0)
+    let counted = try h.loggedEvents().filter { $0.signal == "water.litres" }.map(\.value)
+    #expect(counted == [.number(0), .number(300)])
   }
 
   @Test func lostEdgesAreRecordedCountedAndSaid() throws {

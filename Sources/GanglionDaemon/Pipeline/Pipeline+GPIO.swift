@@ -2,10 +2,13 @@ import GanglionCore
 import GanglionGPIO
 import GanglionRules
 import Logging
+import Synchronization
 
 /// GPIO inputs on the pipeline: an edge is a reading of a bool signal, or one more count of a
 /// pulse counter (`count:`, config.md "GPIO counters"); edges the kernel dropped are recorded
-/// as a `system` event and counted.
+/// as a `system` event and counted. A counter without debounce gets every edge the kernel
+/// reports, repeats included: two rising edges in a row are two pulses whose falling edge
+/// was too quick to see.
 extension Pipeline {
   /// What an edge of `edge.signal` reads as: the new bool value, or the counter's value plus
   /// one when the counter counts this edge (nil when it does not). Runs on the pipeline's
@@ -18,6 +21,15 @@ extension Pipeline {
     guard count.counts(changeTo: edge.value) else { return nil }
     let current = engine.value(of: edge.signal).numberValue ?? 0
     return Reading(signal: edge.signal, value: .number(current + 1), time: edge.time, source: source)
+  }
+
+  /// The counter's value plus the pulses that waited in `overflowPulses` (nil when none
+  /// did: an earlier `.gpioPulses` took them).
+  func overflowReading(of signal: String) -> Reading? {
+    guard let pulses = overflowPulses.withLock({ $0.removeValue(forKey: signal) }) else { return nil }
+    let current = engine.value(of: signal).numberValue ?? 0
+    let source: EventSource = settings.simulate ? .simulator : .gpio
+    return Reading(signal: signal, value: .number(current + Double(pulses.count)), time: pulses.time, source: source)
   }
 
   func handle(_ lost: GPIOLostEdges) {

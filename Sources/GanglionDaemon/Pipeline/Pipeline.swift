@@ -58,6 +58,9 @@ final class Pipeline: @unchecked Sendable {
   var lostEdgeLines = LogLineRateLimit()
   /// The pulse counters among the GPIO inputs, and the edges each counts.
   let gpioCounters: [String: GPIOEdgeCount]
+  /// Pulses counted while the input queue was full, per counter, with the newest one's time:
+  /// taken by `.gpioPulses`, so no pulse is lost to overload.
+  let overflowPulses = Mutex<[String: (count: Int, time: Timestamp)]>([:])
   /// Which dead letters are recorded in the log (rate-limited per topic).
   var deadLetterGate = DeadLetterGate()
   /// Daemon log lines about refused publishes: per rule for invalid topics, one for the
@@ -125,10 +128,14 @@ final class Pipeline: @unchecked Sendable {
   /// Offers an input from any thread without blocking. When the queue is full, a reading of
   /// a value signal (an MQTT message is read into its readings first) waits in its signal's
   /// slot, where a newer one replaces it (counted in `inputsCoalesced`), and the connection's
-  /// state in one of its own; anything else, readings of signals an `on` rule fires on
-  /// included, is dropped: false, counted, and said in the log at most every 10 s.
+  /// state in one of its own; a pulse counter's pulses add up until it has room again (none
+  /// is lost); anything else, readings of signals an `on` rule fires on included, is
+  /// dropped: false, counted, and said in the log at most every 10 s.
   @discardableResult
   func submit(_ input: PipelineInput) -> Bool {
+    if case .gpioEdge(let edge) = input, let count = gpioCounters[edge.signal] {
+      return submitPulse(edge, countedBy: count)
+    }
     if inbox.offer(input) { return true }
     switch input {
     case .reading(let reading):
@@ -147,11 +154,9 @@ final class Pipeline: @unchecked Sendable {
     case .mqttState:
       return inbox.offer(input, coalescingBy: .connection) != .refused || noteDroppedInput()
     case .gpioEdge(let edge):
-      // A pulse counter needs every edge, and so does a signal an `on` rule fires on: those
-      // are dropped and counted; a plain GPIO input's newest level waits in its slot.
-      if gpioCounters[edge.signal] != nil || everyEventSignals.withLock({ $0.contains(edge.signal) }) {
-        return noteDroppedInput()
-      }
+      // A signal an `on` rule fires on needs every edge: those are dropped and counted; a
+      // plain GPIO input's newest level waits in its slot.
+      if everyEventSignals.withLock({ $0.contains(edge.signal) }) { return noteDroppedInput() }
       switch inbox.offer(input, coalescingBy: .signal(edge.signal)) {
       case .queued: return true
       case .replaced:
@@ -159,9 +164,27 @@ final class Pipeline: @unchecked Sendable {
         return true
       case .refused: return noteDroppedInput()
       }
-    case .gpioLostEdges, .applyRules, .stop:
+    case .gpioPulses, .gpioLostEdges, .applyRules, .stop:
       return noteDroppedInput()
     }
+  }
+
+  /// A pulse counter's edge: one input per counted edge while the queue has room; past that
+  /// the pulses add up in `overflowPulses` and one `.gpioPulses` input waits in the counter's
+  /// slot to take them. An edge the counter does not count is not queued.
+  private func submitPulse(_ edge: GPIOEdge, countedBy count: GPIOEdgeCount) -> Bool {
+    guard count.counts(changeTo: edge.value) else { return true }
+    if inbox.offer(.gpioEdge(edge)) { return true }
+    overflowPulses.withLock { pending in
+      let waiting = pending[edge.signal]?.count ?? 0
+      pending[edge.signal] = (waiting + 1, edge.time)
+    }
+    if inbox.offer(.gpioPulses(signal: edge.signal), coalescingBy: .signal(edge.signal)) == .replaced {
+      status.update { $0.counters.inputsCoalesced += 1 }
+    }
+    // Refused only when the queue is closed (stopping) or out of slots: the pulses still
+    // wait in `overflowPulses` for the counter's next input.
+    return true
   }
 
   /// A reading offered to a full queue: it waits in its signal's slot, unless every event of
@@ -274,6 +297,7 @@ final class Pipeline: @unchecked Sendable {
     switch input {
     case .reading(let reading): ingest(reading)
     case .gpioEdge(let edge): if let reading = reading(for: edge) { ingest(reading) }
+    case .gpioPulses(let signal): if let reading = overflowReading(of: signal) { ingest(reading) }
     case .gpioLostEdges(let lost): handle(lost)
     case .mqttMessage(let message): handle(message)
     case .mqttState(let state): handle(state)
@@ -300,7 +324,7 @@ final class Pipeline: @unchecked Sendable {
     var count = 0
     while let input = inbox.poll() {
       switch input {
-      case .reading, .mqttMessage, .gpioEdge, .gpioLostEdges: count += 1
+      case .reading, .mqttMessage, .gpioEdge, .gpioPulses, .gpioLostEdges: count += 1
       case .applyRules(_, let ticket):
         if ticket.beginApplying() {
           ticket.finish(

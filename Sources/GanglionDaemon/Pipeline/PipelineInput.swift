@@ -10,6 +10,9 @@ enum PipelineInput: Sendable {
   case reading(Reading)
   /// A (debounced) change of a GPIO input: a bool reading, or one more for a pulse counter.
   case gpioEdge(GPIOEdge)
+  /// Pulses of this counter that came while the queue was full: their number waits in
+  /// `Pipeline.overflowPulses`, and one such input (in the signal's slot) takes them all.
+  case gpioPulses(signal: String)
   /// Edges of a GPIO input the kernel dropped.
   case gpioLostEdges(GPIOLostEdges)
   /// A raw MQTT message; parsed, routed or dead-lettered on the pipeline thread.
