@@ -25,12 +25,21 @@
 #                                       COUNT edges on an input: flips the pull COUNT times,
 #                                       starting from its current state, as fast as the shell
 #                                       can or DELAY_US apart; prints the final level.
-#                                       NB: irq_sim delivers an edge through irq_work and
-#                                       keeps the line masked until the kernel has handled
-#                                       it: a flip made meanwhile is lost. Unpaced bursts
-#                                       (~1 edge/ms) lose 0-6 %; paced ones lose nothing.
-#                                       usleep is a process start, ~10 ms under TCG, so the
-#                                       real spacing is DELAY_US plus that.
+#                                       NB: usleep is a process start, ~10 ms under TCG,
+#                                       so the real spacing is DELAY_US plus that; see
+#                                       sim_pin_edge_threads for edges lost in the kernel.
+#   sim_pin_edge_threads                pins the kernel threads that turn gpio-sim interrupts
+#                                       into edge events (one per requested line, made when a
+#                                       program requests edges) to CPU 0. irq_sim raises a
+#                                       line's interrupt with the simple flow handler, which
+#                                       does not mask the line while that thread runs: an
+#                                       interrupt that comes before the thread ran for the
+#                                       previous one is counted in /proc/interrupts but merged
+#                                       into one event (under TCG a vCPU can stall for ms).
+#                                       A writer on CPU 0 too (`taskset 1 edgegen ...`) is
+#                                       preempted by the thread after each edge, so every
+#                                       edge it makes becomes an event. Prints how many
+#                                       threads it pinned.
 #   sim_wait TIMEOUT_MS COMMAND [ARGS]  runs COMMAND every 10 ms until it succeeds; returns 1
 #                                       after TIMEOUT_MS
 #   sim_line_dir CHIP OFFSET            prints the line's sysfs folder (with pull and value)
@@ -221,4 +230,20 @@ sim_toggle() {
     done
   } 3>"$dir/pull" || { sim__err "cannot toggle $1 line $2"; return 1; }
   cat "$dir/value"
+}
+
+sim_pin_edge_threads() {
+  local irq pinned=0 task name
+  for irq in $(awk '$(NF-2) == "irq_sim" { sub(":", "", $1); print $1 }' /proc/interrupts); do
+    for task in /proc/[0-9]*; do
+      read -r name 2>/dev/null <"$task/comm" || continue
+      case $name in
+        "irq/$irq-"*)
+          taskset -p 1 "${task#/proc/}" >/dev/null || { sim__err "cannot pin $name to CPU 0"; return 1; }
+          pinned=$((pinned + 1))
+          ;;
+      esac
+    done
+  done
+  echo "$pinned"
 }
