@@ -66,10 +66,24 @@ public enum FileSystem {
     }
   }
 
+  /// What makes a file the same file however its path is spelled (`../rules/a.yaml`,
+  /// `a.yaml`, a symbolic link): its device and inode.
+  public struct Identity: Hashable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+  }
+
+  /// The identity of the file `path` names (following symbolic links); nil when it does not
+  /// exist or cannot be examined.
+  public static func identity(of path: String) -> Identity? {
+    guard let status = try? status(of: path) else { return nil }
+    return Identity(device: status.device, inode: status.inode)
+  }
+
   /// Whether two paths name the same file (same device and inode), however they are spelled.
   public static func isSameFile(_ a: String, _ b: String) -> Bool {
-    guard let first = try? status(of: a), let second = try? status(of: b) else { return false }
-    return first.device == second.device && first.inode == second.inode
+    guard let first = identity(of: a), let second = identity(of: b) else { return false }
+    return first == second
   }
 
   /// Names of the entries of a directory (not `.`/`..`), sorted. The corresponding C

@@ -32,52 +32,64 @@ struct RuleTest: ParsableCommand {
         throw ExitCode.badConfig
       }
     }
+    var seen: Set<FileSystem.Identity> = []
+    testFiles = testFiles.filter { FileSystem.identity(of: $0).map { seen.insert($0).inserted } ?? true }
     guard !testFiles.isEmpty else {
       printError("no *.test.yaml files in \(paths.isEmpty ? "." : paths.joined(separator: " "))")
       throw ExitCode.badConfig
     }
 
-    // Group the test files by the configuration they run with.
-    var groups: [String: [String]] = [:]
+    // Group the test files by the configuration they run with: the one a file names with
+    // `config:` (relative to the file), else the one given. Configurations are told apart by
+    // identity, not by how their path is spelled.
+    var groups: [(configPath: String, identity: FileSystem.Identity?, tests: [RuleSource])] = []
+    var passed = 0
+    var failed = 0
     for file in testFiles {
-      guard let config = options.config ?? Self.findConfig(near: file) else {
+      let test: RuleSource
+      do {
+        test = RuleSource(file: file, text: try FileSystem.readText(file))
+      } catch {
+        printError("\(error)")
+        failed += 1
+        continue
+      }
+      let configPath: String
+      if let named = RuleTestRunner.configPath(of: test) {
+        configPath = FileSystem.resolve(named, relativeTo: FileSystem.directory(of: file))
+      } else if let given = options.config ?? Self.findConfig(near: file) {
+        configPath = given
+      } else {
         printError("\(file): no configuration; give --config or put a ganglion.yaml in its folder or above")
         throw ExitCode.badConfig
       }
-      groups[config, default: []].append(file)
+      let identity = FileSystem.identity(of: configPath)
+      if let index = groups.firstIndex(where: {
+        identity == nil ? $0.configPath == configPath : $0.identity == identity
+      }) {
+        groups[index].tests.append(test)
+      } else {
+        groups.append((configPath, identity, [test]))
+      }
     }
 
-    var passed = 0
-    var failed = 0
-    for (configPath, files) in groups.sorted(by: { $0.key < $1.key }) {
-      let (loaded, diagnostics) = ConfigurationLoader.load(configPath: configPath)
+    for group in groups {
+      let (loaded, diagnostics) = ConfigurationLoader.load(configPath: group.configPath)
       for diagnostic in diagnostics { printError(diagnostic.description) }
       guard let loaded else {
-        failed += files.count
+        failed += group.tests.count
         continue
       }
+      // The configuration's rules, and the rule files beside the tests: each file once.
       var collector = DiagnosticCollector()
       var rules = loaded.ruleSources
-      var known = Set(rules.map { FileSystem.normalize($0.file) })
-      for folder in Set(files.map(FileSystem.directory(of:))).sorted() {
-        for source in ConfigurationLoader.readRules(
-          [(folder, nil)], excluding: configPath, diagnostics: &collector)
-        where known.insert(FileSystem.normalize(source.file)).inserted {
-          rules.append(source)
-        }
-      }
-      var tests: [RuleSource] = []
-      for file in files {
-        do {
-          tests.append(RuleSource(file: file, text: try FileSystem.readText(file)))
-        } catch {
-          printError("\(error)")
-          failed += 1
-        }
-      }
+      var read = Set(rules.compactMap { FileSystem.identity(of: $0.file) })
+      let folders = Set(group.tests.map { FileSystem.directory(of: $0.file) }).sorted()
+      rules += ConfigurationLoader.readRules(
+        folders.map { ($0, nil) }, excluding: group.configPath, alreadyRead: &read, diagnostics: &collector)
       let config = loaded.config
       let report = RuleTestRunner.run(
-        tests: tests, rules: rules, signals: config.catalog,
+        tests: group.tests, rules: rules, signals: config.catalog,
         context: EngineContext(
           device: config.device, prefix: config.mqtt?.prefix, startTime: Timestamp(seconds: 1_767_225_600)))
       for diagnostic in collector.diagnostics + report.diagnostics { printError(diagnostic.description) }

@@ -186,6 +186,35 @@ func runGanglion(_ arguments: [String], timeout: Duration = .seconds(30)) async 
   return (code, readTextFile(path) ?? "")
 }
 
+/// Runs the `ganglion` executable with `arguments` from the folder `directory`, as a user who
+/// did `cd directory` would; see `runProgram`.
+func runGanglion(
+  _ arguments: [String], in directory: String, environment: [String: String] = [:], timeout: Duration = .seconds(30)
+) async throws -> (code: Int32, output: String) {
+  try await runProgram([ganglionExecutable] + arguments, in: directory, environment: environment, timeout: timeout)
+}
+
+/// Runs `command` (a program and its arguments) from the folder `directory`, without
+/// `$GANGLION_CONFIG` unless `environment` sets it; `environment` adds or replaces variables
+/// (`TZ`, `PATH`). Returns its exit code and output (stdout and stderr together).
+func runProgram(
+  _ command: [String], in directory: String, environment: [String: String] = [:], timeout: Duration = .seconds(30)
+) async throws -> (code: Int32, output: String) {
+  let folder = try TemporaryDirectory(prefix: "ganglion-cli")
+  let path = folder.path("output")
+  let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+  let child = try ChildProcess(
+    executable: "/bin/sh",
+    arguments: ["-c", "cd \"$0\" && exec \"$@\"", directory, "env", "-u", "GANGLION_CONFIG"] + assignments + command,
+    stdout: .file(path), stderr: .file(path))
+  guard let status = await child.waitForExit(timeout: timeout) else {
+    _ = child.kill()
+    throw TestSupportError("\(command.joined(separator: " ")) in \(directory) did not finish")
+  }
+  guard case .exited(let code) = status else { return (-1, readTextFile(path) ?? "") }
+  return (code, readTextFile(path) ?? "")
+}
+
 extension String {
   func replacingAll(_ target: String, with replacement: String) -> String {
     split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)

@@ -94,35 +94,47 @@ public enum ConfigurationLoader {
       diagnostics: &diagnostics)
   }
 
-  /// Reads rule files: a folder gives every `*.yaml` in it that is not a `*.test.yaml`, and
-  /// not the configuration file `excluding` when it sits beside its rules.
+  /// `readRules(_:excluding:alreadyRead:diagnostics:)` for one set of paths.
   public static func readRules(
     _ paths: [(path: String, location: SourceLocation?)], excluding configPath: String? = nil,
     diagnostics: inout DiagnosticCollector
   ) -> [RuleSource] {
+    var read: Set<FileSystem.Identity> = []
+    return readRules(paths, excluding: configPath, alreadyRead: &read, diagnostics: &diagnostics)
+  }
+
+  /// Reads rule files: a folder gives every `*.yaml` in it that is not a `*.test.yaml`, and
+  /// not the configuration file `excluding` when it sits beside its rules.
+  ///
+  /// Files are identified by what they are, not by how their path is spelled: a file named
+  /// twice (a folder and a file in it, `rules/a.yaml` and `../x/rules/a.yaml`), or one in
+  /// `alreadyRead`, is read once. `alreadyRead` gains every file read.
+  public static func readRules(
+    _ paths: [(path: String, location: SourceLocation?)], excluding configPath: String? = nil,
+    alreadyRead: inout Set<FileSystem.Identity>, diagnostics: inout DiagnosticCollector
+  ) -> [RuleSource] {
     var sources: [RuleSource] = []
+    if let configPath, let identity = FileSystem.identity(of: configPath) { alreadyRead.insert(identity) }
+    func read(_ file: String, location: SourceLocation?) {
+      if let identity = FileSystem.identity(of: file), !alreadyRead.insert(identity).inserted { return }
+      do {
+        sources.append(RuleSource(file: file, text: try FileSystem.readText(file)))
+      } catch {
+        diagnostics.error("cannot read rules: \(error)", at: location)
+      }
+    }
     for (path, location) in paths {
       switch FileSystem.kind(of: path) {
       case .directory:
         do {
           for name in try FileSystem.list(path) where isRuleFile(name) {
-            let file = FileSystem.normalize(path + "/" + name)
-            if let configPath, FileSystem.isSameFile(file, configPath) { continue }
-            do {
-              sources.append(RuleSource(file: file, text: try FileSystem.readText(file)))
-            } catch {
-              diagnostics.error("cannot read rules: \(error)", at: location)
-            }
+            read(FileSystem.normalize(path + "/" + name), location: location)
           }
         } catch {
           diagnostics.error("cannot read rules: \(error)", at: location)
         }
       case .file:
-        do {
-          sources.append(RuleSource(file: path, text: try FileSystem.readText(path)))
-        } catch {
-          diagnostics.error("cannot read rules: \(error)", at: location)
-        }
+        read(path, location: location)
       default:
         diagnostics.error("rules path '\(path)' does not exist", at: location)
       }
