@@ -20,13 +20,11 @@ struct Explain: ParsableCommand {
   @Flag(help: "Print the explanation as one JSON document.") var json = false
 
   func run() throws {
-    let configPath = location.options.path
-    let hasConfig = location.options.config != nil || FileSystem.kind(of: configPath) == .file
     var rules: RuleSet?
     var device = "ganglion"
     var prefix: String?
     var directory = location.log ?? ConfigurationLoader.defaultLogDirectory()
-    if hasConfig {
+    if let configPath = location.options.locatedIfAny {
       let (loaded, diagnostics) = ConfigurationLoader.load(configPath: configPath)
       for diagnostic in diagnostics { printError(diagnostic.description) }
       guard let loaded else { throw ExitCode.badConfig }

@@ -18,13 +18,13 @@ struct LogLocation: ParsableArguments {
 
   /// The log folder, and the device name for event ids (from the config when there is one).
   func resolve() throws -> (directory: String, device: String) {
-    guard let config = try options.decodedIfPresent() else {
+    guard let (config, path) = try options.decodedIfPresent() else {
       let directory = log ?? ConfigurationLoader.defaultLogDirectory()
       // The daemon leaves its device name beside the log (a copied folder keeps it).
       let device = (try? LogStateFile(directory: directory, name: "device").read())?.trimmingASCIIWhitespace()
       return (directory, device.flatMap { $0.isEmpty ? nil : $0 } ?? "ganglion")
     }
-    let base = FileSystem.directory(of: options.path)
+    let base = FileSystem.directory(of: path)
     let directory =
       log ?? config.log.dir.map { FileSystem.resolve($0, relativeTo: base) }
       ?? ConfigurationLoader.defaultLogDirectory()

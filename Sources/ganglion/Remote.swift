@@ -9,9 +9,11 @@ struct DaemonAddress {
   var port: Int
 
   static func resolve(_ options: ConfigOption) throws -> DaemonAddress {
-    guard let config = try options.decodedIfPresent() else { return DaemonAddress(host: "127.0.0.1", port: 9120) }
+    guard let (config, path) = try options.decodedIfPresent() else {
+      return DaemonAddress(host: "127.0.0.1", port: 9120)
+    }
     guard let http = config.http else {
-      printError("\(options.path): the HTTP listener is off (`http: off`); the daemon cannot be reached")
+      printError("\(path): the HTTP listener is off (`http: off`); the daemon cannot be reached")
       throw ExitCode.badConfig
     }
     return DaemonAddress(host: http.host, port: http.port)

@@ -28,7 +28,7 @@ struct Replay: ParsableCommand {
 
   func run() throws {
     let selection = try range.selection()
-    let configPath = location.options.path
+    let configPath = try location.options.located()
     let (loaded, diagnostics) = ConfigurationLoader.load(
       configPath: configPath, rulePaths: rulePaths.isEmpty ? nil : rulePaths)
     for diagnostic in diagnostics { printError(diagnostic.description) }

@@ -9,8 +9,10 @@ struct RuleTest: ParsableCommand {
     commandName: "test",
     abstract: "Run rule tests (*.test.yaml) on a virtual clock; print each failure and `N passed, N failed`.",
     discussion: """
-      Each test file runs with the configuration given by --config, else the ganglion.yaml in its \
-      folder or above. Its rules are the configuration's rules and the rule files beside it.
+      Each test file runs with the configuration it names with `config:` (relative to the file), \
+      else --config, else $GANGLION_CONFIG, else the ganglion.yaml in the test file's folder or above, \
+      else in the current folder or above, else /etc/ganglion/ganglion.yaml. Its rules are the configuration's rules and the rule files \
+      beside it, each file once.
       """)
 
   @OptionGroup var options: ConfigOption
@@ -45,6 +47,7 @@ struct RuleTest: ParsableCommand {
     var groups: [(configPath: String, identity: FileSystem.Identity?, tests: [RuleSource])] = []
     var passed = 0
     var failed = 0
+    var found: [String: String] = [:]  // by test folder: the configuration the search finds
     for file in testFiles {
       let test: RuleSource
       do {
@@ -57,11 +60,10 @@ struct RuleTest: ParsableCommand {
       let configPath: String
       if let named = RuleTestRunner.configPath(of: test) {
         configPath = FileSystem.resolve(named, relativeTo: FileSystem.directory(of: file))
-      } else if let given = options.config ?? Self.findConfig(near: file) {
-        configPath = given
       } else {
-        printError("\(file): no configuration; give --config or put a ganglion.yaml in its folder or above")
-        throw ExitCode.badConfig
+        let folder = FileSystem.directory(of: file)
+        if found[folder] == nil { found[folder] = try options.located(from: [folder, "."]) }
+        configPath = found[folder]!
       }
       let identity = FileSystem.identity(of: configPath)
       if let index = groups.firstIndex(where: {
@@ -101,19 +103,5 @@ struct RuleTest: ParsableCommand {
     }
     print("\(passed) passed, \(failed) failed")
     if failed > 0 { throw ExitCode.checkFailed }
-  }
-
-  /// `ganglion.yaml` in the file's folder or the nearest folder above it.
-  static func findConfig(near file: String) -> String? {
-    var folder = FileSystem.directory(of: file)
-    for _ in 0..<32 {
-      let candidate = FileSystem.normalize(folder + "/ganglion.yaml")
-      if FileSystem.kind(of: candidate) == .file { return candidate }
-      if folder == "/" { return nil }
-      let parent = FileSystem.normalize(folder + "/..")
-      if parent == folder || parent.hasSuffix("..") && FileSystem.kind(of: parent) != .directory { return nil }
-      folder = parent
-    }
-    return nil
   }
 }

@@ -19,11 +19,6 @@ public struct LoadedConfiguration: Sendable {
 /// every diagnostic instead of stopping at the first. Blocking file reads: call it at
 /// start-up, reload and from the CLI, not from the cooperative pool.
 public enum ConfigurationLoader {
-  /// The config path: `--config`, else `$GANGLION_CONFIG`, else `/etc/ganglion/ganglion.yaml`.
-  public static func defaultConfigPath() -> String {
-    CurrentProcess.environment("GANGLION_CONFIG") ?? "/etc/ganglion/ganglion.yaml"
-  }
-
   /// The log folder when no config names one.
   public static func defaultLogDirectory() -> String {
     if let state = CurrentProcess.environment("STATE_DIRECTORY") {
