@@ -58,6 +58,40 @@ import Testing
     #expect(fromAbove.code == 0 && fromAbove.output.hasSuffix("1 passed, 0 failed\n"), "\(fromAbove.output)")
   }
 
+  /// A counter with `initial: 0` counts in `ganglion test` as it does in the daemon, and an
+  /// output with `initial: off` is off before anything sets it.
+  @Test func testsStartFromTheConfigurationsInitialValues() async throws {
+    let folder = try Self.project()
+    try folder.write(
+      Self.config + """
+
+          clicks:
+            type: number
+            initial: 0
+        """, to: "ganglion.yaml")
+    try folder.write(
+      """
+      rules:
+        - name: count
+          on: porch.button
+          do:
+            - set: { clicks: clicks + 1 }
+      """, to: "rules/count.yaml")
+    try folder.write(
+      """
+      tests:
+        - name: two presses count two
+          rules: count.yaml
+          steps:
+            - expect: { porch.lamp: off, clicks: 0 }
+            - input: { porch.button: single }
+            - input: { porch.button: double }
+            - expect: { clicks: 2 }
+      """, to: "rules/count.test.yaml")
+    let result = try await runGanglion(["test"], in: folder.path("rules"))
+    #expect(result.code == 0 && result.output.hasSuffix("2 passed, 0 failed\n"), "\(result.output)")
+  }
+
   /// Every `ganglion` command in a shell block of Rules/README.md, run from the repository's
   /// root as written, succeeds; every line of the output block after them is in their output.
   @Test func theCommandsOfTheRulesReadmeWorkAsWritten() async throws {

@@ -208,7 +208,17 @@ private struct TestRun {
     let engine = Engine(rules: ruleSet, signals: signals, context: context)
     self.engine = engine
 
-    // Given.
+    // The state the daemon has just after start-up (rules.md "Rule tests"), in the order it
+    // records it: outputs at their `initial`, then virtual signals at theirs; inputs stay
+    // unknown. Nothing fires, as nothing fires at start-up.
+    for role in [SignalRole.output, .virtual] {
+      for signal in signals.all where signal.role == role {
+        guard let initial = signal.initial else { continue }
+        engine.restore(signal: signal.name, value: initial, time: clock)
+      }
+    }
+
+    // Given: overrides the start-up state.
     if let node = fields["given"] {
       guard let given else {
         fail("'given' is a mapping of signals to values", at: node.location)
