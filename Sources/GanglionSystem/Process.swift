@@ -18,7 +18,7 @@ public enum CurrentProcess {
   public static var workingDirectory: String? {
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
     guard getcwd(&buffer, buffer.count) != nil else { return nil }
-    return String(cString: buffer)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
   /// The unit of CPU times in `/proc/PID/stat` (`sysconf(_SC_CLK_TCK)`).
