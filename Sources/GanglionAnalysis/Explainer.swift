@@ -47,19 +47,19 @@ public struct Explainer: Sendable {
   public let rules: RuleSet?
   public let device: String
   public let prefix: String?
-  public let utcOffset: @Sendable (Timestamp) -> Int
+  /// The device's zone (recorded beside its log), for the rules' local time.
+  public let timeZone: any TimeZoneRules
 
   /// A chain longer than this is cut (causes always point back, so it ends anyway).
   public static let maximumSteps = 256
 
   public init(
-    rules: RuleSet?, device: String, prefix: String? = nil,
-    utcOffset: @escaping @Sendable (Timestamp) -> Int = { _ in 0 }
+    rules: RuleSet?, device: String, prefix: String? = nil, timeZone: any TimeZoneRules = FixedOffsetZone.utc
   ) {
     self.rules = rules
     self.device = device
     self.prefix = prefix
-    self.utcOffset = utcOffset
+    self.timeZone = timeZone
   }
 
   /// Blocks on file I/O (reads the log up to the event, once).
@@ -121,7 +121,7 @@ public struct Explainer: Sendable {
       return firing
     }
     let context = EngineContext(
-      device: device, prefix: prefix, startTime: snapshot.start ?? fired.time, utcOffset: utcOffset)
+      device: device, prefix: prefix, startTime: snapshot.start ?? fired.time, timeZone: timeZone)
     var binding: (value: Value, previous: Value, signal: String)?
     if let trigger, trigger.kind == .signal, let signal = trigger.signal {
       binding = (trigger.value, trigger.previous, signal)

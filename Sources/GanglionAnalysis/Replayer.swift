@@ -69,17 +69,18 @@ public struct Replayer: Sendable {
   public let signals: SignalCatalog
   public let device: String
   public let prefix: String?
-  public let utcOffset: @Sendable (Timestamp) -> Int
+  /// The device's zone (recorded beside its log), for the rules' local time.
+  public let timeZone: any TimeZoneRules
 
   public init(
     rules: RuleSet, signals: SignalCatalog, device: String, prefix: String? = nil,
-    utcOffset: @escaping @Sendable (Timestamp) -> Int = { _ in 0 }
+    timeZone: any TimeZoneRules = FixedOffsetZone.utc
   ) {
     self.rules = rules
     self.signals = signals
     self.device = device
     self.prefix = prefix
-    self.utcOffset = utcOffset
+    self.timeZone = timeZone
   }
 
   /// Whether an event was made by rules (what replay reproduces and compares).
@@ -156,7 +157,7 @@ public struct Replayer: Sendable {
       Engine(
         rules: replayer.rules, signals: replayer.signals,
         context: EngineContext(
-          device: replayer.device, prefix: replayer.prefix, startTime: startTime, utcOffset: replayer.utcOffset))
+          device: replayer.device, prefix: replayer.prefix, startTime: startTime, timeZone: replayer.timeZone))
     }
 
     mutating func replay(_ event: Event) {

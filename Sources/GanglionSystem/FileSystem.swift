@@ -86,6 +86,16 @@ public enum FileSystem {
     return first == second
   }
 
+  /// Where the symbolic link `path` points, as stored in the link (relative targets stay
+  /// relative to the link's folder); nil when `path` is not a symbolic link or cannot be read.
+  /// The corresponding C function is `readlink`.
+  public static func linkTarget(of path: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink(path, &buffer, buffer.count - 1)
+    guard count > 0 else { return nil }
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
   /// Names of the entries of a directory (not `.`/`..`), sorted. The corresponding C
   /// functions are `opendir`/`readdir`.
   public static func list(_ directory: String) throws(SystemError) -> [String] {

@@ -23,6 +23,7 @@ struct Explain: ParsableCommand {
     var rules: RuleSet?
     var device = "ganglion"
     var prefix: String?
+    var configuredZone: DeviceTimeZone?
     var directory = location.log ?? ConfigurationLoader.defaultLogDirectory()
     if let configPath = location.options.locatedIfAny {
       let (loaded, diagnostics) = ConfigurationLoader.load(configPath: configPath)
@@ -31,11 +32,13 @@ struct Explain: ParsableCommand {
       rules = loaded.rules
       device = loaded.config.device
       prefix = loaded.config.mqtt?.prefix
+      configuredZone = loaded.timeZone
       directory = location.log ?? loaded.logDirectory
     }
     let reader = try LogLocation.reader(directory)
     let explainer = Explainer(
-      rules: rules, device: device, prefix: prefix, utcOffset: { SystemClock().utcOffsetSeconds(at: $0) })
+      rules: rules, device: device, prefix: prefix,
+      timeZone: LogLocation.deviceTimeZone(directory: directory, configured: configuredZone).rules)
     let explanation: Explanation
     do {
       explanation = try explainer.explain(seq: seq, reader: reader)

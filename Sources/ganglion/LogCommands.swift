@@ -31,6 +31,21 @@ struct LogLocation: ParsableArguments {
     return (directory, config.device)
   }
 
+  /// The zone local time follows in `replay` and `explain`: the one the log's device
+  /// recorded beside the log, else the configuration's `timezone:`, else UTC (said on stderr);
+  /// never this machine's zone (cli.md).
+  static func deviceTimeZone(directory: String, configured: DeviceTimeZone?) -> DeviceTimeZone {
+    do {
+      if let zone = try LogTimeZone.read(directory: directory) { return zone }
+    } catch {
+      printError("warning: the time zone recorded in \(directory) cannot be read: \(error)")
+    }
+    if let configured { return configured }
+    printError(
+      "warning: \(directory) does not record its device's time zone (written by an older version); local time is UTC")
+    return .utc
+  }
+
   static func reader(_ directory: String) throws -> LogReader {
     do {
       return try LogReader(directory: directory)

@@ -89,11 +89,15 @@ struct RuleTest: ParsableCommand {
       let folders = Set(group.tests.map { FileSystem.directory(of: $0.file) }).sorted()
       rules += ConfigurationLoader.readRules(
         folders.map { ($0, nil) }, excluding: group.configPath, alreadyRead: &read, diagnostics: &collector)
+      // Local time is the configuration's `timezone:`, else UTC, never this machine's zone; the
+      // clock starts at 2026-01-01T00:00:00 local (rules.md "Rule tests").
       let config = loaded.config
+      let zone = (loaded.timeZone ?? .utc).rules
+      let start = zone.instant(localDay: CivilDate.toDays(year: 2026, month: 1, day: 1), secondOfDay: 0)
       let report = RuleTestRunner.run(
         tests: group.tests, rules: rules, signals: config.catalog,
         context: EngineContext(
-          device: config.device, prefix: config.mqtt?.prefix, startTime: Timestamp(seconds: 1_767_225_600)))
+          device: config.device, prefix: config.mqtt?.prefix, startTime: Timestamp(seconds: start), timeZone: zone))
       for diagnostic in collector.diagnostics + report.diagnostics { printError(diagnostic.description) }
       for result in report.results {
         for failure in result.failures { print(failure.description) }

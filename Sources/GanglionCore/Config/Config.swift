@@ -29,6 +29,9 @@ public struct Config: Sendable, Equatable {
   public var hardware: Located<String>?
   /// Rule paths as written: folders, files, or both. Empty when `rules:` is not given.
   public var rules: [Located<String>]
+  /// `timezone:`, the IANA name local time follows, as written (the loader reads the zone);
+  /// nil: the system's zone (the daemon), UTC (rule tests).
+  public var timezone: Located<String>?
   /// Declared signals in file order.
   public var signals: [SignalConfig]
   /// nil: the section is omitted and Ganglion runs without a broker.
@@ -39,13 +42,14 @@ public struct Config: Sendable, Equatable {
 
   public init(
     file: String, device: String, hardware: Located<String>? = nil, rules: [Located<String>] = [],
-    signals: [SignalConfig] = [], mqtt: MQTTConfig? = nil, log: LogConfig = LogConfig(),
-    http: HTTPConfig? = .default
+    timezone: Located<String>? = nil, signals: [SignalConfig] = [], mqtt: MQTTConfig? = nil,
+    log: LogConfig = LogConfig(), http: HTTPConfig? = .default
   ) {
     self.file = file
     self.device = device
     self.hardware = hardware
     self.rules = rules
+    self.timezone = timezone
     self.signals = signals
     self.mqtt = mqtt
     self.log = log

@@ -1,7 +1,7 @@
 /// Decodes the configuration file (config.md) from YAML text. Pure: no I/O, nothing is
 /// connected to or opened; the caller reads the file and later resolves the paths in it.
 public enum ConfigDecoder {
-  static let rootKeys = ["device", "hardware", "rules", "signals", "mqtt", "log", "http"]
+  static let rootKeys = ["device", "hardware", "rules", "timezone", "signals", "mqtt", "log", "http"]
   static let signalKeys = ["gpio", "mqtt", "type", "initial", "persist"]
   static let gpioKeys = ["pin", "chip", "line", "bias", "active_low", "debounce", "output", "initial", "type"]
   static let mqttSignalKeys = ["topic", "json", "type"]
@@ -93,6 +93,13 @@ private struct Decoder {
       }
     }
 
+    var timezone: Located<String>?
+    if let node = fields["timezone"],
+      let name = reader.string(node, "`timezone`", expected: "an IANA time zone name like Europe/Amsterdam")
+    {
+      timezone = Located(name, at: node.textLocation)
+    }
+
     let rules = fields["rules"].map { decodeRules($0) } ?? []
     let signals = fields["signals"].map { decodeSignals($0) } ?? []
     let deviceName = device ?? "device"
@@ -102,8 +109,8 @@ private struct Decoder {
 
     guard let device else { return nil }
     return Config(
-      file: file, device: device, hardware: hardware, rules: rules, signals: signals, mqtt: mqtt, log: log,
-      http: http)
+      file: file, device: device, hardware: hardware, rules: rules, timezone: timezone, signals: signals, mqtt: mqtt,
+      log: log, http: http)
   }
 
   // MARK: rules

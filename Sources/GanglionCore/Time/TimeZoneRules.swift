@@ -133,6 +133,21 @@ public struct FixedOffsetZone: TimeZoneRules, Hashable {
     self.type = type
   }
 
+  /// A zone `offsetSeconds` east of UTC, named like `UTC+05:30`; offsets beyond
+  /// `TimeZoneLimits.maximumUTCOffset` are clamped to it.
+  public init(offsetSeconds: Int) {
+    let offset = offsetSeconds.clamped(to: -TimeZoneLimits.maximumUTCOffset...TimeZoneLimits.maximumUTCOffset)
+    guard offset != 0 else {
+      self = .utc
+      return
+    }
+    let magnitude = abs(offset)
+    func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    var text = "\(offset < 0 ? "-" : "+")\(two(magnitude / 3600)):\(two(magnitude / 60 % 60))"
+    if magnitude % 60 != 0 { text += ":\(two(magnitude % 60))" }
+    self.init(identifier: "UTC" + text, utcOffset: offset, abbreviation: text)!
+  }
+
   public func localTimeType(atUTC seconds: Int64) -> LocalTimeType { type }
 
   public func nextTransition(afterUTC seconds: Int64) -> Int64? { nil }

@@ -13,6 +13,9 @@ public struct LoadedConfiguration: Sendable {
   /// The log folder: `log.dir` (relative to the config's folder), else
   /// `$STATE_DIRECTORY/log`, else `./ganglion-state/log`.
   public var logDirectory: String
+  /// The zone the config's `timezone:` names, read from the system's zoneinfo; nil when the
+  /// config names none (the daemon then follows the system's zone, rule tests UTC).
+  public var timeZone: DeviceTimeZone?
 }
 
 /// Reads a configuration and what it names from disk and checks all of it, collecting
@@ -60,6 +63,15 @@ public enum ConfigurationLoader {
     }
     diagnostics.append(contentsOf: config.resolvePins(with: profile))
 
+    var timeZone: DeviceTimeZone?
+    if let timezone = config.timezone {
+      do {
+        timeZone = try TimeZoneFiles.zone(named: timezone.value)
+      } catch {
+        diagnostics.error(error.description, at: timezone.location)
+      }
+    }
+
     let sources: [RuleSource]
     if let rulePaths {
       sources = readRules(rulePaths.map { ($0, nil) }, excluding: configPath, diagnostics: &diagnostics)
@@ -74,7 +86,7 @@ public enum ConfigurationLoader {
     return (
       LoadedConfiguration(
         config: config, configPath: configPath, profile: profile, ruleSources: sources, rules: rules,
-        logDirectory: logDirectory),
+        logDirectory: logDirectory, timeZone: timeZone),
       diagnostics.diagnostics
     )
   }

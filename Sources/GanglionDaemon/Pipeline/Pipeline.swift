@@ -84,8 +84,7 @@ final class Pipeline: @unchecked Sendable {
     engine = Engine(
       rules: settings.loaded.rules, signals: config.catalog,
       context: EngineContext(
-        device: config.device, prefix: config.mqtt?.prefix, startTime: start,
-        utcOffset: { [clock] in clock.utcOffsetSeconds(at: $0) }))
+        device: config.device, prefix: config.mqtt?.prefix, startTime: start, timeZone: clock.timeZone))
     status = StatusBoard(
       StatusBoard.Snapshot(
         device: config.device, startTime: start, simulated: settings.simulate,
