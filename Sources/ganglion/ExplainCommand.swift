@@ -10,8 +10,10 @@ struct Explain: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "The chain of causes of an event, back to its input, with each rule and its conditions' values.",
     discussion: """
-      Conditions are evaluated with the configuration's current rules and the signal values as logged \
-      just before the rule fired (window functions see no history there). Without a configuration \
+      Each condition shows its value when the rule fired, and an `and` or `or` each of its parts: \
+      the configuration's current rules, evaluated with the signal values, event times and windows \
+      as logged, at the time of the firing, in the device's time zone. What the log cannot tell is \
+      `unknown`, with the reason. Without a configuration \
       (only --log), the chain and rule names are shown without conditions.
       """)
 

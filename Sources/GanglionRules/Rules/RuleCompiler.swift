@@ -259,7 +259,7 @@ struct RuleSetCompiler {
       Rule(
         name: name, location: node.location, trigger: trigger, conditions: conditions, actions: compiledActions,
         enabled: enabled, textHash: hash, afters: afters, windowsOutsideTrigger: otherWindows, summary: summary,
-        whenText: whenText))
+        whenText: whenText, bindingType: bindingType))
   }
 
   // MARK: - Parts that rules and actions share
