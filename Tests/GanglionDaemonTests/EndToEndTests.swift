@@ -249,7 +249,7 @@ import Testing
     _ = try await observer.wait(for: "ganglion/test-pi/status") { $0.text == "online" }
 
     try await broker.publish(topic: "sensors/hallway/lux", text: "dark")
-    try await broker.publish(topic: "zigbee2mqtt/living", text: #"{"humidity": 40}"#)
+    try await broker.publish(topic: "zigbee2mqtt/living", text: "humidity 40")
     try await broker.publish(topic: "sensors/hallway/lux", text: String(repeating: "9", count: 300 * 1024))
     try await broker.publish(topic: "ganglion/test-pi/set/hallway.motion", text: "on")
     try await broker.publish(topic: "ganglion/test-pi/set/hallway.moton", text: "on")

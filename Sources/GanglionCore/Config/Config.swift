@@ -206,12 +206,17 @@ public struct MQTTSignalConfig: Sendable, Equatable {
   public var topic: String
   /// Dotted path into the JSON payload (`a.b.0.c`); nil: the whole payload is the value.
   public var jsonPath: String?
+  /// `required: true`: a JSON message without the `jsonPath` field is a dead letter; by
+  /// default it is ignored (counted) and the signal keeps its value, as zigbee2mqtt sends
+  /// messages with only the fields that changed.
+  public var required: Bool
   /// Where the `mqtt` key is written.
   public var location: SourceLocation
 
-  public init(topic: String, jsonPath: String? = nil, location: SourceLocation) {
+  public init(topic: String, jsonPath: String? = nil, required: Bool = false, location: SourceLocation) {
     self.topic = topic
     self.jsonPath = jsonPath
+    self.required = required
     self.location = location
   }
 

@@ -4,7 +4,7 @@ public enum ConfigDecoder {
   static let rootKeys = ["device", "hardware", "rules", "timezone", "signals", "mqtt", "log", "http"]
   static let signalKeys = ["gpio", "mqtt", "type", "initial", "persist"]
   static let gpioKeys = ["pin", "chip", "line", "bias", "active_low", "debounce", "output", "initial", "type"]
-  static let mqttSignalKeys = ["topic", "json", "type"]
+  static let mqttSignalKeys = ["topic", "json", "type", "required"]
   static let mqttKeys = [
     "url", "client_id", "prefix", "username", "password_file", "ca_file", "cert_file", "key_file", "keepalive",
     "qos", "commands", "outbox", "publish",
@@ -399,7 +399,16 @@ private struct Decoder {
       error("topic '\(topic)': \(problem)", at: topicNode.textLocation)
       return nil
     }
-    let config = MQTTSignalConfig(topic: topic, jsonPath: jsonPath, location: key.textLocation)
+    var required = false
+    if let node = fields["required"], let value = reader.bool(node, "`required`") {
+      if value, jsonPath == nil, !fields.has("json") {
+        error(
+          "`required` applies to a `json:` field (a message without it is a dead letter); "
+            + "this signal reads the whole payload", at: node.textLocation)
+      }
+      required = value
+    }
+    let config = MQTTSignalConfig(topic: topic, jsonPath: jsonPath, required: required, location: key.textLocation)
     if config.isWildcard, type?.value != .json {
       error(
         "topic '\(topic)' holds a wildcard (+ or #), which only `type: json` catch-all signals may use"

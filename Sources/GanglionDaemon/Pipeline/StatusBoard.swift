@@ -37,6 +37,9 @@ final class StatusBoard: Sendable {
   struct Counters: Sendable {
     var events: UInt64 = 0
     var deadLetters: UInt64 = 0
+    /// MQTT messages a `json:` signal left alone because they lack its field (one count per
+    /// signal and message).
+    var ignoredMessages: UInt64 = 0
     var inputQueueDrops: UInt64 = 0
     var mqttPublishFailures: UInt64 = 0
     var gpioWriteFailures: UInt64 = 0
@@ -149,6 +152,7 @@ final class StatusBoard: Sendable {
       "counters": .object([
         "events": .number(Double(s.counters.events)),
         "dead_letters": .number(Double(s.counters.deadLetters)),
+        "ignored_messages": .number(Double(s.counters.ignoredMessages)),
         "input_queue_drops": .number(Double(s.counters.inputQueueDrops)),
         "mqtt_publish_failures": .number(Double(s.counters.mqttPublishFailures)),
         "gpio_write_failures": .number(Double(s.counters.gpioWriteFailures)),
@@ -180,6 +184,10 @@ final class StatusBoard: Sendable {
     metric(
       "ganglion_dead_letters_total", "counter", "Rejected inputs (bad payloads, bad commands).",
       [("", Double(s.counters.deadLetters))])
+    metric(
+      "ganglion_mqtt_ignored_messages_total", "counter",
+      "MQTT messages a json: signal ignored because they lack its field (partial updates), per signal.",
+      [("", Double(s.counters.ignoredMessages))])
     metric(
       "ganglion_input_queue_drops_total", "counter", "Inputs dropped because the pipeline queue was full.",
       [("", Double(s.counters.inputQueueDrops))])
