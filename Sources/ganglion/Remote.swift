@@ -130,6 +130,13 @@ enum StatusFormatter {
         )
       }
     }
+    if case .object(let levels)? = status["simulated_lines"], !levels.isEmpty {
+      // Electrical levels, not values: an active_low input that is true reads low here.
+      lines.append("simulated lines (line levels, not logical values):")
+      for name in levels.keys.sorted() {
+        lines.append("  \(name) = \(levels[name] == .bool(true) ? "high" : "low")")
+      }
+    }
     if case .object(let rules)? = status["rules"] {
       lines.append("rules:")
       for name in rules.keys.sorted() {

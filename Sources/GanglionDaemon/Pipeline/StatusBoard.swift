@@ -108,6 +108,10 @@ final class StatusBoard: Sendable {
     }
   }
 
+  /// What `simulated_lines` in `/status` holds.
+  static let simulatedLinesMeaning =
+    "line levels, not logical values: true = high; a signal with active_low: true reads the opposite under signals"
+
   /// `/status` as JSON.
   /// - Parameter extra: more top-level members (the simulated board's line levels).
   func statusJSON(now: Timestamp, extra: [String: Value] = [:]) -> String {
@@ -169,6 +173,10 @@ final class StatusBoard: Sendable {
       ])
     }
     document.merge(extra) { _, added in added }
+    if extra["simulated_lines"] != nil {
+      // The simulated board reports electrical levels; say so where they are read.
+      document["simulated_lines_are"] = .string(Self.simulatedLinesMeaning)
+    }
     return JSON.encode(.object(document))
   }
 
