@@ -125,8 +125,9 @@ struct Check: ParsableCommand {
       printError("\(errors) error\(errors == 1 ? "" : "s")")
       throw ExitCode.checkFailed
     }
+    func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
     print(
-      "ok: \(loaded.config.signals.count) signals, \(loaded.rules.names.count) rules in \(loaded.ruleSources.count) files"
-    )
+      "ok: \(count(loaded.config.signals.count, "signal")), \(count(loaded.rules.names.count, "rule")) "
+        + "in \(count(loaded.ruleSources.count, "file"))")
   }
 }

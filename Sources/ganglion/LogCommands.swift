@@ -73,8 +73,9 @@ struct Tail: ParsableCommand {
       guard let name = event.signal else { return false }
       return Glob.matches(signal, name)
     }
+    var lines = EventLines()
     func show(_ event: Event) {
-      print(json ? event.json(device: device) : EventFormatter.line(event))
+      print(json ? event.json(device: device) : lines.line(event))
     }
     var lastSeq: UInt64 = 0
     do {

@@ -125,9 +125,9 @@ enum StatusFormatter {
       lines.append("signals:")
       for name in signals.keys.sorted() {
         let state = signals[name]!
-        lines.append(
-          "  \(name) = \(state["value"].map { $0.isNull ? "unknown" : $0.plainText } ?? "?")  (\(state["time"]?.plainText ?? ""))"
-        )
+        let value = state["value"].map { $0.isNull ? "unknown" : $0.plainText } ?? "?"
+        let time = state["time"].flatMap { $0.isNull ? nil : $0.plainText } ?? "no value yet"
+        lines.append("  \(name) = \(value)  (\(time))")
       }
     }
     if case .object(let levels)? = status["simulated_lines"], !levels.isEmpty {

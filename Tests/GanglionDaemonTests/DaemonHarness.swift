@@ -84,8 +84,10 @@ final class DaemonHarness: Sendable {
   /// Writes `config` (with `HTTP_PORT` replaced by a free port) and the rule files into a new
   /// folder, and starts the daemon, with `environment` added to its environment (`TZ`);
   /// returns once its HTTP listener answers.
+  /// `arguments` are added to `ganglion run` (`--print-events`).
   init(
-    config: String, files: [String: String] = [:], simulate: Bool = true, environment: [String: String] = [:]
+    config: String, files: [String: String] = [:], simulate: Bool = true, environment: [String: String] = [:],
+    arguments: [String] = []
   ) async throws {
     folder = try TemporaryDirectory(prefix: "ganglion-daemon")
     outputPath = folder.path("daemon.out")
@@ -96,7 +98,7 @@ final class DaemonHarness: Sendable {
       let path = try folder.write(config.replacingAll("HTTP_PORT", with: String(port)), to: "ganglion.yaml")
       let child = try ChildProcess(
         executable: ganglionExecutable,
-        arguments: ["run", "--config", path] + (simulate ? ["--simulate"] : []), environment: environment,
+        arguments: ["run", "--config", path] + (simulate ? ["--simulate"] : []) + arguments, environment: environment,
         stdout: .file(outputPath), stderr: .file(outputPath))
       let ready = try await waitFor("the daemon to answer on port \(port)", timeout: .seconds(20)) { () -> Bool? in
         if !child.isRunning { return false }

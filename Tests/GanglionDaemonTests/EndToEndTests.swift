@@ -413,7 +413,7 @@ import Testing
       """, to: "house.yaml")
     let result = try await runGanglion(["check", "--config", path])
     #expect(result.code == 0, "\(result.output)")
-    #expect(result.output.contains("1 rules in 1 files"), "\(result.output)")
+    #expect(result.output.contains("1 rule in 1 file"), "\(result.output)")
   }
 
   @Test func badUsageExitsWithTwo() async throws {

@@ -34,6 +34,9 @@ public struct Config: Sendable, Equatable {
   public var timezone: Located<String>?
   /// Declared signals in file order.
   public var signals: [SignalConfig]
+  /// Signals declared with errors, left out of `signals` (their errors are in the decoder's
+  /// diagnostics).
+  public var unusableSignals: Set<String> = []
   /// nil: the section is omitted and Ganglion runs without a broker.
   public var mqtt: MQTTConfig?
   public var log: LogConfig
@@ -65,12 +68,14 @@ public struct Config: Sendable, Equatable {
   /// MQTT signals are inputs, GPIO outputs are outputs (initial: their start-up level),
   /// the rest are virtual.
   public var catalog: SignalCatalog {
-    SignalCatalog(
+    var catalog = SignalCatalog(
       signals.map { signal in
         SignalInfo(
           name: signal.name, type: signal.type, role: signal.role, persist: signal.persist,
           initial: signal.initial, location: signal.location)
       })
+    catalog.unusable = unusableSignals
+    return catalog
   }
 }
 

@@ -101,16 +101,19 @@ private struct Decoder {
     }
 
     let rules = fields["rules"].map { decodeRules($0) } ?? []
-    let signals = fields["signals"].map { decodeSignals($0) } ?? []
+    var unusable: Set<String> = []
+    let signals = fields["signals"].map { decodeSignals($0, unusable: &unusable) } ?? []
     let deviceName = device ?? "device"
     let mqtt = fields.pairs["mqtt"].flatMap { decodeMQTT($0.value, key: $0.key.location, device: deviceName) }
     let log = fields["log"].map { decodeLog($0) } ?? LogConfig()
     let http = fields["http"].map { decodeHTTP($0) } ?? .default
 
     guard let device else { return nil }
-    return Config(
+    var config = Config(
       file: file, device: device, hardware: hardware, rules: rules, timezone: timezone, signals: signals, mqtt: mqtt,
       log: log, http: http)
+    config.unusableSignals = unusable
+    return config
   }
 
   // MARK: rules
@@ -131,7 +134,8 @@ private struct Decoder {
 
   // MARK: signals
 
-  mutating func decodeSignals(_ node: YAMLNode) -> [SignalConfig] {
+  /// The signals; `unusable` gains the names of those left out for their errors.
+  mutating func decodeSignals(_ node: YAMLNode, unusable: inout Set<String>) -> [SignalConfig] {
     if node.isNull { return [] }
     guard let pairs = node.mapping else {
       error(
@@ -159,7 +163,12 @@ private struct Decoder {
             + "(like hallway.motion), at most 128 characters",
           at: pair.key.textLocation)
       }
-      if let signal = decodeSignal(name: name, key: pair.key, value: pair.value) { signals.append(signal) }
+      let errorsBefore = reader.diagnostics.diagnostics.count
+      if let signal = decodeSignal(name: name, key: pair.key, value: pair.value) {
+        signals.append(signal)
+      } else if reader.diagnostics.diagnostics.count > errorsBefore {
+        unusable.insert(name)
+      }
     }
     return signals
   }

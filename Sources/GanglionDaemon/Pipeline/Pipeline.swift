@@ -48,6 +48,8 @@ final class Pipeline: @unchecked Sendable {
   var nextSyncCheck: Int64 = 0
   var nextStateSave: Int64 = 0
   var deadLetterLines = LogLineRateLimit()
+  /// `--print-events`: the lines, which say when an event's time is out of order.
+  var printedLines = EventLines()
   var reportedLogFailure = false
   var reportedRetentionFailure = false
   /// Held while the pipeline works: by its own thread for each turn, or by the MQTT thread
@@ -88,7 +90,7 @@ final class Pipeline: @unchecked Sendable {
     status = StatusBoard(
       StatusBoard.Snapshot(
         device: config.device, startTime: start, simulated: settings.simulate,
-        rules: settings.loaded.rules.names,
+        declaredSignals: config.signals.map(\.name), rules: settings.loaded.rules.names,
         mqttURL: config.mqtt.map { "\($0.useTLS ? "mqtts" : "mqtt")://\($0.host):\($0.port)" },
         logDirectory: settings.loaded.logDirectory, nextSeq: log.nextSeq))
   }
@@ -248,7 +250,7 @@ final class Pipeline: @unchecked Sendable {
       default: break
       }
       if !tail.isEmpty { tail.broadcast(event.json(device: config.device)) }
-      if settings.printEvents { print(EventFormatter.line(event)) }
+      if settings.printEvents { print(printedLines.line(event)) }
     }
     if settings.printEvents { CurrentProcess.flushStandardOutput() }
     delivery?.pump()

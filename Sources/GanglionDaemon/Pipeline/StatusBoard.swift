@@ -56,6 +56,9 @@ final class StatusBoard: Sendable {
     var startTime: Timestamp
     var simulated: Bool
     var signals: [String: SignalState] = [:]
+    /// Every signal the configuration declares: those without a value yet are listed as
+    /// unknown.
+    var declaredSignals: [String] = []
     var lastFired: [String: Timestamp] = [:]
     var rules: [String] = []
     var mqttURL: String?
@@ -117,6 +120,9 @@ final class StatusBoard: Sendable {
   func statusJSON(now: Timestamp, extra: [String: Value] = [:]) -> String {
     let s = snapshot
     var signals: [String: Value] = [:]
+    for name in s.declaredSignals where s.signals[name] == nil {
+      signals[name] = .object(["value": .null, "time": .null, "seq": .null])
+    }
     for (name, state) in s.signals {
       signals[name] = .object([
         "value": state.value, "time": .string(state.time.iso8601), "seq": .number(Double(state.seq)),

@@ -174,8 +174,10 @@ struct RuleSetCompiler {
             continue
           }
           guard let info = catalog[signal], let slot = slots[signal] else {
-            error(
-              "unknown signal '\(signal)'" + Spelling.suggestion(for: signal, in: catalog.names), at: item.location)
+            if !catalog.unusable.contains(signal) {
+              error(
+                "unknown signal '\(signal)'" + Spelling.suggestion(for: signal, in: catalog.names), at: item.location)
+            }
             continue
           }
           slotsRead.append(slot)
