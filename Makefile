@@ -3,11 +3,12 @@
 #   make test  installs what is missing, builds, and runs every test
 SWIFT       ?= swift
 CONFIG      ?= Hardware/demo.yaml
-APT_PACKAGES = mosquitto mosquitto-clients libmosquitto-dev libgpiod-dev libyaml-dev pkg-config openssl
+APT_PACKAGES = mosquitto mosquitto-clients libmosquitto-dev libgpiod-dev libyaml-dev pkg-config openssl \
+               qemu-system-x86 busybox-static cpio xz-utils gcc make binutils libelf1
 BIN_RELEASE  = .build/release/ganglion
 BIN_DEBUG    = .build/debug/ganglion
 
-.PHONY: all deps build release run test check format lint bench fuzz clean
+.PHONY: all deps build release run test test-gpio check format lint bench bench-gpio fuzz profiles clean
 
 all: build
 
@@ -33,12 +34,18 @@ run: release
 	Hardware/demo.sh $(BIN_RELEASE) $(CONFIG)
 
 # Unit and integration tests (each starts its own mosquitto on a free loopback port),
-# then the example rules' own tests and a check of the demo configuration.
+# then the example rules' own tests, a check of the demo configuration, and the GPIO tests
+# against the kernel's gpio-sim in a VM, for libgpiod 1.x and 2.x (Tests/VM/README.md).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(BIN_DEBUG) check --config $(CONFIG)
 	$(BIN_DEBUG) test Rules/                  # each test file names its configuration
+	Tests/VM/gpio-tests.sh
+
+# Only the GPIO tests in the VM (after a build), e.g. `make test-gpio VERSIONS=v2`.
+test-gpio: build
+	Tests/VM/gpio-tests.sh $(VERSIONS)
 
 check: build
 	$(BIN_DEBUG) check --config $(CONFIG)
@@ -49,10 +56,19 @@ format:
 lint:
 	$(SWIFT) format lint -r Package.swift Sources Tests Benchmarks
 
-# Builds every release executable: the mqtt benchmark starts ganglion and mqtt-relay-c.
+# Builds every release executable: the mqtt benchmark starts ganglion and mqtt-relay-c; then
+# the GPIO benchmark in the gpio-sim VM (edge -> rule -> output latency, lossless edge rate).
 bench: deps
 	$(SWIFT) build -c release
 	.build/release/ganglion-bench
+	Tests/VM/gpio-bench.sh
+
+bench-gpio: deps
+	Tests/VM/gpio-bench.sh $(VERSIONS)
+
+# After editing a board profile in Hardware/: the copy built into the binary.
+profiles:
+	Hardware/embed-profiles.sh
 
 # Runs each libFuzzer target (Fuzz/) for FUZZ_SECONDS; new inputs go to .build/fuzz/corpus,
 # crashers to .build/fuzz/crashes. gold cannot link libFuzzer with SwiftPM's renamed main: lld.

@@ -1,12 +1,48 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Swift 6 settings every target shares: strict concurrency comes with the language mode,
 /// plus the upcoming features that make dependencies and existentials explicit.
 let strictSettings: [SwiftSetting] = [
   .enableUpcomingFeature("ExistentialAny"),
   .enableUpcomingFeature("MemberImportVisibility"),
 ]
+
+/// The major version of the installed libgpiod (`Version:` of libgpiod.pc), found the way
+/// pkg-config finds it: `$PKG_CONFIG_PATH` first, then the usual Debian folders. libgpiod 2.x
+/// is a different API (Debian 13, Raspberry Pi OS trixie, Ubuntu 24.04): GanglionGPIO
+/// compiles its v2 funnel file then (`GPIOD_V2`), its v1 file otherwise. Nothing to pass:
+/// the installed `libgpiod-dev` decides.
+func installedLibgpiodMajorVersion() -> Int {
+  var folders: [String] = []
+  if let path = Context.environment["PKG_CONFIG_PATH"] { folders += path.split(separator: ":").map(String.init) }
+  if let path = Context.environment["PKG_CONFIG_LIBDIR"] {
+    folders += path.split(separator: ":").map(String.init)
+  } else {
+    for triplet in ["x86_64-linux-gnu", "aarch64-linux-gnu", "arm-linux-gnueabihf", "riscv64-linux-gnu"] {
+      folders += ["/usr/local/lib/\(triplet)/pkgconfig", "/usr/lib/\(triplet)/pkgconfig"]
+    }
+    folders += ["/usr/local/lib/pkgconfig", "/usr/local/share/pkgconfig", "/usr/lib/pkgconfig", "/usr/share/pkgconfig"]
+  }
+  for folder in folders {
+    guard let file = fopen(folder + "/libgpiod.pc", "r") else { continue }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 512)
+    while fgets(&line, Int32(line.count), file) != nil {
+      let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      guard text.hasPrefix("Version:") else { continue }
+      let version = text.dropFirst("Version:".count).filter { $0 != " " && $0 != "\n" }
+      return Int(version.split(separator: ".").first ?? "") ?? 1
+    }
+  }
+  return 1
+}
+
+let gpiodSettings: [SwiftSetting] = installedLibgpiodMajorVersion() >= 2 ? [.define("GPIOD_V2")] : []
 
 let package = Package(
   name: "Ganglion",
@@ -46,7 +82,7 @@ let package = Package(
     // The only code that calls gpiod_*, plus the in-process simulated chip.
     .target(
       name: "GanglionGPIO", dependencies: ["GanglionCore", "GanglionSystem", "CGPIOD"],
-      swiftSettings: strictSettings),
+      swiftSettings: strictSettings + gpiodSettings),
     // Replay, explain and export: the engine on recorded events, no daemon. Core, rules, log.
     .target(
       name: "GanglionAnalysis", dependencies: ["GanglionCore", "GanglionRules", "GanglionLog"],
@@ -63,7 +99,7 @@ let package = Package(
       name: "ganglion",
       dependencies: [
         "GanglionDaemon", "GanglionAnalysis", "GanglionRules", "GanglionLog", "GanglionCore", "GanglionSystem",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "GanglionGPIO", "GanglionMQTT", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSettings),
     .executableTarget(

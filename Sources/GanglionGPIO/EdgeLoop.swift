@@ -2,8 +2,18 @@ import GanglionCore
 import GanglionSystem
 import Synchronization
 
-/// Where the edge thread reads one input line's edges from: the libgpiod line for hardware
-/// (`GPIODEdgeSource`), a pipe in tests.
+/// One edge event as the kernel reports it.
+struct KernelEdge: Sendable, Hashable {
+  /// The line became (logically) high.
+  var rising: Bool
+  /// The kernel's timestamp, in microseconds (see `KernelEventTime` for the clock).
+  var kernelMicroseconds: Int64
+  /// The line's event sequence number (libgpiod 2.x), nil when the library has none (1.x).
+  var sequence: UInt64?
+}
+
+/// Where the edge thread reads one input line's edges from: the libgpiod request for
+/// hardware (`LibGPIOD.EdgeReader`), a pipe in tests.
 ///
 /// Used only by the edge thread once handed to it (hence `Sendable` without locks).
 protocol EdgeSource: AnyObject, Sendable {
@@ -12,10 +22,9 @@ protocol EdgeSource: AnyObject, Sendable {
   /// How many edges one `readEdges` call can return at most.
   var capacity: Int { get }
   /// Reads the waiting edges, at most `capacity`, into a preallocated buffer and passes each,
-  /// oldest first, to `body`: whether the line became (logically) high and the kernel's
-  /// timestamp in microseconds. Returns how many were read. Call only when `descriptor` is
+  /// oldest first, to `body`. Returns how many were read. Call only when `descriptor` is
   /// readable (it may block otherwise).
-  func readEdges(_ body: (_ rising: Bool, _ kernelMicroseconds: Int64) -> Void) throws(SystemError) -> Int
+  func readEdges(_ body: (_ edge: KernelEdge) -> Void) throws(SystemError) -> Int
   /// The line's current logical value, to resynchronize after the kernel may have dropped
   /// events.
   func currentValue() throws(SystemError) -> Bool
@@ -23,12 +32,15 @@ protocol EdgeSource: AnyObject, Sendable {
 
 /// The hardware backend's edge thread: `poll`s the sources' descriptors and a wake pipe,
 /// reads ready sources, debounces on CLOCK_MONOTONIC with the nearest deadline as the poll
-/// timeout, and delivers edges in wall-clock time on that thread.
+/// timeout (unless the kernel debounces), and delivers edges in wall-clock time on that
+/// thread.
 ///
-/// Event loss: the v1 kernel queue holds 16 events per line and drops newer ones when full.
-/// A read that fills the buffer may mean losses, so the loop then reads the line's current
-/// value and feeds it as an edge (at read time) if it differs from what the events said:
-/// the reported value always ends up right even if some bounces are lost.
+/// Event loss: the kernel queues a fixed number of events per line and drops newer ones when
+/// the queue is full. With sequence numbers (libgpiod 2.x) a gap is exactly the number of
+/// edges lost; without (1.x) a read that fills the buffer means the queue was full and edges
+/// may have been lost. Either is reported through `onLostEdges`. After a full read the loop
+/// also reads the line's current value and feeds it as an edge (at read time) if it differs
+/// from what the events said: the reported value always ends up right.
 final class EdgeLoop: Sendable {
   /// An input line the loop watches.
   struct WatchedLine: Sendable {
@@ -36,7 +48,13 @@ final class EdgeLoop: Sendable {
     /// For messages: `gpiochip0 line 17`.
     var line: String
     var source: any EdgeSource
+    /// The software debounce (period zero when the kernel debounces).
     var debouncer: EdgeDebouncer
+    /// The kernel's debounce period: its events come that long after the line's last edge,
+    /// so their time is moved back by it.
+    var kernelDebounce: Duration = .zero
+    /// The sequence number of the last edge read, to find gaps.
+    var lastSequence: UInt64?
   }
 
   private let worker: StoppableThread
@@ -45,12 +63,13 @@ final class EdgeLoop: Sendable {
 
   private init(worker: StoppableThread) { self.worker = worker }
 
-  /// Spawns the thread. `onEdge` is called on it.
+  /// Spawns the thread. `onEdge` and `onLostEdges` are called on it.
   static func start(
-    lines: [WatchedLine], onEdge: @escaping @Sendable (GPIOEdge) -> Void
+    lines: [WatchedLine], onEdge: @escaping @Sendable (GPIOEdge) -> Void,
+    onLostEdges: @escaping @Sendable (GPIOLostEdges) -> Void = { _ in }
   ) throws(SystemError) -> EdgeLoop {
     let loop = EdgeLoop(worker: try StoppableThread(name: "GPIO edge reader"))
-    try loop.worker.start { loop.run(lines: lines, onEdge: onEdge) }
+    try loop.worker.start { loop.run(lines: lines, onEdge: onEdge, onLostEdges: onLostEdges) }
     return loop
   }
 
@@ -70,7 +89,9 @@ final class EdgeLoop: Sendable {
     }
   }
 
-  private func run(lines: [WatchedLine], onEdge: @Sendable (GPIOEdge) -> Void) {
+  private func run(
+    lines: [WatchedLine], onEdge: @Sendable (GPIOEdge) -> Void, onLostEdges: @Sendable (GPIOLostEdges) -> Void
+  ) {
     var lines = lines
     // Slot 0 is the wake pipe; slot i + 1 is lines[i].
     var pollSet = PollSet(descriptors: [waker.readDescriptor] + lines.map(\.source.descriptor))
@@ -98,12 +119,35 @@ final class EdgeLoop: Sendable {
           let source = lines[index].source
           let signal = lines[index].signal
           do {
-            let count = try source.readEdges { rising, kernelMicroseconds in
+            var lost = 0
+            var lastRising: Bool?
+            let shift = lines[index].kernelDebounce.microseconds
+            let count = try source.readEdges { edge in
+              lastRising = edge.rising
               let instant = KernelEventTime.monotonic(
-                kernelMicroseconds: kernelMicroseconds, monotonicNow: monotonicNow, realtimeNow: realtimeNow)
-              if let change = lines[index].debouncer.edge(to: rising, at: Timestamp(microseconds: instant)) {
+                kernelMicroseconds: edge.kernelMicroseconds, monotonicNow: monotonicNow, realtimeNow: realtimeNow)
+              if let sequence = edge.sequence {
+                if let last = lines[index].lastSequence, sequence > last + 1 { lost += Int(sequence - last - 1) }
+                lines[index].lastSequence = sequence
+              }
+              let time = Timestamp(microseconds: instant - shift)
+              if let change = lines[index].debouncer.edge(to: edge.rising, at: time) {
                 ready.append((signal, change.value, change.time.microseconds))
               }
+            }
+            // Without sequence numbers (libgpiod 1.x) a full read only says the queue was full:
+            // it counts as a loss when the line's level contradicts the last event read.
+            var queueLoss = false
+            if count >= source.capacity, lines[index].lastSequence == nil, let last = lastRising,
+              let level = try? source.currentValue(), level != last
+            {
+              queueLoss = true
+            }
+            if lost > 0 || queueLoss {
+              let wall = KernelEventTime.wallClock(
+                monotonicMicroseconds: monotonicNow, monotonicNow: monotonicNow, realtimeNow: realtimeNow)
+              onLostEdges(
+                GPIOLostEdges(signal: signal, count: lost > 0 ? lost : nil, time: Timestamp(microseconds: wall)))
             }
             if count == 0 {
               // Readable but end of file: the descriptor is gone.

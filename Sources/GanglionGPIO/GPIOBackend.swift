@@ -22,12 +22,22 @@ public protocol GPIOBackend: AnyObject, Sendable {
   func set(signal: String, value: Bool) throws(GPIOError)
 
   /// Starts delivering (debounced) edges of the claimed inputs to `onEdge`, in the order they
-  /// happened per line. `onEdge` must not block (hand the edge on, e.g. into a bounded
-  /// `AsyncStream`); it may call `set` and `stop`. Each backend documents the calling thread.
-  /// Throws when nothing is claimed or it is already started.
-  func start(onEdge: @escaping @Sendable (GPIOEdge) -> Void) throws(GPIOError)
+  /// happened per line, and edges the kernel dropped to `onLostEdges`. Neither may block
+  /// (hand the edge on, e.g. into a bounded queue); they may call `set` and `stop`. Each
+  /// backend documents the calling thread. Throws when nothing is claimed or it is already
+  /// started.
+  func start(
+    onEdge: @escaping @Sendable (GPIOEdge) -> Void, onLostEdges: @escaping @Sendable (GPIOLostEdges) -> Void
+  ) throws(GPIOError)
 
   /// Stops edge delivery (after it returns, `onEdge` is not called again, unless `stop` was
   /// called from inside `onEdge`) and releases all lines. Idempotent.
   func stop()
+}
+
+extension GPIOBackend {
+  /// `start` for callers that do not watch for lost edges.
+  public func start(onEdge: @escaping @Sendable (GPIOEdge) -> Void) throws(GPIOError) {
+    try start(onEdge: onEdge, onLostEdges: { _ in })
+  }
 }

@@ -102,3 +102,24 @@ public struct GPIOEdge: Sendable, Hashable, CustomStringConvertible {
 
   public var description: String { "\(signal)=\(value) at \(time)" }
 }
+
+/// Edges of an input that the kernel dropped because its queue for the line was full (the
+/// edges came faster than they were read).
+public struct GPIOLostEdges: Sendable, Hashable, CustomStringConvertible {
+  public var signal: String
+  /// How many: exact with libgpiod 2.x (every edge is numbered); nil with 1.x, which only
+  /// shows that the queue was full (some edges may have been lost, how many is unknown).
+  public var count: Int?
+  /// When the loss was found.
+  public var time: Timestamp
+
+  public init(signal: String, count: Int?, time: Timestamp) {
+    self.signal = signal
+    self.count = count
+    self.time = time
+  }
+
+  public var description: String {
+    "\(signal): \(count.map { "\($0) edges lost" } ?? "the kernel's edge queue was full; edges may have been lost")"
+  }
+}

@@ -121,7 +121,9 @@ public final class SimulatedBoard: GPIOBackend {
   }
 
   /// Delivers queued edges before returning; with `.thread` also starts the timer thread.
-  public func start(onEdge: @escaping @Sendable (GPIOEdge) -> Void) throws(GPIOError) {
+  public func start(
+    onEdge: @escaping @Sendable (GPIOEdge) -> Void, onLostEdges: @escaping @Sendable (GPIOLostEdges) -> Void
+  ) throws(GPIOError) {
     try state.withLock { (state) throws(GPIOError) in
       guard state.phase == .claimed else {
         throw GPIOError(
@@ -139,8 +141,22 @@ public final class SimulatedBoard: GPIOBackend {
       }
       state.phase = .started
       state.onEdge = onEdge
+      state.onLostEdges = onLostEdges
     }
     flush()
+  }
+
+  /// Reports `count` edges of input `signal` as lost, as a kernel whose queue overflowed
+  /// would (nil: unknown how many, as libgpiod 1.x reports it). For tests of what the daemon
+  /// does with lost edges. Throws for a signal that is not a claimed input.
+  public func loseEdges(signal: String, count: Int?) throws(GPIOError) {
+    let report = try state.withLock { (state) throws(GPIOError) -> (@Sendable (GPIOLostEdges) -> Void)? in
+      guard let line = state.lineOfSignal[signal], case .input = state.claims[line] else {
+        throw GPIOError(.init(.unknownSignal, signal: signal, "signal '\(signal)' is not a claimed GPIO input"))
+      }
+      return state.onLostEdges
+    }
+    report?(GPIOLostEdges(signal: signal, count: count, time: clock.now()))
   }
 
   public func stop() {
@@ -151,6 +167,7 @@ public final class SimulatedBoard: GPIOBackend {
         state.lineOfSignal = [:]
         state.outbox = []
         state.onEdge = nil
+        state.onLostEdges = nil
         state.timer = nil
       }
       return state.timer
@@ -257,6 +274,7 @@ public final class SimulatedBoard: GPIOBackend {
     var claims: [ResolvedLine: Claim] = [:]
     var lineOfSignal: [String: ResolvedLine] = [:]
     var onEdge: (@Sendable (GPIOEdge) -> Void)?
+    var onLostEdges: (@Sendable (GPIOLostEdges) -> Void)?
     /// Edges waiting for delivery: those since `claim` until `start`, and those another
     /// thread is delivering. Bounded: past `outboxLimit` the oldest are dropped (the
     /// kernel's event queue is bounded too).

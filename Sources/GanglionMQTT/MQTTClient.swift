@@ -17,6 +17,9 @@ import Synchronization
 /// jitter) can't be interrupted by a stop, and a disconnect can't flush a final message. The
 /// client runs `mosquitto_loop` on its own thread and schedules reconnects itself.
 public final class MQTTClient: Sendable {
+  /// `libmosquitto 2.0.11`: the library this process runs with.
+  public static var libraryDescription: String { "libmosquitto \(MosquittoHandle.libraryVersion)" }
+
   public let options: MQTTClientOptions
   private let handle: MosquittoHandle
   private let keepaliveSeconds: Int

@@ -35,6 +35,16 @@ struct MosquittoHandle: @unchecked Sendable {
   /// `host:port`, the context of every error.
   let broker: String
 
+  /// `2.0.11`: the libmosquitto this process runs with. The corresponding C function is
+  /// `mosquitto_lib_version`.
+  static var libraryVersion: String {
+    var major: Int32 = 0
+    var minor: Int32 = 0
+    var revision: Int32 = 0
+    _ = mosquitto_lib_version(&major, &minor, &revision)
+    return "\(major).\(minor).\(revision)"
+  }
+
   private static let libraryInitialized: Bool = {
     mosquitto_lib_init() == MOSQ_ERR_SUCCESS.rawValue
   }()

@@ -185,6 +185,11 @@ public enum FileSystem {
     return normalize(base + "/" + path)
   }
 
+  /// The last part of a path (`gpiochip0` of `/dev/gpiochip0`).
+  public static func basename(_ path: String) -> String {
+    path.split(separator: "/").last.map(String.init) ?? path
+  }
+
   /// The folder part of a path (`.` when it has none).
   public static func directory(of path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return "." }

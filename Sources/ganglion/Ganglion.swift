@@ -1,6 +1,8 @@
 import ArgumentParser
 import GanglionCore
 import GanglionDaemon
+import GanglionGPIO
+import GanglionMQTT
 import GanglionRules
 import GanglionSystem
 
@@ -9,10 +11,15 @@ struct Ganglion: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "ganglion",
     abstract: "A device-side event daemon: GPIO and MQTT in, rules, GPIO and MQTT out, an event log on disk.",
+    version: versionText,
     subcommands: [
       Run.self, Check.self, RuleTest.self, Replay.self, Explain.self, Inject.self, Status.self, Reload.self,
-      LogCommand.self,
+      LogCommand.self, GPIOCommand.self,
     ])
+
+  /// `ganglion --version`: this build and the C libraries it runs with.
+  static let versionText =
+    "ganglion \(GanglionVersion.version)\n\(HardwareGPIO.libraryDescription)\n\(MQTTClient.libraryDescription)"
 
   /// Exit codes follow cli.md: usage errors are 2 (ArgumentParser would say 64).
   static func main() {
@@ -112,15 +119,22 @@ struct Check: ParsableCommand {
     abstract: "Validate the configuration and rules; print every error; exit 1 if there are any.")
 
   @OptionGroup var options: ConfigOption
+  @Flag(
+    help:
+      "Also open every GPIO chip and line the configuration names (without driving outputs) and report missing chips, lines in use and permission problems."
+  )
+  var hardware = false
   @Argument(help: "Rule files or folders to check instead of the configuration's `rules:`.")
   var rules: [String] = []
 
   func run() throws {
     // A check that finds no configuration failed, like one that cannot read it (exit 1).
-    let (loaded, diagnostics) = ConfigurationLoader.load(
+    let (loaded, loadDiagnostics) = ConfigurationLoader.load(
       configPath: try options.located(failure: .checkFailed), rulePaths: rules.isEmpty ? nil : rules)
+    var diagnostics = loadDiagnostics
+    if hardware, let loaded { diagnostics += HardwareCheck.diagnostics(loaded) }
     for diagnostic in diagnostics { printError(diagnostic.description) }
-    guard let loaded else {
+    guard let loaded, !diagnostics.contains(where: { $0.severity == .error }) else {
       let errors = diagnostics.filter { $0.severity == .error }.count
       printError("\(errors) error\(errors == 1 ? "" : "s")")
       throw ExitCode.checkFailed

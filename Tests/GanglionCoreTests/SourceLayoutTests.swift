@@ -34,7 +34,9 @@ import Testing
   }
 
   /// The C funnel files: the one file per C library that calls it (and reads errno there).
-  static let funnels: Set<String> = ["Sources/GanglionMQTT/Mosquitto+C.swift", "Sources/GanglionGPIO/LibGPIOD.swift"]
+  static let funnels: Set<String> = [
+    "Sources/GanglionMQTT/Mosquitto+C.swift", "Sources/GanglionGPIO/LibGPIOD1.swift", "Sources/GanglionGPIO/LibGPIOD2.swift",
+  ]
 
   @Test func onlyTheSystemLayerAndTheCFunnelsImportGlibc() {
     let files = ["Sources", "Benchmarks", "Fuzz"].flatMap(Self.swiftFiles(under:))

@@ -140,6 +140,22 @@ final class PipelineHarness {
     pipeline.worker.lock()
     pipeline.startUp(initialInputs: try board.readInputs(), restored: [:])
     pipeline.handle(.connected)
+    let pipeline = pipeline
+    try board.start(
+      onEdge: { pipeline.submit(.gpioEdge($0)) }, onLostEdges: { pipeline.submit(.gpioLostEdges($0)) })
+  }
+
+  /// Turns the loop once for every input waiting in the pipeline's queue (board edges).
+  func drainInbox() {
+    while let input = pipeline.inbox.poll() { pipeline.turn(input) }
+  }
+
+  /// Drives a GPIO input of the simulated board (as the outside world would) and lets the
+  /// pipeline take the edge.
+  func drive(_ signal: String, _ value: Bool) throws {
+    try board.drive(signal: signal, value: value)
+    board.pump()
+    drainInbox()
   }
 
   deinit { pipeline.worker.unlock() }

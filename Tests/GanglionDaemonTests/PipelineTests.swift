@@ -1,4 +1,5 @@
 import GanglionCore
+import GanglionGPIO
 import GanglionLog
 import GanglionMQTT
 import GanglionRules
@@ -129,5 +130,35 @@ import Testing
     let lines = h.warnings.filter { $0.hasPrefix("dead letter") }
     #expect(lines.count == 2)
     #expect(lines.last?.contains("(4 more since the last report)") == true)
+  }
+
+  @Test func aPulseCounterAddsOnePerCountedEdgeAndStartsAtZero() throws {
+    let h = try PipelineHarness(
+      config: PipelineHarness.defaultConfig.replacingAll(
+        "signals:\n", with: "signals:\n  water.litres:\n    gpio: { chip: gpiochip0, line: 5, count: rising }\n"))
+    #expect(h.pipeline.engine.value(of: "water.litres") == 0)
+    for _ in 0..<10 {
+      try h.drive("water.litres", true)
+      try h.drive("water.litres", false)
+    }
+    #expect(h.pipeline.engine.value(of: "water.litres") == 10)
+    let values = try h.loggedEvents().filter { $0.signal == "water.litres" }.map(\.value)
+    #expect(values == (0...10).map { .number(Double($0)) })
+  }
+
+  @Test func lostEdgesAreRecordedCountedAndSaid() throws {
+    let h = try PipelineHarness()
+    try h.board.loseEdges(signal: "hallway.motion", count: 7)
+    try h.board.loseEdges(signal: "hallway.motion", count: nil)
+    h.drainInbox()
+    let lost = try h.loggedEvents().compactMap(\.systemEvent).filter {
+      if case .edgesLost = $0 { true } else { false }
+    }
+    #expect(lost == [.edgesLost(signal: "hallway.motion", count: 7), .edgesLost(signal: "hallway.motion", count: nil)])
+    let status = h.pipeline.status.snapshot
+    #expect(status.counters.gpioEdgesLost["hallway.motion"] == 7)
+    #expect(status.counters.gpioEdgeQueueFull["hallway.motion"] == 2)
+    #expect(h.pipeline.status.metricsText().contains("ganglion_gpio_edges_lost_total{signal=\"hallway.motion\"} 7"))
+    #expect(h.warnings.filter { $0.hasPrefix("GPIO edges came faster") }.count == 1)
   }
 }

@@ -18,6 +18,7 @@
 #                       Repeatable.
 #   --timeout SECONDS   kill the VM after this long (default 60).
 #   --memory SIZE       VM memory, as for qemu -m (default 512M).
+#   --cpus N            virtual CPUs (default 1; TCG runs one host thread per CPU).
 #   --cache DIR         prepared assets (default $GANGLION_VM_CACHE, else <repo>/.build/vm);
 #                       prepared first with prepare.sh when not ready.
 #   --verbose           show the whole serial console, kernel messages included.
@@ -50,7 +51,7 @@ usage() {
 bad_usage() { printf '%s: %s (see --help)\n' "${0##*/}" "$*" >&2; exit 2; }
 
 binaries=() lib_dirs=() files=()
-timeout=60 memory=512M verbose=0
+timeout=60 memory=512M cpus=1 verbose=0
 cache=${GANGLION_VM_CACHE:-$repo/.build/vm}
 while (($#)); do
   case $1 in
@@ -59,6 +60,7 @@ while (($#)); do
     --file) (($# >= 2)) || bad_usage "$1 needs a value"; files+=("$2"); shift 2 ;;
     --timeout) (($# >= 2)) || bad_usage "$1 needs a value"; timeout=$2; shift 2 ;;
     --memory) (($# >= 2)) || bad_usage "$1 needs a value"; memory=$2; shift 2 ;;
+    --cpus) (($# >= 2)) || bad_usage "$1 needs a value"; cpus=$2; shift 2 ;;
     --cache) (($# >= 2)) || bad_usage "$1 needs a value"; cache=$2; shift 2 ;;
     --verbose) verbose=1; shift ;;
     -h | --help) usage 0 ;;
@@ -244,7 +246,7 @@ if ((verbose)); then append+=" loglevel=7"; else append+=" quiet loglevel=3"; fi
 t_boot=$EPOCHREALTIME
 mkfifo "$tmp/console"
 timeout --kill-after=5 "$timeout" qemu-system-x86_64 \
-  -accel tcg -m "$memory" -smp 1 -nodefaults -no-user-config -display none \
+  -accel tcg,thread=multi -m "$memory" -smp "$cpus" -nodefaults -no-user-config -display none \
   -no-reboot -serial stdio -monitor none \
   -kernel "$cache/vmlinux" -initrd "$tmp/initrd.gz" -append "$append" \
   </dev/null >"$tmp/console" 2>"$tmp/qemu.err" &

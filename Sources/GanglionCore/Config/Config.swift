@@ -174,7 +174,22 @@ public enum GPIOBias: String, Sendable, Hashable, CaseIterable {
   case disable
 }
 
-/// The `gpio:` settings of a signal. GPIO signals are always `bool`.
+/// `count:` of a GPIO input: which (debounced) edges a pulse counter adds one for.
+public enum GPIOEdgeCount: String, Sendable, Hashable, CaseIterable {
+  case rising, falling, both
+
+  /// Whether a change to logical `value` is an edge this counter counts.
+  public func counts(changeTo value: Bool) -> Bool {
+    switch self {
+    case .rising: value
+    case .falling: !value
+    case .both: true
+    }
+  }
+}
+
+/// The `gpio:` settings of a signal. GPIO signals are `bool`; a pulse counter (`count:`) is a
+/// `number`.
 public struct GPIOSignalConfig: Sendable, Equatable {
   public var line: GPIOLineRef
   public var bias: GPIOBias
@@ -185,6 +200,8 @@ public struct GPIOSignalConfig: Sendable, Equatable {
   public var isOutput: Bool
   /// An output's level at start-up (false for inputs).
   public var initial: Bool
+  /// A pulse counter (`count:`): the signal is a number that adds one per counted edge.
+  public var count: GPIOEdgeCount?
   /// Where the `gpio` key is written.
   public var location: SourceLocation
   /// Where the line is named: the `pin` value, or the `line` value.
@@ -192,9 +209,11 @@ public struct GPIOSignalConfig: Sendable, Equatable {
 
   public init(
     line: GPIOLineRef, bias: GPIOBias = .asIs, activeLow: Bool = false, debounce: Duration = .zero,
-    isOutput: Bool = false, initial: Bool = false, location: SourceLocation, lineLocation: SourceLocation? = nil
+    isOutput: Bool = false, initial: Bool = false, count: GPIOEdgeCount? = nil, location: SourceLocation,
+    lineLocation: SourceLocation? = nil
   ) {
     self.line = line
+    self.count = count
     self.bias = bias
     self.activeLow = activeLow
     self.debounce = debounce

@@ -3,7 +3,7 @@
 public enum ConfigDecoder {
   static let rootKeys = ["device", "hardware", "rules", "timezone", "signals", "mqtt", "log", "http"]
   static let signalKeys = ["gpio", "mqtt", "type", "initial", "persist"]
-  static let gpioKeys = ["pin", "chip", "line", "bias", "active_low", "debounce", "output", "initial", "type"]
+  static let gpioKeys = ["pin", "chip", "line", "bias", "active_low", "debounce", "output", "initial", "count", "type"]
   static let mqttSignalKeys = ["topic", "json", "type", "required"]
   static let mqttKeys = [
     "url", "client_id", "prefix", "username", "password_file", "ca_file", "cert_file", "key_file", "keepalive",
@@ -203,14 +203,24 @@ private struct Decoder {
     }
 
     if let gpioPair = fields.pairs["gpio"] {
-      if let type = declaredType, type.value != .bool {
+      let isCounter = gpioPair.value.mapping?.contains { $0.key.scalar == "count" } ?? false
+      if let type = declaredType, type.value != (isCounter ? .number : .bool) {
         error(
-          "GPIO signals are bool; `type: \(type.value.rawValue)` is not allowed on a `gpio` signal", at: type.location)
+          isCounter
+            ? "a GPIO pulse counter (`count:`) is a number; `type: \(type.value.rawValue)` is not allowed"
+            : "GPIO signals are bool (a pulse counter with `count:` is a number); `type: \(type.value.rawValue)` is not allowed on a `gpio` signal",
+          at: type.location)
       }
       if let initialKey = fields.keyLocation("initial") {
         error("a GPIO signal's start-up level goes inside `gpio:` (`output: true, initial: on`)", at: initialKey)
       }
       guard let gpio = decodeGPIO(gpioPair.value, key: gpioPair.key, signal: name) else { return nil }
+      if gpio.count != nil {
+        // A counter starts at 0 each run, unless `persist: true` carries it on.
+        return SignalConfig(
+          name: name, location: key.textLocation, type: .number, source: .gpio(gpio), persist: persist,
+          initial: .number(0))
+      }
       return SignalConfig(
         name: name, location: key.textLocation, type: .bool, source: .gpio(gpio), persist: persist,
         initial: gpio.isOutput ? .bool(gpio.initial) : nil)
@@ -280,9 +290,12 @@ private struct Decoder {
     else { return nil }
     var ok = true
 
-    if let typeNode = fields["type"], let type = decodeType(typeNode), type != .bool {
+    if let typeNode = fields["type"], let type = decodeType(typeNode), type != (fields.has("count") ? .number : .bool) {
       error(
-        "GPIO signals are bool; `type: \(type.rawValue)` is not allowed on a `gpio` signal", at: typeNode.textLocation)
+        fields.has("count")
+          ? "a GPIO pulse counter (`count:`) is a number; `type: \(type.rawValue)` is not allowed"
+          : "GPIO signals are bool (a pulse counter with `count:` is a number); `type: \(type.rawValue)` is not allowed on a `gpio` signal",
+        at: typeNode.textLocation)
     }
 
     var line: GPIOLineRef?
@@ -330,6 +343,17 @@ private struct Decoder {
         debounce = value
       }
     }
+    var count: GPIOEdgeCount?
+    if let node = fields["count"] {
+      if isOutput {
+        error("`count` makes an input a pulse counter; this line is an output", at: fields.keyLocation("count")!)
+        ok = false
+      } else if let text = reader.choice(node, "`count`", GPIOEdgeCount.allCases.map(\.rawValue)) {
+        count = GPIOEdgeCount(rawValue: text)
+      } else {
+        ok = false
+      }
+    }
     var initial = false
     if let node = fields["initial"] {
       if !isOutput {
@@ -343,6 +367,7 @@ private struct Decoder {
     guard ok, let line else { return nil }
     return GPIOSignalConfig(
       line: line, bias: bias, activeLow: activeLow, debounce: debounce, isOutput: isOutput, initial: initial,
+      count: count,
       location: key.textLocation, lineLocation: lineLocation)
   }
 

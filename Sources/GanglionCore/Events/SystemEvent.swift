@@ -13,12 +13,17 @@ public enum SystemEvent: Sendable, Equatable {
   case reloadRejected(errors: Int)
   /// A chain of rule events was stopped (rules.md "Loops are stopped"), naming the rules.
   case ruleLoop(rules: [String])
+  /// The kernel dropped edges of a GPIO input because they came faster than they were read:
+  /// `count` of them (libgpiod 2.x counts exactly), or nil when only a full queue was seen
+  /// (1.x: some may have been lost).
+  case edgesLost(signal: String, count: Int?)
 
   /// The `event` name of each kind, as it appears in the log.
   public enum Name: String, Sendable, CaseIterable {
     case start, stop, reload
     case reloadRejected = "reload rejected"
     case ruleLoop = "rule loop"
+    case edgesLost = "edges lost"
   }
 
   public var name: Name {
@@ -28,6 +33,7 @@ public enum SystemEvent: Sendable, Equatable {
     case .reload: .reload
     case .reloadRejected: .reloadRejected
     case .ruleLoop: .ruleLoop
+    case .edgesLost: .edgesLost
     }
   }
 
@@ -46,6 +52,9 @@ public enum SystemEvent: Sendable, Equatable {
       fields["errors"] = .number(Double(errors))
     case .ruleLoop(let rules):
       fields["rules"] = .array(rules.map { .string($0) })
+    case .edgesLost(let signal, let count):
+      fields["signal"] = .string(signal)
+      fields["count"] = count.map { .number(Double($0)) } ?? .null
     }
     return .object(fields)
   }
@@ -65,6 +74,9 @@ public enum SystemEvent: Sendable, Equatable {
       self = .reloadRejected(errors: Int(value["errors"]?.numberValue ?? 0))
     case .ruleLoop:
       self = .ruleLoop(rules: value["rules"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+    case .edgesLost:
+      self = .edgesLost(
+        signal: value["signal"]?.stringValue ?? "", count: value["count"]?.numberValue.map { Int($0) })
     }
   }
 }

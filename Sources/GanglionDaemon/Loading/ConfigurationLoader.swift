@@ -50,18 +50,12 @@ public enum ConfigurationLoader {
     let base = FileSystem.directory(of: configPath)
 
     var profile: HardwareProfile?
+    var profileFailed = false
     if let hardware = config.hardware {
-      let path = FileSystem.resolve(hardware.value, relativeTo: base)
-      do {
-        let (decodedProfile, profileDiagnostics) = HardwareProfile.decode(
-          text: try FileSystem.readText(path), file: path)
-        profile = decodedProfile
-        diagnostics.append(contentsOf: profileDiagnostics)
-      } catch {
-        diagnostics.error("cannot read the hardware profile: \(error)", at: hardware.location)
-      }
+      (profile, profileFailed) = loadProfile(hardware, base: base, diagnostics: &diagnostics)
     }
-    diagnostics.append(contentsOf: config.resolvePins(with: profile))
+    // A profile that did not load is one error, not one more per `pin:` that needed it.
+    if !profileFailed { diagnostics.append(contentsOf: config.resolvePins(with: profile)) }
 
     var timeZone: DeviceTimeZone?
     if let timezone = config.timezone {
@@ -89,6 +83,40 @@ public enum ConfigurationLoader {
         logDirectory: logDirectory, timeZone: timeZone),
       diagnostics.diagnostics
     )
+  }
+
+  /// `hardware:`: a built-in board profile by name (`raspberry-pi-5`: Hardware/*.yaml, carried
+  /// in the binary), or a path to a profile file (a value with a `/` or ending in `.yaml`,
+  /// relative to the config's folder).
+  /// - Returns: the profile, or nil and `failed` after reporting why (one error).
+  static func loadProfile(
+    _ hardware: Located<String>, base: String, diagnostics: inout DiagnosticCollector
+  ) -> (profile: HardwareProfile?, failed: Bool) {
+    let value = hardware.value
+    let text: String
+    let file: String
+    if value.contains("/") || value.hasSuffix(".yaml") || value.hasSuffix(".yml") {
+      file = FileSystem.resolve(value, relativeTo: base)
+      do {
+        text = try FileSystem.readText(file)
+      } catch {
+        diagnostics.error("cannot read the hardware profile: \(error)", at: hardware.location)
+        return (nil, true)
+      }
+    } else if let builtIn = HardwareProfile.builtInTexts[value] {
+      file = "\(value) (built in)"
+      text = builtIn
+    } else {
+      let names = HardwareProfile.builtInTexts.keys.sorted()
+      var message = "unknown board profile '\(value)'"
+      if let near = Spelling.nearest(to: value, in: names) { message += "; did you mean '\(near)'?" }
+      message += " (built in: \(names.joined(separator: ", ")); a path to a profile file has a '/' or ends in .yaml)"
+      diagnostics.error(message, at: hardware.location)
+      return (nil, true)
+    }
+    let (profile, profileDiagnostics) = HardwareProfile.decode(text: text, file: file)
+    diagnostics.append(contentsOf: profileDiagnostics)
+    return (profile, profile == nil)
   }
 
   /// Reads the rule files the config's `rules:` names (relative to the config's folder).

@@ -22,7 +22,7 @@ extension Pipeline {
         let value: Value?
         if let persisted = restored[signal.name] {
           value = persisted
-        } else if case .gpio(let gpio) = signal.source {
+        } else if case .gpio(let gpio) = signal.source, gpio.count == nil {
           value = gpio.isOutput ? .bool(gpio.initial) : initialInputs[signal.name].map(Value.bool)
         } else {
           value = signal.initial

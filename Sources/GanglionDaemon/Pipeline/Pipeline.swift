@@ -50,6 +50,9 @@ final class Pipeline: @unchecked Sendable {
   var deadLetterLines = LogLineRateLimit()
   /// `--print-events`: the lines, which say when an event's time is out of order.
   var printedLines = EventLines()
+  var lostEdgeLines = LogLineRateLimit()
+  /// The pulse counters among the GPIO inputs, and the edges each counts.
+  let gpioCounters: [String: GPIOEdgeCount]
   var reportedLogFailure = false
   var reportedRetentionFailure = false
   /// Held while the pipeline works: by its own thread for each turn, or by the MQTT thread
@@ -81,6 +84,11 @@ final class Pipeline: @unchecked Sendable {
       config.mqtt == nil
       ? nil : BrokerDelivery(config: config, log: log, deliveredSeq: stateFiles.readDeliveredSeq(), logger: logger)
     inbound = InboundMQTT(config: config)
+    var counters: [String: GPIOEdgeCount] = [:]
+    for signal in config.signals {
+      if case .gpio(let gpio) = signal.source, let count = gpio.count { counters[signal.name] = count }
+    }
+    gpioCounters = counters
     syncMode = config.log.sync
     let start = clock.now()
     engine = Engine(
@@ -93,6 +101,7 @@ final class Pipeline: @unchecked Sendable {
         declaredSignals: config.signals.map(\.name), rules: settings.loaded.rules.names,
         mqttURL: config.mqtt.map { "\($0.useTLS ? "mqtts" : "mqtt")://\($0.host):\($0.port)" },
         logDirectory: settings.loaded.logDirectory, nextSeq: log.nextSeq))
+    status.update { $0.gpioLibrary = settings.simulate ? "simulated board" : HardwareGPIO.libraryDescription }
   }
 
   /// Offers an input from any thread; false (and counted, and said in the log at most every
@@ -165,6 +174,8 @@ final class Pipeline: @unchecked Sendable {
   private func handle(_ input: PipelineInput) {
     switch input {
     case .reading(let reading): ingest(reading)
+    case .gpioEdge(let edge): if let reading = reading(for: edge) { ingest(reading) }
+    case .gpioLostEdges(let lost): handle(lost)
     case .mqttMessage(let message): handle(message)
     case .mqttState(let state): handle(state)
     case .reload(let reply): reply.put(reload())
@@ -187,7 +198,7 @@ final class Pipeline: @unchecked Sendable {
     var count = 0
     while let input = inbox.poll() {
       switch input {
-      case .reading, .mqttMessage: count += 1
+      case .reading, .mqttMessage, .gpioEdge, .gpioLostEdges: count += 1
       case .mqttState, .reload, .stop: break  // the connection closing, nothing a user sent
       }
     }

@@ -1,12 +1,17 @@
 import GanglionCore
+import GanglionGPIO
 import GanglionMQTT
 import GanglionRules
 import GanglionSystem
 
 /// Everything that reaches the pipeline thread, from the GPIO, MQTT, HTTP and signal threads.
 enum PipelineInput: Sendable {
-  /// An input reading (GPIO edge, simulator injection).
+  /// An input reading (simulator injection of an MQTT input).
   case reading(Reading)
+  /// A (debounced) change of a GPIO input: a bool reading, or one more for a pulse counter.
+  case gpioEdge(GPIOEdge)
+  /// Edges of a GPIO input the kernel dropped.
+  case gpioLostEdges(GPIOLostEdges)
   /// A raw MQTT message; parsed, routed or dead-lettered on the pipeline thread.
   case mqttMessage(MQTTMessage)
   case mqttState(MQTTConnectionState)

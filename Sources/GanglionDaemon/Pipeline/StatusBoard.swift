@@ -49,12 +49,18 @@ final class StatusBoard: Sendable {
     var mqttMessagesInline: UInt64 = 0
     var mqttMessagesQueued: UInt64 = 0
     var firedByRule: [String: UInt64] = [:]
+    /// GPIO edges the kernel dropped, by signal (exact counts: libgpiod 2.x).
+    var gpioEdgesLost: [String: UInt64] = [:]
+    /// Reads that found a GPIO input's kernel queue full (edges may have been lost), by signal.
+    var gpioEdgeQueueFull: [String: UInt64] = [:]
   }
 
   struct Snapshot: Sendable {
     var device: String
     var startTime: Timestamp
     var simulated: Bool
+    /// `libgpiod 1.6.3` (with hardware), `simulated board` (with `--simulate`).
+    var gpioLibrary = ""
     var signals: [String: SignalState] = [:]
     /// Every signal the configuration declares: those without a value yet are listed as
     /// unknown.
@@ -141,6 +147,11 @@ final class StatusBoard: Sendable {
       "started": .string(s.startTime.iso8601),
       "uptime_seconds": .number(Double((now - s.startTime).microseconds / 1_000_000)),
       "simulated": .bool(s.simulated),
+      "gpio": .object([
+        "library": .string(s.gpioLibrary),
+        "edges_lost": .object(s.counters.gpioEdgesLost.mapValues { .number(Double($0)) }),
+        "edge_queue_full": .object(s.counters.gpioEdgeQueueFull.mapValues { .number(Double($0)) }),
+      ]),
       "signals": .object(signals),
       "rules": .object(rules),
       "mqtt": s.mqttURL.map { url in
@@ -245,6 +256,14 @@ final class StatusBoard: Sendable {
       "ganglion_mqtt_outbox_dropped_total", "counter", "Events dropped from a full outbox (mqtt.outbox).",
       [("", Double(s.outboxDropped))])
     metric("ganglion_log_next_seq", "gauge", "The seq the next event gets.", [("", Double(s.nextSeq))])
+    metric(
+      "ganglion_gpio_edges_lost_total", "counter",
+      "GPIO edges the kernel dropped because they came faster than they were read (counted exactly with libgpiod 2.x).",
+      s.counters.gpioEdgesLost.sorted { $0.key < $1.key }.map { ("{signal=\"\($0.key)\"}", Double($0.value)) })
+    metric(
+      "ganglion_gpio_edge_queue_full_total", "counter",
+      "Reads that found a GPIO input's kernel edge queue full or skipped edges (edges may have been lost).",
+      s.counters.gpioEdgeQueueFull.sorted { $0.key < $1.key }.map { ("{signal=\"\($0.key)\"}", Double($0.value)) })
     metric(
       "ganglion_rule_fired_total", "counter", "Rule firings.",
       s.rules.map { ("{rule=\"\($0)\"}", Double(s.counters.firedByRule[$0] ?? 0)) })

@@ -129,20 +129,17 @@ final class GPIOEdgeService: DaemonService {
   let name = "reading GPIO edges"
   private let gpio: GPIOService
   private let pipelineService: PipelineService
-  private let source: EventSource
 
   init(_ context: DaemonContext, gpio: GPIOService, pipeline: PipelineService) {
     self.gpio = gpio
     pipelineService = pipeline
-    source = context.options.simulate ? .simulator : .gpio
   }
 
   func start() throws {
     let pipeline = pipelineService.pipeline!
-    let source = source
-    try gpio.backend.start { edge in
-      pipeline.submit(.reading(Reading(signal: edge.signal, value: .bool(edge.value), time: edge.time, source: source)))
-    }
+    try gpio.backend.start(
+      onEdge: { edge in pipeline.submit(.gpioEdge(edge)) },
+      onLostEdges: { lost in pipeline.submit(.gpioLostEdges(lost)) })
   }
 
   /// Edges stop with the lines (`GPIOService.stop`), which comes right after.
