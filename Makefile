@@ -40,7 +40,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	$(BIN_DEBUG) check --config $(CONFIG)
-	$(BIN_DEBUG) test --config $(CONFIG) Rules/
+	$(BIN_DEBUG) test Rules/                  # each test file names its configuration
 	Tests/VM/gpio-tests.sh
 
 # Only the GPIO tests in the VM (after a build), e.g. `make test-gpio VERSIONS=v2`.

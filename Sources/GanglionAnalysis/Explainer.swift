@@ -12,11 +12,15 @@ public struct Explanation: Sendable {
     /// The rule as it is now; nil when the current rules have no rule of that name (its
     /// conditions are then not evaluated).
     public var summary: RuleSummary?
-    /// The `when` expression (if any) and each `if` condition, evaluated with the signal
-    /// values as logged just before the rule fired.
-    public var conditions: [(condition: String, value: Value)]
+    /// The `when` expression (if any) and each `if` condition, as they were when the rule
+    /// fired (the signal values, event times and windows as logged, local time in the
+    /// device's zone), each `and`/`or` with its parts; unknown, with the reason, where the log
+    /// cannot tell (`RuleSet.explainConditions`).
+    public var conditions: [ConditionValue]
     /// The signals the rule reads, with those values.
     public var values: [(signal: String, value: Value)]
+    /// Of those, the ones whose value the log no longer holds (the ring dropped their events).
+    public var lostSignals: [String] = []
     /// Set when this is the firing of an `after` whose countdown ran out (`30s`): its actions
     /// run without checking conditions; the firing that started it is the next step.
     public var afterDelay: String?
@@ -50,7 +54,8 @@ public struct Explainer: Sendable {
   public let rules: RuleSet?
   public let device: String
   public let prefix: String?
-  public let utcOffset: @Sendable (Timestamp) -> Int
+  /// The device's zone (recorded beside its log), for the rules' local time.
+  public let timeZone: any TimeZoneRules
 
   /// A chain longer than this is cut (causes always point back, so it ends anyway).
   public static let maximumSteps = 256
@@ -59,13 +64,12 @@ public struct Explainer: Sendable {
   public static let refusalSearchWindow: UInt64 = 10_000
 
   public init(
-    rules: RuleSet?, device: String, prefix: String? = nil,
-    utcOffset: @escaping @Sendable (Timestamp) -> Int = { _ in 0 }
+    rules: RuleSet?, device: String, prefix: String? = nil, timeZone: any TimeZoneRules = FixedOffsetZone.utc
   ) {
     self.rules = rules
     self.device = device
     self.prefix = prefix
-    self.utcOffset = utcOffset
+    self.timeZone = timeZone
   }
 
   /// Blocks on file I/O (reads the log up to the event, once).
@@ -102,7 +106,7 @@ public struct Explainer: Sendable {
       if let found { firedEvents[index] = found }
     }
 
-    let snapshots = try Self.values(before: Set(firedEvents.values.map(\.seq)), reader: reader)
+    let snapshots = try snapshots(before: Set(firedEvents.values.map(\.seq)), reader: reader)
     var steps: [Explanation.Step] = []
     for (index, event) in chain.enumerated() {
       var step = Explanation.Step(event: event)
@@ -136,7 +140,7 @@ public struct Explainer: Sendable {
     return found
   }
 
-  private func firing(rule: String, fired: Event?, trigger: Event?, snapshot: Snapshot?) -> Explanation.Firing {
+  private func firing(rule: String, fired: Event?, trigger: Event?, snapshot: SignalSnapshot?) -> Explanation.Firing {
     var firing = Explanation.Firing(
       rule: rule, fired: fired, summary: rules?.summary(ofRule: rule), conditions: [], values: [],
       afterDelay: fired?.value["after"]?.stringValue)
@@ -144,36 +148,52 @@ public struct Explainer: Sendable {
       return firing
     }
     let context = EngineContext(
-      device: device, prefix: prefix, startTime: snapshot.start ?? fired.time, utcOffset: utcOffset)
+      device: device, prefix: prefix, startTime: snapshot.start ?? fired.time, timeZone: timeZone)
     var binding: (value: Value, previous: Value, signal: String)?
     if let trigger, trigger.kind == .signal, let signal = trigger.signal {
       binding = (trigger.value, trigger.previous, signal)
     }
     firing.conditions =
-      rules.evaluateConditions(
-        ofRule: rule, values: snapshot.values, at: fired.time, context: context, binding: binding) ?? []
+      rules.explainConditions(
+        ofRule: rule, firedAt: fired.time, snapshot: snapshot, context: context, binding: binding) ?? []
     firing.values = summary.reads.map { ($0, snapshot.values[$0] ?? .null) }
+    if snapshot.start == nil { firing.lostSignals = summary.reads.filter { snapshot.values[$0] == nil } }
     return firing
   }
 
-  struct Snapshot {
-    var values: [String: Value]
-    var start: Timestamp?
-  }
-
-  /// The signal values as logged just before each of `seqs` (a daemon start clears them:
-  /// the daemon logs the values it starts with right after).
-  static func values(before seqs: Set<UInt64>, reader: LogReader) throws(LogError) -> [UInt64: Snapshot] {
+  /// What the log tells of the signals just before each of `seqs`: their values, when their
+  /// last events were, and (for signals the rules read over windows) their events since the
+  /// daemon started, as long ago as the longest window needs. A daemon `start` clears them:
+  /// the daemon logs the values it starts with right after.
+  func snapshots(before seqs: Set<UInt64>, reader: LogReader) throws(LogError) -> [UInt64: SignalSnapshot] {
     guard let last = seqs.max() else { return [:] }
-    var snapshots: [UInt64: Snapshot] = [:]
-    var current = Snapshot(values: [:], start: nil)
+    var snapshots: [UInt64: SignalSnapshot] = [:]
+    var current = SignalSnapshot()
+    var windows: [String: Duration] = [:]
     let cursor = try reader.cursor(fromSeq: 0, toSeq: last)
     while let event = try cursor.next() {
+      if current.oldestTime == nil { current.oldestTime = event.time }
       if seqs.contains(event.seq) { snapshots[event.seq] = current }
       if event.source == .system, event.systemEventName == .start {
-        current = Snapshot(values: [:], start: event.time)
+        let oldest = current.oldestTime
+        current = SignalSnapshot()
+        current.start = event.time
+        current.oldestTime = oldest
       } else if event.kind == .signal, let signal = event.signal {
+        let previous = current.values[signal] ?? .null
         current.values[signal] = event.value
+        current.lastEventTimes[signal] = event.time
+        // Start-up readings are not in windows (the engine restores them).
+        guard event.source != .system else { continue }
+        if windows[signal] == nil { windows[signal] = rules?.windowLength(ofSignal: signal) ?? .zero }
+        guard let window = windows[signal], window > .zero else { continue }
+        var history = current.histories[signal] ?? []
+        history.append(SignalSnapshot.Reading(time: event.time, value: event.value, changed: event.value != previous))
+        // Keep what the longest window can still see (and drop in bulk, not one by one).
+        if let first = history.first, first.time <= event.time - window - window {
+          history.removeAll { $0.time <= event.time - window }
+        }
+        current.histories[signal] = history
       }
     }
     return snapshots
@@ -213,19 +233,36 @@ extension Explanation {
       }
       out.append("    rule \(firing.rule) (\(summary.location)): \(summary.trigger)")
       if firing.fired == nil { out.append("    (its fired event is no longer in the log)") }
-      for condition in firing.conditions {
-        out.append("      \(condition.condition)  =>  \(EventFormatter.display(condition.value))")
+      func show(_ condition: ConditionValue, indent: String) {
+        var line = "\(indent)\(condition.condition)  =>  \(EventFormatter.display(condition.value))"
+        if let reason = condition.reason { line += " (\(reason))" }
+        out.append(line)
+        for part in condition.parts { show(part, indent: indent + "  ") }
       }
+      for condition in firing.conditions { show(condition, indent: "      ") }
       if !firing.values.isEmpty {
         out.append(
           "      with "
-            + firing.values.map { "\($0.signal) = \(EventFormatter.display($0.value))" }.joined(separator: ", "))
+            + firing.values.map { value in
+              firing.lostSignals.contains(value.signal)
+                ? "\(value.signal) = unknown (no longer in the log)"
+                : "\(value.signal) = \(EventFormatter.display(value.value))"
+            }.joined(separator: ", "))
       }
     }
     if let missingCause {
       out.append("#\(missingCause) is no longer in the log (the log is a ring: older events were dropped)")
     }
     return out
+  }
+
+  /// `{"condition", "value"}`, with `"reason"` when the value cannot be known and `"parts"`
+  /// for an `and` or `or`.
+  static func json(_ condition: ConditionValue) -> Value {
+    var object: [String: Value] = ["condition": .string(condition.condition), "value": condition.value]
+    if let reason = condition.reason { object["reason"] = .string(reason) }
+    if !condition.parts.isEmpty { object["parts"] = .array(condition.parts.map(json)) }
+    return .object(object)
   }
 
   /// `{"seq", "chain": [{"event": {...}, "rule": {...} | null}], "missing_cause", "not_sent"}`.
@@ -237,11 +274,11 @@ extension Explanation {
         var rule: [String: Value] = [
           "name": .string(firing.rule),
           "fired": firing.fired.map { .number(Double($0.seq)) } ?? .null,
-          "conditions": .array(
-            firing.conditions.map { .object(["condition": .string($0.condition), "value": $0.value]) }),
+          "conditions": .array(firing.conditions.map(Self.json)),
           "values": .object(Dictionary(firing.values.map { ($0.signal, $0.value) }, uniquingKeysWith: { a, _ in a })),
         ]
         if let delay = firing.afterDelay { rule["after"] = .string(delay) }
+        if !firing.lostSignals.isEmpty { rule["lost"] = .array(firing.lostSignals.map(Value.string)) }
         if let summary = firing.summary {
           rule["trigger"] = .string(summary.trigger)
           rule["location"] = .string(summary.location.description)

@@ -54,9 +54,13 @@ public enum ReplayOutput: Sendable {
 /// was logged.
 ///
 /// Faithful to the daemon: the signal values as logged just before the first replayed event
-/// are restored without firing; a logged daemon `start` starts a fresh engine (timers do not
-/// survive a restart); start-up values (`system` signal events) are restored, not fired;
-/// timers fire between inputs, in deadline order, as they did in the daemon.
+/// are restored without firing; a logged daemon `start` starts a fresh engine whose timers
+/// count from the `start` event's time, as the daemon's did (timers do not survive a
+/// restart); start-up values (`system` signal events) are restored, not fired; timers fire
+/// between inputs, in deadline order, as they did in the daemon. Each run of the daemon ends
+/// at its last logged event, and the replay ends at the end of the log or at `until`: timers
+/// due after the last input fire up to there, and none beyond it, so unchanged rules replay
+/// to no differences.
 ///
 /// Comparison: derived events are grouped by the input they followed (timers that ran out
 /// before the next input belong to the previous one's group, as in the log); within a
@@ -69,17 +73,18 @@ public struct Replayer: Sendable {
   public let signals: SignalCatalog
   public let device: String
   public let prefix: String?
-  public let utcOffset: @Sendable (Timestamp) -> Int
+  /// The device's zone (recorded beside its log), for the rules' local time.
+  public let timeZone: any TimeZoneRules
 
   public init(
     rules: RuleSet, signals: SignalCatalog, device: String, prefix: String? = nil,
-    utcOffset: @escaping @Sendable (Timestamp) -> Int = { _ in 0 }
+    timeZone: any TimeZoneRules = FixedOffsetZone.utc
   ) {
     self.rules = rules
     self.signals = signals
     self.device = device
     self.prefix = prefix
-    self.utcOffset = utcOffset
+    self.timeZone = timeZone
   }
 
   /// Whether an event was made by rules (what replay reproduces and compares).
@@ -107,8 +112,12 @@ public struct Replayer: Sendable {
       } else if run.engine == nil {
         run.remember(event)
       }
+      run.lastEventTime = max(run.lastEventTime ?? event.time, event.time)
     }
-    run.finish()
+    // The end of the log (of what was read), or `--until` when that comes first.
+    if let end = run.lastEventTime {
+      run.finish(at: selection.until.map { min(end, Timestamp(microseconds: $0.microseconds - 1)) } ?? end)
+    }
     return run.report
   }
 
@@ -121,7 +130,9 @@ public struct Replayer: Sendable {
     var values: [String: (value: Value, time: Timestamp)] = [:]
     var valueOrder: [String] = []
     var lastStart: Timestamp?
-    var lastTime: Timestamp?
+    /// The time of the latest event read so far (selected or not): where a daemon run that
+    /// the next `start` ends, ended; where the replay ends.
+    var lastEventTime: Timestamp?
     var firstSelectedSeq: UInt64?
     var nextReplayedSeq = Replayer.replayedSeqBase
     var group: Event?
@@ -156,14 +167,14 @@ public struct Replayer: Sendable {
       Engine(
         rules: replayer.rules, signals: replayer.signals,
         context: EngineContext(
-          device: replayer.device, prefix: replayer.prefix, startTime: startTime, utcOffset: replayer.utcOffset))
+          device: replayer.device, prefix: replayer.prefix, startTime: startTime, timeZone: replayer.timeZone))
     }
 
     mutating func replay(_ event: Event) {
-      lastTime = max(lastTime ?? event.time, event.time)
       if firstSelectedSeq == nil { firstSelectedSeq = event.seq }
       if Self.isStart(event) {
-        advance(to: event.time)
+        // The daemon's previous run ended with its last logged event: its timers stopped there.
+        if let end = lastEventTime { advance(to: min(end, event.time)) }
         closeGroup()
         group = event
         engine = makeEngine(startTime: event.time)
@@ -245,8 +256,9 @@ public struct Replayer: Sendable {
       if let emit { for event in derived { emit(.replayed(event)) } }
     }
 
-    mutating func finish() {
-      if let lastTime { advance(to: lastTime) }
+    /// Runs the timers due up to `end`, and compares the last group.
+    mutating func finish(at end: Timestamp) {
+      advance(to: end)
       closeGroup()
     }
 

@@ -36,8 +36,10 @@ public enum Daemon {
     let (loaded, diagnostics) = ConfigurationLoader.load(configPath: options.configPath)
     for diagnostic in diagnostics { printError(diagnostic.description) }
     guard let loaded else { return .badUsageOrConfig }
+    let timeZone = loaded.timeZone ?? TimeZoneFiles.systemZone()
     let context = DaemonContext(
-      loaded: loaded, options: options, clock: SystemClock(), logger: logger, notifier: SystemdNotifier())
+      loaded: loaded, options: options, clock: SystemClock(timeZone: timeZone.rules), timeZone: timeZone,
+      logger: logger, notifier: SystemdNotifier())
 
     let log = EventLogService(context)
     let gpio = GPIOService(context, log: log)
@@ -54,7 +56,7 @@ public enum Daemon {
 
     let config = loaded.config
     logger.notice(
-      "ganglion \(config.device) running: \(loaded.rules.names.count) rules, log \(loaded.logDirectory)\(options.simulate ? ", simulated board" : "")\(config.http.map { ", http \($0.host):\($0.port)" } ?? "")"
+      "ganglion \(config.device) running: \(loaded.rules.names.count) rules, log \(loaded.logDirectory)\(options.simulate ? ", simulated board" : "")\(config.http.map { ", http \($0.host):\($0.port)" } ?? ""), local time \(timeZone.name)"
     )
     context.notifier.notify("READY=1")
     pipeline.pipeline.run()

@@ -47,6 +47,12 @@ public struct LogStateFile: Sendable {
   /// The contents, or nil when the file does not exist.
   /// - Throws: `LogError` when it exists but cannot be read.
   public func read() throws(LogError) -> String? {
+    try readBytes().map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// The contents as bytes, or nil when the file does not exist.
+  /// - Throws: `LogError` when it exists but cannot be read.
+  public func readBytes() throws(LogError) -> [UInt8]? {
     guard let size = try Sys.fileSize(path: path) else { return nil }
     let fd = try Sys.open(path, .read)
     defer { _ = try? Sys.close(fd, path: path) }
@@ -54,6 +60,13 @@ public struct LogStateFile: Sendable {
     let got = try bytes.withMutableBytes { (raw) throws(LogError) -> Int in
       try Sys.preadFull(fd, into: raw, offset: 0, path: path)
     }
-    return String(decoding: bytes[0..<got], as: UTF8.self)
+    return Array(bytes[0..<got])
+  }
+
+  /// Removes the file; a missing file is no error.
+  /// - Throws: `LogError` when it exists and cannot be removed.
+  public func remove() throws(LogError) {
+    try Sys.unlink(path)
+    try Sys.syncDirectory(directory)
   }
 }

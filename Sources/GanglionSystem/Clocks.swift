@@ -19,22 +19,18 @@ public struct SystemMonotonicClock: MonotonicClock {
   }
 }
 
-/// The real wall clock and the local time zone (`/etc/localtime`, `TZ`), for the daemon.
-/// Thread-safe.
+/// The real wall clock, in the zone the daemon runs in (the config's `timezone:`, else the
+/// system's: `TimeZoneFiles.systemZone()`). Thread-safe.
 public struct SystemClock: WallClock {
-  public init() {}
+  public let timeZone: any TimeZoneRules
+
+  /// - Parameter timeZone: UTC unless given (for callers that only read the time).
+  public init(timeZone: any TimeZoneRules = FixedOffsetZone.utc) { self.timeZone = timeZone }
 
   public func now() -> Timestamp { Timestamp(microseconds: Self.realtimeMicroseconds()) }
 
   /// Microseconds since the epoch on CLOCK_REALTIME.
   public static func realtimeMicroseconds() -> Int64 { clockMicroseconds(CLOCK_REALTIME) }
-
-  public func utcOffsetSeconds(at instant: Timestamp) -> Int {
-    var seconds = time_t(instant.microseconds / 1_000_000)
-    var local = tm()
-    guard localtime_r(&seconds, &local) != nil else { return 0 }
-    return local.tm_gmtoff
-  }
 }
 
 private func clockMicroseconds(_ clock: clockid_t) -> Int64 {

@@ -87,10 +87,34 @@ public enum FileSystem {
     }
   }
 
+  /// What makes a file the same file however its path is spelled (`../rules/a.yaml`,
+  /// `a.yaml`, a symbolic link): its device and inode.
+  public struct Identity: Hashable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+  }
+
+  /// The identity of the file `path` names (following symbolic links); nil when it does not
+  /// exist or cannot be examined.
+  public static func identity(of path: String) -> Identity? {
+    guard let status = try? status(of: path) else { return nil }
+    return Identity(device: status.device, inode: status.inode)
+  }
+
   /// Whether two paths name the same file (same device and inode), however they are spelled.
   public static func isSameFile(_ a: String, _ b: String) -> Bool {
-    guard let first = try? status(of: a), let second = try? status(of: b) else { return false }
-    return first.device == second.device && first.inode == second.inode
+    guard let first = identity(of: a), let second = identity(of: b) else { return false }
+    return first == second
+  }
+
+  /// Where the symbolic link `path` points, as stored in the link (relative targets stay
+  /// relative to the link's folder); nil when `path` is not a symbolic link or cannot be read.
+  /// The corresponding C function is `readlink`.
+  public static func linkTarget(of path: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink(path, &buffer, buffer.count - 1)
+    guard count > 0 else { return nil }
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
   /// Names of the entries of a directory (not `.`/`..`), sorted. The corresponding C

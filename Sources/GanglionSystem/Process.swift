@@ -13,6 +13,14 @@ public enum CurrentProcess {
     return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
+  /// The absolute path of the current working directory; nil if it cannot be told (it was
+  /// removed, or is not reachable). The corresponding C function is `getcwd`.
+  public static var workingDirectory: String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return nil }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
   /// The unit of CPU times in `/proc/PID/stat` (`sysconf(_SC_CLK_TCK)`).
   public static var clockTicksPerSecond: Int { sysconf(Int32(_SC_CLK_TCK)) }
 

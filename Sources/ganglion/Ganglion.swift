@@ -41,24 +41,44 @@ struct Ganglion: ParsableCommand {
   }
 }
 
-/// `--config PATH`, shared by the commands that read a configuration.
+/// `--config PATH`, shared by the commands that read a configuration. Every command finds
+/// its configuration the same way (cli.md, `ConfigurationSearch`).
 struct ConfigOption: ParsableArguments {
-  @Option(name: .long, help: "The configuration file (default: $GANGLION_CONFIG or /etc/ganglion/ganglion.yaml).")
+  @Option(name: .long, help: ArgumentHelp(ConfigOption.help))
   var config: String?
 
-  var path: String { config ?? ConfigurationLoader.defaultConfigPath() }
+  static let help =
+    "The configuration file (default: $GANGLION_CONFIG, else ganglion.yaml here or in the nearest folder above, else /etc/ganglion/ganglion.yaml)."
+
+  /// The configuration's path for a command that needs one.
+  /// - Throws: `failure` after printing the paths that were tried, when there is none.
+  /// - Parameter folders: where the search for `ganglion.yaml` starts (`ganglion test`: a
+  ///   test file's folder, then the current one).
+  func located(from folders: [String] = ["."], failure: ExitCode = .badConfig) throws -> String {
+    switch ConfigurationSearch.locate(option: config, from: folders) {
+    case .success(let path): return path
+    case .failure(let notFound):
+      printError("error: \(notFound)")
+      throw failure
+    }
+  }
+
+  /// The configuration's path for a command that can do without one (it then uses its
+  /// defaults: the daemon at 127.0.0.1:9120, the log in the default folder); nil when there
+  /// is none.
+  var locatedIfAny: String? { try? ConfigurationSearch.locate(option: config).get() }
 
   /// The configuration, decoded only (nothing it names is read): for commands that need
-  /// where things are (the log, the HTTP listener) but not the rules. Nil when no `--config`
-  /// was given and the default file does not exist.
+  /// where things are (the log, the HTTP listener) but not the rules. Nil when there is no
+  /// configuration to find.
   /// - Throws: `ExitCode.badConfig` after printing why the file cannot be used.
-  func decodedIfPresent() throws -> Config? {
-    if config == nil, FileSystem.kind(of: path) != .file { return nil }
+  func decodedIfPresent() throws -> (config: Config, path: String)? {
+    guard let path = locatedIfAny else { return nil }
     let text: String
     do {
       text = try FileSystem.readText(path)
     } catch {
-      printError("\(error)")
+      printError("error: cannot read the configuration: \(error)")
       throw ExitCode.badConfig
     }
     let (decoded, diagnostics) = ConfigDecoder.decode(text: text, file: path)
@@ -66,7 +86,7 @@ struct ConfigOption: ParsableArguments {
       for diagnostic in diagnostics { printError(diagnostic.description) }
       throw ExitCode.badConfig
     }
-    return decoded
+    return (decoded, path)
   }
 }
 
@@ -89,7 +109,7 @@ struct Run: ParsableCommand {
   var printEvents = false
 
   func run() throws {
-    let code = Daemon.run(.init(configPath: options.path, simulate: simulate, printEvents: printEvents))
+    let code = Daemon.run(.init(configPath: try options.located(), simulate: simulate, printEvents: printEvents))
     if code != .success { throw ExitCode(code) }
   }
 }
@@ -108,8 +128,9 @@ struct Check: ParsableCommand {
   var rules: [String] = []
 
   func run() throws {
+    // A check that finds no configuration failed, like one that cannot read it (exit 1).
     let (loaded, loadDiagnostics) = ConfigurationLoader.load(
-      configPath: options.path, rulePaths: rules.isEmpty ? nil : rules)
+      configPath: try options.located(failure: .checkFailed), rulePaths: rules.isEmpty ? nil : rules)
     var diagnostics = loadDiagnostics
     if hardware, let loaded { diagnostics += HardwareCheck.diagnostics(loaded) }
     for diagnostic in diagnostics { printError(diagnostic.description) }
@@ -118,8 +139,9 @@ struct Check: ParsableCommand {
       printError("\(errors) error\(errors == 1 ? "" : "s")")
       throw ExitCode.checkFailed
     }
+    func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
     print(
-      "ok: \(loaded.config.signals.count) signals, \(loaded.rules.names.count) rules in \(loaded.ruleSources.count) files"
-    )
+      "ok: \(count(loaded.config.signals.count, "signal")), \(count(loaded.rules.names.count, "rule")) "
+        + "in \(count(loaded.ruleSources.count, "file"))")
   }
 }

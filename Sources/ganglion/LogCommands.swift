@@ -18,17 +18,32 @@ struct LogLocation: ParsableArguments {
 
   /// The log folder, and the device name for event ids (from the config when there is one).
   func resolve() throws -> (directory: String, device: String) {
-    guard let config = try options.decodedIfPresent() else {
+    guard let (config, path) = try options.decodedIfPresent() else {
       let directory = log ?? ConfigurationLoader.defaultLogDirectory()
       // The daemon leaves its device name beside the log (a copied folder keeps it).
       let device = (try? LogStateFile(directory: directory, name: "device").read())?.trimmingASCIIWhitespace()
       return (directory, device.flatMap { $0.isEmpty ? nil : $0 } ?? "ganglion")
     }
-    let base = FileSystem.directory(of: options.path)
+    let base = FileSystem.directory(of: path)
     let directory =
       log ?? config.log.dir.map { FileSystem.resolve($0, relativeTo: base) }
       ?? ConfigurationLoader.defaultLogDirectory()
     return (directory, config.device)
+  }
+
+  /// The zone local time follows in `replay` and `explain`: the one the log's device
+  /// recorded beside the log, else the configuration's `timezone:`, else UTC (said on stderr);
+  /// never this machine's zone (cli.md).
+  static func deviceTimeZone(directory: String, configured: DeviceTimeZone?) -> DeviceTimeZone {
+    do {
+      if let zone = try LogTimeZone.read(directory: directory) { return zone }
+    } catch {
+      printError("warning: the time zone recorded in \(directory) cannot be read: \(error)")
+    }
+    if let configured { return configured }
+    printError(
+      "warning: \(directory) does not record its device's time zone (written by an older version); local time is UTC")
+    return .utc
   }
 
   static func reader(_ directory: String) throws -> LogReader {
@@ -58,8 +73,9 @@ struct Tail: ParsableCommand {
       guard let name = event.signal else { return false }
       return Glob.matches(signal, name)
     }
+    var lines = EventLines()
     func show(_ event: Event) {
-      print(json ? event.json(device: device) : EventFormatter.line(event))
+      print(json ? event.json(device: device) : lines.line(event))
     }
     var lastSeq: UInt64 = 0
     do {

@@ -12,15 +12,17 @@ struct DaemonAddress {
   var token: String?
 
   static func resolve(_ options: ConfigOption) throws -> DaemonAddress {
-    guard let config = try options.decodedIfPresent() else { return DaemonAddress(host: "127.0.0.1", port: 9120) }
+    guard let (config, path) = try options.decodedIfPresent() else {
+      return DaemonAddress(host: "127.0.0.1", port: 9120)
+    }
     guard let http = config.http else {
-      printError("\(options.path): the HTTP listener is off (`http: off`); the daemon cannot be reached")
+      printError("\(path): the HTTP listener is off (`http: off`); the daemon cannot be reached")
       throw ExitCode.badConfig
     }
     var token: String?
     if let file = http.tokenFile {
-      let path = FileSystem.resolve(file.value, relativeTo: FileSystem.directory(of: options.path))
-      token = try? FileSystem.readText(path, limit: 4096).trimmingASCIIWhitespace()
+      let tokenPath = FileSystem.resolve(file.value, relativeTo: FileSystem.directory(of: path))
+      token = try? FileSystem.readText(tokenPath, limit: 4096).trimmingASCIIWhitespace()
     }
     return DaemonAddress(host: http.host == "0.0.0.0" ? "127.0.0.1" : http.host, port: http.port, token: token)
   }
@@ -165,9 +167,16 @@ enum StatusFormatter {
       lines.append("signals:")
       for name in signals.keys.sorted() {
         let state = signals[name]!
-        lines.append(
-          "  \(name) = \(state["value"].map { $0.isNull ? "unknown" : $0.plainText } ?? "?")  (\(state["time"]?.plainText ?? ""))"
-        )
+        let value = state["value"].map { $0.isNull ? "unknown" : $0.plainText } ?? "?"
+        let time = state["time"].flatMap { $0.isNull ? nil : $0.plainText } ?? "no value yet"
+        lines.append("  \(name) = \(value)  (\(time))")
+      }
+    }
+    if case .object(let levels)? = status["simulated_lines"], !levels.isEmpty {
+      // Electrical levels, not values: an active_low input that is true reads low here.
+      lines.append("simulated lines (line levels, not logical values):")
+      for name in levels.keys.sorted() {
+        lines.append("  \(name) = \(levels[name] == .bool(true) ? "high" : "low")")
       }
     }
     if case .object(let rules)? = status["rules"] {

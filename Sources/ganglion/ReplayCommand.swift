@@ -28,7 +28,7 @@ struct Replay: ParsableCommand {
 
   func run() throws {
     let selection = try range.selection()
-    let configPath = location.options.path
+    let configPath = try location.options.located()
     let (loaded, diagnostics) = ConfigurationLoader.load(
       configPath: configPath, rulePaths: rulePaths.isEmpty ? nil : rulePaths)
     for diagnostic in diagnostics { printError(diagnostic.description) }
@@ -38,7 +38,7 @@ struct Replay: ParsableCommand {
     let config = loaded.config
     let replayer = Replayer(
       rules: loaded.rules, signals: config.catalog, device: config.device, prefix: config.mqtt?.prefix,
-      utcOffset: { SystemClock().utcOffsetSeconds(at: $0) })
+      timeZone: LogLocation.deviceTimeZone(directory: directory, configured: loaded.timeZone).rules)
     var printer = ReplayPrinter(diff: diff, json: json, device: config.device)
     let report: ReplayReport
     do {

@@ -100,4 +100,87 @@ import Testing
     }
     #expect(missing.sorted() == [])
   }
+
+  /// Where a cited page name resolves: beside the citing file, from the repository's root, or
+  /// among the user's pages in docs/.
+  static func resolves(_ name: String, from folder: String) -> Bool {
+    let candidates = [
+      FileSystem.resolve(name, relativeTo: folder), name,
+      "docs/" + (name.split(separator: "/").last.map(String.init) ?? name),
+    ]
+    return candidates.contains { FileSystem.kind(of: root + "/" + $0) == .file }
+  }
+
+  /// The `.md` names in a piece of text.
+  static func pageNames(in text: Substring) -> [String] {
+    text.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "." || $0 == "/" || $0 == "-" || $0 == "_") })
+      .filter { $0.hasSuffix(".md") && $0.count > 3 }.map(String.init)
+  }
+
+  /// A page named in the prose of a page is a link, not plain text like "(config.md, ...)"
+  /// that a reader cannot follow; a page named in inline code exists.
+  @Test func pagesNamedInTheDocsAreLinksThatResolve() {
+    var problems: [String] = []
+    for page in Self.pages {
+      let text = (try? FileSystem.readText(Self.root + "/" + page)) ?? ""
+      var inCode = false
+      for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        if line.hasPrefix("```") { inCode.toggle() }
+        if inCode || line.hasPrefix("```") { continue }
+        // Drop the links, then the inline code; what is left is prose.
+        var prose = ""
+        var code: [Substring] = []
+        var rest = line[...]
+        while let open = rest.firstIndex(where: { $0 == "[" || $0 == "`" }) {
+          prose += rest[..<open]
+          if rest[open] == "`" {
+            let after = rest.index(after: open)
+            guard let close = rest[after...].firstIndex(of: "`") else {
+              rest = rest[after...]
+              continue
+            }
+            code.append(rest[after..<close])
+            rest = rest[rest.index(after: close)...]
+          } else if let close = rest[open...].firstIndex(of: "]"), rest.index(after: close) < rest.endIndex,
+            rest[rest.index(after: close)] == "(", let end = rest[close...].firstIndex(of: ")")
+          {
+            rest = rest[rest.index(after: end)...]
+          } else {
+            prose += rest[open...open]
+            rest = rest[rest.index(after: open)...]
+          }
+        }
+        prose += rest
+        for name in Self.pageNames(in: prose[...]) {
+          problems.append("\(page):\(number + 1): '\(name)' is named in plain text; make it a link")
+        }
+        for name in code.flatMap({ Self.pageNames(in: $0) })
+        where !Self.resolves(name, from: FileSystem.directory(of: page)) {
+          problems.append("\(page):\(number + 1): '\(name)' does not exist")
+        }
+      }
+    }
+    #expect(problems == [])
+  }
+
+  /// The comments of the example rules, the hardware profiles and the systemd files name pages
+  /// that exist.
+  @Test func pagesNamedInTheExampleFilesExist() {
+    var problems: [String] = []
+    var files = 0
+    for folder in ["Rules", "Hardware", "Systemd"] {
+      for name in (try? FileSystem.list(Self.root + "/" + folder)) ?? [] where !name.hasSuffix(".md") {
+        files += 1
+        let text = (try? FileSystem.readText(Self.root + "/" + folder + "/" + name)) ?? ""
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+          guard let hash = line.firstIndex(of: "#") else { continue }
+          for cited in Self.pageNames(in: line[hash...]) where !Self.resolves(cited, from: folder) {
+            problems.append("\(folder)/\(name):\(number + 1): '\(cited)' does not exist")
+          }
+        }
+      }
+    }
+    #expect(files > 10, "the files were read")
+    #expect(problems == [])
+  }
 }

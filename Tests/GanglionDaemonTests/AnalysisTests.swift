@@ -76,6 +76,7 @@ struct AnalysisFixture {
   /// What `Pipeline.startUp` and its loop do, without hardware or broker.
   private mutating func record(_ steps: [Step]) throws {
     let log = try EventLog.open(directory: logDirectory, options: LogOptions(segmentSize: 1024))
+    try LogTimeZone.record(.utc, directory: logDirectory)  // as the daemon records its zone
     var events: [Event] = []
     func append(_ event: inout Event) {
       try? log.append(&event)

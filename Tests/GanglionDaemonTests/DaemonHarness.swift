@@ -82,9 +82,15 @@ final class DaemonHarness: Sendable {
   let outputPath: String
 
   /// Writes `config` (with `HTTP_PORT` replaced by a free port) and the rule files into a new
-  /// folder, and starts the daemon; returns once its HTTP listener answers.
-  /// - Parameter token: the API token (`http.token_file`), sent with the harness's own requests.
-  init(config: String, files: [String: String] = [:], simulate: Bool = true, token: String? = nil) async throws {
+  /// folder, and starts the daemon, with `environment` added to its environment (`TZ`);
+  /// returns once its HTTP listener answers.
+  /// - Parameters:
+  ///   - token: the API token (`http.token_file`), sent with the harness's own requests.
+  ///   - arguments: added to `ganglion run` (`--print-events`).
+  init(
+    config: String, files: [String: String] = [:], simulate: Bool = true, token: String? = nil,
+    environment: [String: String] = [:], arguments: [String] = []
+  ) async throws {
     folder = try TemporaryDirectory(prefix: "ganglion-daemon")
     outputPath = folder.path("daemon.out")
     for (name, text) in files { _ = try folder.write(text, to: name) }
@@ -94,7 +100,7 @@ final class DaemonHarness: Sendable {
       let path = try folder.write(config.replacingAll("HTTP_PORT", with: String(port)), to: "ganglion.yaml")
       let child = try ChildProcess(
         executable: ganglionExecutable,
-        arguments: ["run", "--config", path] + (simulate ? ["--simulate"] : []),
+        arguments: ["run", "--config", path] + (simulate ? ["--simulate"] : []) + arguments, environment: environment,
         stdout: .file(outputPath), stderr: .file(outputPath))
       let ready = try await waitFor("the daemon to answer on port \(port)", timeout: .seconds(20)) { () -> Bool? in
         if !child.isRunning { return false }
@@ -186,6 +192,35 @@ func runGanglion(_ arguments: [String], timeout: Duration = .seconds(30)) async 
   case .exited(let value): code = value
   default: code = -1
   }
+  return (code, readTextFile(path) ?? "")
+}
+
+/// Runs the `ganglion` executable with `arguments` from the folder `directory`, as a user who
+/// did `cd directory` would; see `runProgram`.
+func runGanglion(
+  _ arguments: [String], in directory: String, environment: [String: String] = [:], timeout: Duration = .seconds(30)
+) async throws -> (code: Int32, output: String) {
+  try await runProgram([ganglionExecutable] + arguments, in: directory, environment: environment, timeout: timeout)
+}
+
+/// Runs `command` (a program and its arguments) from the folder `directory`, without
+/// `$GANGLION_CONFIG` unless `environment` sets it; `environment` adds or replaces variables
+/// (`TZ`, `PATH`). Returns its exit code and output (stdout and stderr together).
+func runProgram(
+  _ command: [String], in directory: String, environment: [String: String] = [:], timeout: Duration = .seconds(30)
+) async throws -> (code: Int32, output: String) {
+  let folder = try TemporaryDirectory(prefix: "ganglion-cli")
+  let path = folder.path("output")
+  let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+  let child = try ChildProcess(
+    executable: "/bin/sh",
+    arguments: ["-c", "cd \"$0\" && exec \"$@\"", directory, "env", "-u", "GANGLION_CONFIG"] + assignments + command,
+    stdout: .file(path), stderr: .file(path))
+  guard let status = await child.waitForExit(timeout: timeout) else {
+    _ = child.kill()
+    throw TestSupportError("\(command.joined(separator: " ")) in \(directory) did not finish")
+  }
+  guard case .exited(let code) = status else { return (-1, readTextFile(path) ?? "") }
   return (code, readTextFile(path) ?? "")
 }
 

@@ -249,7 +249,7 @@ import Testing
     _ = try await observer.wait(for: "ganglion/test-pi/status") { $0.text == "online" }
 
     try await broker.publish(topic: "sensors/hallway/lux", text: "dark")
-    try await broker.publish(topic: "zigbee2mqtt/living", text: #"{"humidity": 40}"#)
+    try await broker.publish(topic: "zigbee2mqtt/living", text: "humidity 40")
     try await broker.publish(topic: "sensors/hallway/lux", text: String(repeating: "9", count: 300 * 1024))
     try await broker.publish(topic: "ganglion/test-pi/set/hallway.motion", text: "on")
     try await broker.publish(topic: "ganglion/test-pi/set/hallway.moton", text: "on")
@@ -413,7 +413,7 @@ import Testing
       """, to: "house.yaml")
     let result = try await runGanglion(["check", "--config", path])
     #expect(result.code == 0, "\(result.output)")
-    #expect(result.output.contains("1 rules in 1 files"), "\(result.output)")
+    #expect(result.output.contains("1 rule in 1 file"), "\(result.output)")
   }
 
   @Test func badUsageExitsWithTwo() async throws {

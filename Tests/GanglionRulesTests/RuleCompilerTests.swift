@@ -418,15 +418,46 @@ import Testing
           if: [hallway.lux < 40, not alarm.armed]
           do: [{ set: { hallway.light: off } }]
       """)
-    let values = try #require(
-      rules.evaluateConditions(
-        ofRule: "off", values: ["hallway.motion": false, "hallway.lux": 12], at: t0,
-        context: EngineContext(device: "d", startTime: t0)))
+    var snapshot = SignalSnapshot()
+    snapshot.start = t0
+    snapshot.values = ["hallway.motion": false, "hallway.lux": 12]
+    let context = EngineContext(device: "d", startTime: t0)
+    let values = try #require(rules.explainConditions(ofRule: "off", firedAt: t0, snapshot: snapshot, context: context))
     #expect(values.map(\.condition) == ["not hallway.motion", "hallway.lux < 40", "not alarm.armed"])
+    // The rule fired, so its unknown `if` cannot have been unknown then: explain says it cannot
+    // tell, not that it did not hold.
     #expect(values.map(\.value) == [true, true, .null])
+    #expect(values[2].reason?.contains("the rule changed since it fired") == true)
+    #expect(rules.explainConditions(ofRule: "nope", firedAt: t0, snapshot: snapshot, context: context) == nil)
+  }
+
+  @Test func compoundConditionsAreExplainedPartByPart() throws {
+    let rules = try compileRules(
+      """
+      rules:
+        - name: on
+          when: hallway.motion
+          if: (hallway.lux < 40 or not known(hallway.lux)) and not (alarm.armed and hallway.door)
+          do: [{ set: { hallway.light: on } }]
+      """)
+    var snapshot = SignalSnapshot()
+    snapshot.start = t0
+    snapshot.values = ["hallway.motion": true, "hallway.lux": 12, "alarm.armed": false, "hallway.door": true]
+    let values = try #require(
+      rules.explainConditions(
+        ofRule: "on", firedAt: t0, snapshot: snapshot, context: EngineContext(device: "d", startTime: t0)))
     #expect(
-      rules.evaluateConditions(ofRule: "nope", values: [:], at: t0, context: EngineContext(device: "d", startTime: t0))
-        == nil)
+      values.map(\.description) == [
+        "hallway.motion => true",
+        "(hallway.lux < 40 or not known(hallway.lux)) and not (alarm.armed and hallway.door) => true",
+      ])
+    #expect(
+      values[1].parts.map(\.description) == [
+        "(hallway.lux < 40 or not known(hallway.lux)) => true", "not (alarm.armed and hallway.door) => true",
+      ])
+    #expect(
+      values[1].parts[0].parts.map(\.description) == ["hallway.lux < 40 => true", "not known(hallway.lux) => false"])
+    #expect(values[1].parts[1].parts.isEmpty, "a `not` is one operand")
   }
 }
 

@@ -12,8 +12,8 @@ let exampleSignals = SignalCatalog([
   SignalInfo(name: "hallway.door", type: .bool, role: .input),
   SignalInfo(name: "living.temperature", type: .number, role: .input),
   SignalInfo(name: "doorbell.press", type: .string, role: .input),
-  SignalInfo(name: "porch.light", type: .bool, role: .output),
-  SignalInfo(name: "house.night", type: .bool, role: .virtual),
+  SignalInfo(name: "porch.light", type: .bool, role: .output, initial: false),
+  SignalInfo(name: "house.night", type: .bool, role: .virtual, persist: true, initial: false),
 ])
 
 let exampleContext = EngineContext(device: "demo", startTime: t0)
@@ -72,7 +72,7 @@ struct TestFileError: Error { var path: String }
   ]
 
   /// The publish renders the light before the set runs (sets run after all rules of the
-  /// event), so `state` is still unknown: null.
+  /// event), so `state` is still the light's `initial`: false.
   @Test func failuresNameFileLineExpectedAndActual() {
     let test = """
       tests:
@@ -81,7 +81,7 @@ struct TestFileError: Error { var path: String }
           steps:
             - input: { hallway.motion: on }
             - expect: { hallway.light: off }
-            - expect_published: { topic: home/light, payload: { state: false, n: 1 } }
+            - expect_published: { topic: home/light, payload: { state: true, n: 1 } }
             - expect_not_fired: light-on
             - expect_fired: light-onn
             - wait: 1s
@@ -91,7 +91,7 @@ struct TestFileError: Error { var path: String }
           steps:
             - input: { hallway.motion: on }
             - expect: { hallway.light: on }
-            - expect_published: { topic: home/light, payload: '{"n": 1, "state": null}' }
+            - expect_published: { topic: home/light, payload: '{"n": 1, "state": false}' }
             - expect_fired: light-on
       """
     let report = RuleTestRunner.run(
@@ -101,7 +101,7 @@ struct TestFileError: Error { var path: String }
     #expect(
       lines == [
         "t.test.yaml:6: test 'wrong on purpose': expect hallway.light: expected false, got true",
-        "t.test.yaml:7: test 'wrong on purpose': expect_published: expected topic home/light payload {\"n\":1,\"state\":false}, got home/light {\"n\":1,\"state\":null}",
+        "t.test.yaml:7: test 'wrong on purpose': expect_published: expected topic home/light payload {\"n\":1,\"state\":true}, got home/light {\"n\":1,\"state\":false}",
         "t.test.yaml:8: test 'wrong on purpose': expect_not_fired light-on: expected 'light-on' not fired, got it fired",
         "t.test.yaml:9: test 'wrong on purpose': unknown rule 'light-onn'; did you mean 'light-on'?",
         "t.test.yaml:11: test 'wrong on purpose': expect_published: expected topic home/light, got nothing was published",
@@ -183,7 +183,7 @@ struct TestFileError: Error { var path: String }
                 steps:
                   - input: { <<: *dark, hallway.motion: on }
                   - expect: { <<: *dark, hallway.light: on }
-                  - expect_published: { <<: { topic: home/light }, payload: { n: 1, state: null } }
+                  - expect_published: { <<: { topic: home/light }, payload: { n: 1, state: false } }
               - name: merged wrong on purpose
                 rules: hall.yaml
                 steps:
@@ -223,5 +223,47 @@ struct TestFileError: Error { var path: String }
       signals: exampleSignals)
     #expect(report.summary == "0 passed, 1 failed")
     #expect(report.results[0].failures.first?.actual?.contains("bad.yaml:3:11: error: unknown signal 'nope'") == true)
+  }
+
+  /// rules.md "Rule tests": a test starts from the state the daemon has just after start-up:
+  /// outputs and virtual signals at their `initial`, inputs unknown; `given` overrides.
+  @Test func aTestStartsWhereTheDaemonStartsOutputsAndVirtualsAtTheirInitial() {
+    let signals = SignalCatalog([
+      SignalInfo(name: "button", type: .string, role: .input),
+      SignalInfo(name: "lamp", type: .bool, role: .output, initial: false),
+      SignalInfo(name: "clicks", type: .number, role: .virtual, initial: 0),
+      SignalInfo(name: "mode", type: .string, role: .virtual, initial: "home"),
+      SignalInfo(name: "note", type: .string, role: .virtual),
+    ])
+    let rules = RuleSource(
+      file: "count.yaml",
+      text: """
+        rules:
+          - name: count
+            on: button
+            do:
+              - set: { clicks: clicks + 1, lamp: not lamp }
+        """)
+    let tests = RuleSource(
+      file: "count.test.yaml",
+      text: """
+        tests:
+          - name: before anything happens
+            steps:
+              - expect: { lamp: off, clicks: 0, mode: home, note: unknown, button: unknown }
+          - name: counting starts from initial
+            steps:
+              - input: { button: single }
+              - input: { button: single }
+              - expect: { clicks: 2, lamp: off }
+          - name: given overrides initial
+            given: { clicks: 10, lamp: on }
+            steps:
+              - input: { button: single }
+              - expect: { clicks: 11, lamp: off }
+        """)
+    let report = RuleTestRunner.run(tests: [tests], rules: [rules], signals: signals, context: exampleContext)
+    #expect(report.succeeded, "\(report)")
+    #expect(report.passedCount == 3)
   }
 }

@@ -363,7 +363,7 @@ extension String {
   @Test func atFollowsAChangingUTCOffset() throws {
     // Daylight saving starts at 10:00 UTC: the offset goes from +1h to +2h.
     let change = t0 + .seconds(10 * 3600)
-    let context = EngineContext(device: "d", startTime: t0) { $0 < change ? 3600 : 7200 }
+    let context = EngineContext(device: "d", startTime: t0, timeZone: OneChangeZone(change: change.seconds))
     let rules = try compileRules("rules:\n  - name: noon\n    at: \"12:00\"\n    do: [{ log: \"${time}\" }]\n")
     let engine = Engine(rules: rules, signals: demoSignals, context: context)
     // 12:00 local is 10:00 UTC on this day (+2h), not 11:00.
@@ -373,4 +373,18 @@ extension String {
     #expect(log.filter { $0.kind == .log }.map(\.time) == [t0 + .seconds(10 * 3600), t0 + .seconds(34 * 3600)])
     #expect(log.filter { $0.kind == .log }.map(\.value) == ["12:00", "12:00"])
   }
+}
+
+/// A zone at +1h that moves to +2h at `change` (seconds since the epoch), once.
+struct OneChangeZone: TimeZoneRules {
+  let change: Int64
+  var identifier: String { "test" }
+
+  func localTimeType(atUTC seconds: Int64) -> LocalTimeType {
+    seconds < change
+      ? LocalTimeType(utcOffset: 3600, isDaylightSaving: false, abbreviation: "ONE")
+      : LocalTimeType(utcOffset: 7200, isDaylightSaving: true, abbreviation: "TWO")
+  }
+
+  func nextTransition(afterUTC seconds: Int64) -> Int64? { seconds < change ? change : nil }
 }

@@ -29,8 +29,14 @@ public struct Config: Sendable, Equatable {
   public var hardware: Located<String>?
   /// Rule paths as written: folders, files, or both. Empty when `rules:` is not given.
   public var rules: [Located<String>]
+  /// `timezone:`, the IANA name local time follows, as written (the loader reads the zone);
+  /// nil: the system's zone (the daemon), UTC (rule tests).
+  public var timezone: Located<String>?
   /// Declared signals in file order.
   public var signals: [SignalConfig]
+  /// Signals declared with errors, left out of `signals` (their errors are in the decoder's
+  /// diagnostics).
+  public var unusableSignals: Set<String> = []
   /// nil: the section is omitted and Ganglion runs without a broker.
   public var mqtt: MQTTConfig?
   public var log: LogConfig
@@ -39,13 +45,14 @@ public struct Config: Sendable, Equatable {
 
   public init(
     file: String, device: String, hardware: Located<String>? = nil, rules: [Located<String>] = [],
-    signals: [SignalConfig] = [], mqtt: MQTTConfig? = nil, log: LogConfig = LogConfig(),
-    http: HTTPConfig? = .default
+    timezone: Located<String>? = nil, signals: [SignalConfig] = [], mqtt: MQTTConfig? = nil,
+    log: LogConfig = LogConfig(), http: HTTPConfig? = .default
   ) {
     self.file = file
     self.device = device
     self.hardware = hardware
     self.rules = rules
+    self.timezone = timezone
     self.signals = signals
     self.mqtt = mqtt
     self.log = log
@@ -61,12 +68,14 @@ public struct Config: Sendable, Equatable {
   /// MQTT signals are inputs, GPIO outputs are outputs (initial: their start-up level),
   /// the rest are virtual.
   public var catalog: SignalCatalog {
-    SignalCatalog(
+    var catalog = SignalCatalog(
       signals.map { signal in
         SignalInfo(
           name: signal.name, type: signal.type, role: signal.role, persist: signal.persist,
           initial: signal.initial, location: signal.location)
       })
+    catalog.unusable = unusableSignals
+    return catalog
   }
 }
 
@@ -221,12 +230,17 @@ public struct MQTTSignalConfig: Sendable, Equatable {
   public var topic: String
   /// Dotted path into the JSON payload (`a.b.0.c`); nil: the whole payload is the value.
   public var jsonPath: String?
+  /// `required: true`: a JSON message without the `jsonPath` field is a dead letter; by
+  /// default it is ignored (counted) and the signal keeps its value, as zigbee2mqtt sends
+  /// messages with only the fields that changed.
+  public var required: Bool
   /// Where the `mqtt` key is written.
   public var location: SourceLocation
 
-  public init(topic: String, jsonPath: String? = nil, location: SourceLocation) {
+  public init(topic: String, jsonPath: String? = nil, required: Bool = false, location: SourceLocation) {
     self.topic = topic
     self.jsonPath = jsonPath
+    self.required = required
     self.location = location
   }
 

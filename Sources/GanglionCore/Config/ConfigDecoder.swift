@@ -1,10 +1,10 @@
 /// Decodes the configuration file (config.md) from YAML text. Pure: no I/O, nothing is
 /// connected to or opened; the caller reads the file and later resolves the paths in it.
 public enum ConfigDecoder {
-  static let rootKeys = ["device", "hardware", "rules", "signals", "mqtt", "log", "http"]
+  static let rootKeys = ["device", "hardware", "rules", "timezone", "signals", "mqtt", "log", "http"]
   static let signalKeys = ["gpio", "mqtt", "type", "initial", "persist"]
   static let gpioKeys = ["pin", "chip", "line", "bias", "active_low", "debounce", "output", "initial", "count", "type"]
-  static let mqttSignalKeys = ["topic", "json", "type"]
+  static let mqttSignalKeys = ["topic", "json", "type", "required"]
   static let mqttKeys = [
     "url", "client_id", "prefix", "username", "password_file", "ca_file", "cert_file", "key_file", "keepalive",
     "qos", "commands", "outbox", "publish",
@@ -93,17 +93,27 @@ private struct Decoder {
       }
     }
 
+    var timezone: Located<String>?
+    if let node = fields["timezone"],
+      let name = reader.string(node, "`timezone`", expected: "an IANA time zone name like Europe/Amsterdam")
+    {
+      timezone = Located(name, at: node.textLocation)
+    }
+
     let rules = fields["rules"].map { decodeRules($0) } ?? []
-    let signals = fields["signals"].map { decodeSignals($0) } ?? []
+    var unusable: Set<String> = []
+    let signals = fields["signals"].map { decodeSignals($0, unusable: &unusable) } ?? []
     let deviceName = device ?? "device"
     let mqtt = fields.pairs["mqtt"].flatMap { decodeMQTT($0.value, key: $0.key.location, device: deviceName) }
     let log = fields["log"].map { decodeLog($0) } ?? LogConfig()
     let http = fields["http"].map { decodeHTTP($0) } ?? .default
 
     guard let device else { return nil }
-    return Config(
-      file: file, device: device, hardware: hardware, rules: rules, signals: signals, mqtt: mqtt, log: log,
-      http: http)
+    var config = Config(
+      file: file, device: device, hardware: hardware, rules: rules, timezone: timezone, signals: signals, mqtt: mqtt,
+      log: log, http: http)
+    config.unusableSignals = unusable
+    return config
   }
 
   // MARK: rules
@@ -124,7 +134,8 @@ private struct Decoder {
 
   // MARK: signals
 
-  mutating func decodeSignals(_ node: YAMLNode) -> [SignalConfig] {
+  /// The signals; `unusable` gains the names of those left out for their errors.
+  mutating func decodeSignals(_ node: YAMLNode, unusable: inout Set<String>) -> [SignalConfig] {
     if node.isNull { return [] }
     guard let pairs = node.mapping else {
       error(
@@ -152,7 +163,12 @@ private struct Decoder {
             + "(like hallway.motion), at most 128 characters",
           at: pair.key.textLocation)
       }
-      if let signal = decodeSignal(name: name, key: pair.key, value: pair.value) { signals.append(signal) }
+      let errorsBefore = reader.diagnostics.diagnostics.count
+      if let signal = decodeSignal(name: name, key: pair.key, value: pair.value) {
+        signals.append(signal)
+      } else if reader.diagnostics.diagnostics.count > errorsBefore {
+        unusable.insert(name)
+      }
     }
     return signals
   }
@@ -417,7 +433,16 @@ private struct Decoder {
       error("topic '\(topic)': \(problem)", at: topicNode.textLocation)
       return nil
     }
-    let config = MQTTSignalConfig(topic: topic, jsonPath: jsonPath, location: key.textLocation)
+    var required = false
+    if let node = fields["required"], let value = reader.bool(node, "`required`") {
+      if value, jsonPath == nil, !fields.has("json") {
+        error(
+          "`required` applies to a `json:` field (a message without it is a dead letter); "
+            + "this signal reads the whole payload", at: node.textLocation)
+      }
+      required = value
+    }
+    let config = MQTTSignalConfig(topic: topic, jsonPath: jsonPath, required: required, location: key.textLocation)
     if config.isWildcard, type?.value != .json {
       error(
         "topic '\(topic)' holds a wildcard (+ or #), which only `type: json` catch-all signals may use"

@@ -165,7 +165,7 @@ extension Config {
         }
         guard let resolved = profile.pins[pin.value] else {
           var message = "unknown pin '\(pin.value)' on \(profile.board) (profile \(profile.file))"
-          if let near = Spelling.nearest(to: pin.value, in: profile.pins.keys.sorted()) {
+          if let near = HardwareProfile.nearestPin(to: pin.value, in: profile.pins.keys.sorted()) {
             message += "; did you mean '\(near)'?"
           }
           diagnostics.error(message, at: pin.location)
@@ -187,6 +187,24 @@ extension Config {
       }
     }
     return DiagnosticsError(diagnostics.diagnostics).diagnostics
+  }
+}
+
+extension HardwareProfile {
+  /// The pin name a user most likely meant: the same name in other letter case or without
+  /// separators (`gpio17`, `Gpio_17`), a bare number that is one pin's number (`17` for
+  /// `GPIO17`), else the nearest spelling.
+  static func nearestPin(to written: String, in names: [String]) -> String? {
+    func folded(_ text: String) -> String { String(text.lowercased().filter { $0.isLetter || $0.isNumber }) }
+    if let same = names.first(where: { folded($0) == folded(written) }) { return same }
+    if !written.isEmpty, written.allSatisfy(\.isNumber) {
+      let numbered = names.filter { name in
+        let digits = name.reversed().prefix(while: \.isNumber)
+        return !digits.isEmpty && Int(String(digits.reversed())) == Int(written)
+      }
+      if numbered.count == 1 { return numbered[0] }
+    }
+    return Spelling.nearest(to: written, in: names)
   }
 }
 

@@ -34,3 +34,28 @@ public enum EventFormatter {
     }
   }
 }
+
+/// Prints events one per line in `seq` order (`run --print-events`, `log tail`), and says so
+/// when an event's time is earlier than an event printed before it: a debounced GPIO edge
+/// keeps the time of its first edge (config.md, `debounce`), and is logged only once the
+/// debounce period has passed, after events that happened meanwhile.
+public struct EventLines: Sendable {
+  /// The event with the latest time printed so far.
+  private var latest: (seq: UInt64, time: Timestamp)?
+
+  public init() {}
+
+  /// The line of `event` (`EventFormatter.line`), with `(earlier than #N by D: ...)` when an
+  /// event printed before it has a later time.
+  public mutating func line(_ event: Event) -> String {
+    var line = EventFormatter.line(event)
+    if let latest, event.time < latest.time {
+      line += "  (earlier than #\(latest.seq) by \((latest.time - event.time).compactDescription)"
+      let debounced = event.kind == .signal && (event.source == .gpio || event.source == .simulator)
+      line += debounced ? ": the time of its first edge, kept through debounce)" : ")"
+    } else {
+      latest = (event.seq, event.time)
+    }
+    return line
+  }
+}

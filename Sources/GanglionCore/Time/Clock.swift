@@ -5,16 +5,20 @@
 public protocol WallClock: Sendable {
   /// The current wall-clock time.
   func now() -> Timestamp
-  /// Seconds east of UTC of local time at `instant` (for `time`, `weekday`, `at`).
-  func utcOffsetSeconds(at instant: Timestamp) -> Int
+  /// The zone local time follows (`time`, `weekday`, `at`). Clocks that do not say are UTC.
+  var timeZone: any TimeZoneRules { get }
 }
 
 extension WallClock {
+  public var timeZone: any TimeZoneRules { FixedOffsetZone.utc }
+
+  /// Seconds east of UTC of local time at `instant`.
+  public func utcOffsetSeconds(at instant: Timestamp) -> Int { timeZone.utcOffset(atUTC: instant.seconds) }
+
   /// Minutes since local midnight, and the local weekday (0 = Monday).
   public func localTimeOfDay(at instant: Timestamp) -> (minuteOfDay: Int, secondOfDay: Int, weekday: Int) {
-    let local = instant.microseconds / 1_000_000 + Int64(utcOffsetSeconds(at: instant))
-    let (days, seconds) = local.floorDivided(by: 86_400)
-    return (Int(seconds / 60), Int(seconds), CivilDate.weekday(days: days))
+    let (day, second) = timeZone.localTime(atUTC: instant.seconds)
+    return (second / 60, second, CivilDate.weekday(days: day))
   }
 }
 
@@ -28,23 +32,26 @@ public protocol MonotonicClock: Sendable {
   func nowMicroseconds() -> Int64
 }
 
-/// A clock that only moves when told to; its zone is a fixed UTC offset. As a
+/// A clock that only moves when told to, in a zone it is given (UTC by default). As a
 /// `MonotonicClock` it reads its wall time in microseconds (so `set` must not go back).
 public final class ManualClock: WallClock, MonotonicClock, @unchecked Sendable {
   private let lock = Lock()
   private var current: Timestamp
-  private let offset: Int
+  public let timeZone: any TimeZoneRules
 
-  public init(start: Timestamp = Timestamp(seconds: 1_767_225_600), utcOffsetSeconds: Int = 0) {
+  public init(start: Timestamp = Timestamp(seconds: 1_767_225_600), timeZone: any TimeZoneRules = FixedOffsetZone.utc) {
     current = start
-    offset = utcOffsetSeconds
+    self.timeZone = timeZone
+  }
+
+  /// A clock whose zone is a fixed offset, `utcOffsetSeconds` east of UTC (within 26 hours).
+  public convenience init(start: Timestamp = Timestamp(seconds: 1_767_225_600), utcOffsetSeconds: Int) {
+    self.init(start: start, timeZone: FixedOffsetZone(offsetSeconds: utcOffsetSeconds))
   }
 
   public func now() -> Timestamp { lock.withLock { current } }
 
   public func nowMicroseconds() -> Int64 { now().microseconds }
-
-  public func utcOffsetSeconds(at instant: Timestamp) -> Int { offset }
 
   public func advance(by duration: Duration) { lock.withLock { current = current + duration } }
 

@@ -6,6 +6,9 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
   public init(seconds: Int64) { self.microseconds = seconds * 1_000_000 }
 
+  /// Whole seconds since the epoch, rounded down (the second this instant falls in).
+  public var seconds: Int64 { microseconds.floorDivided(by: 1_000_000).quotient }
+
   public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.microseconds < rhs.microseconds }
 
   public static func + (lhs: Timestamp, rhs: Duration) -> Timestamp {

@@ -42,6 +42,10 @@ public struct SignalCatalog: Sendable {
   public private(set) var signals: [String: SignalInfo] = [:]
   /// Names in declaration order.
   public private(set) var names: [String] = []
+  /// Signals the configuration declares but could not decode (their errors are reported with
+  /// it): checks of rules, which would call them unknown, stay silent about them, so that one
+  /// mistake in the configuration is one error, not one more per rule that uses the signal.
+  public var unusable: Set<String> = []
 
   public init(_ signals: [SignalInfo] = []) {
     for signal in signals { add(signal) }

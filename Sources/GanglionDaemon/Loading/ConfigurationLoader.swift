@@ -15,6 +15,9 @@ public struct LoadedConfiguration: Sendable {
   public var logDirectory: String
   /// The HTTP API's bearer token, from `http.token_file`; nil without one.
   public var apiToken: String?
+  /// The zone the config's `timezone:` names, read from the system's zoneinfo; nil when the
+  /// config names none (the daemon then follows the system's zone, rule tests UTC).
+  public var timeZone: DeviceTimeZone?
 }
 
 /// Reads a configuration and what it names from disk and checks all of it, collecting
@@ -22,11 +25,6 @@ public struct LoadedConfiguration: Sendable {
 /// only, opened without waiting): call it at start-up, from the reload thread and from the
 /// CLI, never from the pipeline's thread or the cooperative pool.
 public enum ConfigurationLoader {
-  /// The config path: `--config`, else `$GANGLION_CONFIG`, else `/etc/ganglion/ganglion.yaml`.
-  public static func defaultConfigPath() -> String {
-    CurrentProcess.environment("GANGLION_CONFIG") ?? "/etc/ganglion/ganglion.yaml"
-  }
-
   /// The log folder when no config names one.
   public static func defaultLogDirectory() -> String {
     if let state = CurrentProcess.environment("STATE_DIRECTORY") {
@@ -62,6 +60,15 @@ public enum ConfigurationLoader {
     // A profile that did not load is one error, not one more per `pin:` that needed it.
     if !profileFailed { diagnostics.append(contentsOf: config.resolvePins(with: profile)) }
 
+    var timeZone: DeviceTimeZone?
+    if let timezone = config.timezone {
+      do {
+        timeZone = try TimeZoneFiles.zone(named: timezone.value)
+      } catch {
+        diagnostics.error(error.description, at: timezone.location)
+      }
+    }
+
     let sources: [RuleSource]
     if let rulePaths {
       sources = readRules(rulePaths.map { ($0, nil) }, excluding: configPath, diagnostics: &diagnostics)
@@ -79,7 +86,7 @@ public enum ConfigurationLoader {
     return (
       LoadedConfiguration(
         config: config, configPath: configPath, profile: profile, ruleSources: sources, rules: rules,
-        logDirectory: logDirectory, apiToken: apiToken),
+        logDirectory: logDirectory, apiToken: apiToken, timeZone: timeZone),
       diagnostics.diagnostics
     )
   }
@@ -188,17 +195,33 @@ public enum ConfigurationLoader {
   /// Largest total of rule text one load reads.
   public static let maximumRuleBytes = 16 << 20
 
-  /// Reads rule files: a folder gives every `*.yaml` in it that is not a `*.test.yaml`, and
-  /// not the configuration file `excluding` when it sits beside its rules. Only regular files
-  /// are read, without waiting (a FIFO named `x.yaml` is an error naming it), each up to
-  /// `maximumFileBytes` and all together up to `maximumRuleBytes`.
+  /// `readRules(_:excluding:alreadyRead:diagnostics:)` for one set of paths.
   public static func readRules(
     _ paths: [(path: String, location: SourceLocation?)], excluding configPath: String? = nil,
     diagnostics: inout DiagnosticCollector
   ) -> [RuleSource] {
+    var read: Set<FileSystem.Identity> = []
+    return readRules(paths, excluding: configPath, alreadyRead: &read, diagnostics: &diagnostics)
+  }
+
+  /// Reads rule files: a folder gives every `*.yaml` in it that is not a `*.test.yaml`, and
+  /// not the configuration file `excluding` when it sits beside its rules.
+  ///
+  /// Files are identified by what they are, not by how their path is spelled: a file named
+  /// twice (a folder and a file in it, `rules/a.yaml` and `../x/rules/a.yaml`), or one in
+  /// `alreadyRead`, is read once. `alreadyRead` gains every file read.
+  ///
+  /// Only regular files are read, without waiting (a FIFO named `x.yaml` is an error naming
+  /// it), each up to `maximumFileBytes` and all together up to `maximumRuleBytes`.
+  public static func readRules(
+    _ paths: [(path: String, location: SourceLocation?)], excluding configPath: String? = nil,
+    alreadyRead: inout Set<FileSystem.Identity>, diagnostics: inout DiagnosticCollector
+  ) -> [RuleSource] {
     var sources: [RuleSource] = []
     var total = 0
+    if let configPath, let identity = FileSystem.identity(of: configPath) { alreadyRead.insert(identity) }
     func read(_ file: String, at location: SourceLocation?) {
+      if let identity = FileSystem.identity(of: file), !alreadyRead.insert(identity).inserted { return }
       do {
         let text = try FileSystem.readText(file, limit: maximumFileBytes)
         total += text.utf8.count
@@ -218,9 +241,7 @@ public enum ConfigurationLoader {
       case .directory:
         do {
           for name in try FileSystem.list(path) where isRuleFile(name) {
-            let file = FileSystem.normalize(path + "/" + name)
-            if let configPath, FileSystem.isSameFile(file, configPath) { continue }
-            read(file, at: location)
+            read(FileSystem.normalize(path + "/" + name), at: location)
           }
         } catch {
           diagnostics.error("cannot read rules: \(error)", at: location)

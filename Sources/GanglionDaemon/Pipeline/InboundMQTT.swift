@@ -12,6 +12,8 @@ struct InboundMQTT: Sendable {
     var filter: String
     var jsonPath: String?
     var type: SignalType
+    /// A message without the `jsonPath` field is a dead letter (else ignored).
+    var required: Bool
   }
 
   /// A rejected message: what of it is kept, for which signal, and why.
@@ -24,6 +26,9 @@ struct InboundMQTT: Sendable {
   enum Outcome: Sendable {
     case reading(Reading)
     case rejected(Rejection)
+    /// A JSON message without the field a signal reads, which does not require it: the signal
+    /// keeps its value and the message is counted (config.md: zigbee2mqtt's partial updates).
+    case ignored(signal: String, reason: String)
   }
 
   /// Payloads larger than this are dead-lettered (events.md).
@@ -44,7 +49,8 @@ struct InboundMQTT: Sendable {
     commandPrefix = config.mqtt?.commands == true ? "\(prefix)/set/" : nil
     for signal in config.signals {
       guard case .mqtt(let mqtt) = signal.source else { continue }
-      let route = Route(signal: signal.name, filter: mqtt.topic, jsonPath: mqtt.jsonPath, type: signal.type)
+      let route = Route(
+        signal: signal.name, filter: mqtt.topic, jsonPath: mqtt.jsonPath, type: signal.type, required: mqtt.required)
       if mqtt.topic.contains("+") || mqtt.topic.contains("#") {
         wildcards.append(route)
       } else {
@@ -89,6 +95,10 @@ struct InboundMQTT: Sendable {
         .reading(Reading(signal: route.signal, value: value, time: time, source: .mqtt))
       case .rejected(let reason):
         .rejected(Rejection(message: message, signal: route.signal, reason: "\(route.signal): \(reason)"))
+      case .missingField(let reason) where route.required:
+        .rejected(Rejection(message: message, signal: route.signal, reason: "\(route.signal): \(reason) (required)"))
+      case .missingField(let reason):
+        .ignored(signal: route.signal, reason: "\(route.signal): \(reason)")
       }
     }
   }
@@ -108,7 +118,7 @@ struct InboundMQTT: Sendable {
     switch Self.parse(payload: message.payload, as: signal.type, jsonPath: nil) {
     case .value(let value):
       return .reading(Reading(signal: name, value: value, time: time, source: .command))
-    case .rejected(let reason):
+    case .rejected(let reason), .missingField(let reason):  // commands have no json path
       return .rejected(Rejection(message: message, signal: name, reason: "\(name): \(reason)"))
     }
   }
@@ -116,6 +126,8 @@ struct InboundMQTT: Sendable {
   enum Parsed {
     case value(Value)
     case rejected(String)
+    /// A JSON payload without the field the path names.
+    case missingField(String)
   }
 
   /// The value a payload gives a signal of `type` (config.md "MQTT"), or why it gives none.
@@ -138,7 +150,7 @@ struct InboundMQTT: Sendable {
       return .rejected("payload is not JSON (\(error)), needed for json path '\(path)'")
     }
     guard let field = document.value(atPath: path) else {
-      return .rejected("json path '\(path)' not found in payload")
+      return .missingField("json path '\(path)' not found in payload")
     }
     guard let value = type.coerce(field) else {
       return .rejected("json path '\(path)' holds \(JSON.encode(field)), not a valid \(type.rawValue)")

@@ -16,8 +16,9 @@ extension Pipeline {
     noteLogHealth()
   }
 
-  func record(system happening: SystemEvent) {
-    var event = Event(time: clock.now(), system: happening)
+  /// Records a system event at `time` (default: now).
+  func record(system happening: SystemEvent, at time: Timestamp? = nil) {
+    var event = Event(time: time ?? clock.now(), system: happening)
     record(&event)
     announce([event])
   }

@@ -15,6 +15,7 @@ extension Pipeline {
       switch outcome {
       case .reading(let reading): ingest(reading)
       case .rejected(let rejection): deadLetter(rejection)
+      case .ignored: status.update { $0.counters.ignoredMessages += 1 }
       }
     }
   }

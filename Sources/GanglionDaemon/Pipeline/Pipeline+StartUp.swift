@@ -11,7 +11,11 @@ extension Pipeline {
   func startUp(initialInputs: [String: Bool], restored: [String: Value]) {
     delivery?.enqueueBacklog()
     let now = clock.now()
-    record(system: .start(simulated: settings.simulate, rules: settings.loaded.rules.names.count))
+    // At the instant the engine counts its `every` timers from (`EngineContext.startTime`), so
+    // that a replay, which starts its engine at this event's time, fires them when they fired.
+    record(
+      system: .start(simulated: settings.simulate, rules: settings.loaded.rules.names.count),
+      at: status.snapshot.startTime)
     // Outputs were driven first (to `initial`, or their persisted value), then inputs read.
     for role in [SignalRole.output, .input, .virtual] {
       for signal in config.signals where signal.role == role {

@@ -55,6 +55,8 @@ final class Pipeline: @unchecked Sendable {
   var nextSyncCheck: Int64 = 0
   var nextStateSave: Int64 = 0
   var deadLetterLines = LogLineRateLimit()
+  /// `--print-events`: the lines, which say when an event's time is out of order.
+  var printedLines = EventLines()
   var lostEdgeLines = LogLineRateLimit()
   /// The pulse counters among the GPIO inputs, and the edges each counts.
   let gpioCounters: [String: GPIOEdgeCount]
@@ -114,12 +116,11 @@ final class Pipeline: @unchecked Sendable {
     engine = Engine(
       rules: settings.loaded.rules, signals: config.catalog,
       context: EngineContext(
-        device: config.device, prefix: config.mqtt?.prefix, startTime: start,
-        utcOffset: { [clock] in clock.utcOffsetSeconds(at: $0) }))
+        device: config.device, prefix: config.mqtt?.prefix, startTime: start, timeZone: clock.timeZone))
     status = StatusBoard(
       StatusBoard.Snapshot(
         device: config.device, startTime: start, simulated: settings.simulate,
-        rules: settings.loaded.rules.names,
+        declaredSignals: config.signals.map(\.name), rules: settings.loaded.rules.names,
         mqttURL: config.mqtt.map { "\($0.useTLS ? "mqtts" : "mqtt")://\($0.host):\($0.port)" },
         logDirectory: settings.loaded.logDirectory, nextSeq: log.nextSeq))
     status.update { $0.gpioLibrary = settings.simulate ? "simulated board" : HardwareGPIO.libraryDescription }
@@ -145,6 +146,7 @@ final class Pipeline: @unchecked Sendable {
       for outcome in inbound.interpret(message, at: clock.now()) {
         switch outcome {
         case .reading(let reading): kept = coalesce(reading) && kept
+        case .ignored: status.update { $0.counters.ignoredMessages += 1 }
         case .rejected:
           noteDroppedInput()
           kept = false
@@ -401,7 +403,7 @@ final class Pipeline: @unchecked Sendable {
       default: break
       }
       if !tail.isEmpty { tail.broadcast(event.json(device: config.device)) }
-      if settings.printEvents { print(EventFormatter.line(event)) }
+      if settings.printEvents { print(printedLines.line(event)) }
     }
     if settings.printEvents { CurrentProcess.flushStandardOutput() }
     delivery?.pump()

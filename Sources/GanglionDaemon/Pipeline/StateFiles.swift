@@ -4,7 +4,7 @@ import GanglionRules
 import Logging
 
 /// What the daemon keeps beside the log so that a restart continues where it stopped: the
-/// device name (`device`), the MQTT outbox position (`mqtt-delivered.seq`) and the running
+/// device name (`device`) and time zone (`timezone`, `timezone.tzif`), the MQTT outbox position (`mqtt-delivered.seq`) and the running
 /// countdowns (`timers.json`). Each file is replaced whole and durably (`LogStateFile`).
 ///
 /// Writes are spaced out: the countdowns whenever they changed, at most once per call of
@@ -28,7 +28,10 @@ final class DaemonStateFiles {
   /// The failure of the last save, so a full disk is reported once, not every interval.
   private var failure: String?
 
+  private let directory: String
+
   init(directory: String, clock: any MonotonicClock, logger: Logger, deliveredInterval: Int64 = 30_000_000) {
+    self.directory = directory
     deliveredFile = LogStateFile(directory: directory, name: "mqtt-delivered.seq")
     timersFile = LogStateFile(directory: directory, name: "timers.json")
     deviceFile = LogStateFile(directory: directory, name: "device")
@@ -51,6 +54,16 @@ final class DaemonStateFiles {
       try deviceFile.write(name + "\n")
     } catch {
       logger.error("cannot record the device name beside the log: \(error)")
+    }
+  }
+
+  /// Records the zone local time follows beside the log (so `replay` and `explain` read a
+  /// copied log in the device's zone), unless it is there already.
+  func recordTimeZone(_ zone: DeviceTimeZone) {
+    do {
+      try LogTimeZone.record(zone, directory: directory)
+    } catch {
+      logger.error("cannot record the time zone beside the log: \(error)")
     }
   }
 

@@ -40,6 +40,9 @@ final class StatusBoard: Sendable {
     var deadLetters: UInt64 = 0
     /// Dead letters only counted, not recorded: their topic was flooding (`DeadLetterGate`).
     var deadLetterRecordsSuppressed: UInt64 = 0
+    /// MQTT messages a `json:` signal left alone because they lack its field (one count per
+    /// signal and message).
+    var ignoredMessages: UInt64 = 0
     var inputQueueDrops: UInt64 = 0
     /// Readings of value signals replaced by a newer one while the input queue was full.
     var inputsCoalesced: UInt64 = 0
@@ -71,6 +74,9 @@ final class StatusBoard: Sendable {
     /// `libgpiod 1.6.3` (with hardware), `simulated board` (with `--simulate`).
     var gpioLibrary = ""
     var signals: [String: SignalState] = [:]
+    /// Every signal the configuration declares: those without a value yet are listed as
+    /// unknown.
+    var declaredSignals: [String] = []
     var lastFired: [String: Timestamp] = [:]
     var rules: [String] = []
     var mqttURL: String?
@@ -142,12 +148,18 @@ final class StatusBoard: Sendable {
       ("dead_letter_not_recorded", s.counters.deadLetterRecordsSuppressed),
     ]
   }
+  /// What `simulated_lines` in `/status` holds.
+  static let simulatedLinesMeaning =
+    "line levels, not logical values: true = high; a signal with active_low: true reads the opposite under signals"
 
   /// `/status` as JSON.
   /// - Parameter extra: more top-level members (the simulated board's line levels).
   func statusJSON(now: Timestamp, extra: [String: Value] = [:]) -> String {
     let s = snapshot
     var signals: [String: Value] = [:]
+    for name in s.declaredSignals where s.signals[name] == nil {
+      signals[name] = .object(["value": .null, "time": .null, "seq": .null])
+    }
     for (name, state) in s.signals {
       signals[name] = .object([
         "value": state.value, "time": .string(state.time.iso8601), "seq": .number(Double(state.seq)),
@@ -193,6 +205,7 @@ final class StatusBoard: Sendable {
         "events": .number(Double(s.counters.events)),
         "dead_letters": .number(Double(s.counters.deadLetters)),
         "dead_letters_not_recorded": .number(Double(s.counters.deadLetterRecordsSuppressed)),
+        "ignored_messages": .number(Double(s.counters.ignoredMessages)),
         "input_queue_drops": .number(Double(s.counters.inputQueueDrops)),
         "inputs_coalesced": .number(Double(s.counters.inputsCoalesced)),
         "mqtt_publish_failures": .number(Double(s.counters.mqttPublishFailures)),
@@ -214,6 +227,10 @@ final class StatusBoard: Sendable {
       ])
     }
     document.merge(extra) { _, added in added }
+    if extra["simulated_lines"] != nil {
+      // The simulated board reports electrical levels; say so where they are read.
+      document["simulated_lines_are"] = .string(Self.simulatedLinesMeaning)
+    }
     return JSON.encode(.object(document))
   }
 
@@ -229,6 +246,10 @@ final class StatusBoard: Sendable {
     metric(
       "ganglion_dead_letters_total", "counter", "Rejected inputs (bad payloads, bad commands).",
       [("", Double(s.counters.deadLetters))])
+    metric(
+      "ganglion_mqtt_ignored_messages_total", "counter",
+      "MQTT messages a json: signal ignored because they lack its field (partial updates), one per signal and message.",
+      [("", Double(s.counters.ignoredMessages))])
     metric(
       "ganglion_input_queue_drops_total", "counter", "Inputs dropped because the pipeline queue was full.",
       [("", Double(s.counters.inputQueueDrops))])

@@ -11,6 +11,8 @@ struct DaemonContext {
   let loaded: LoadedConfiguration
   let options: Daemon.Options
   let clock: SystemClock
+  /// The zone local time follows (the config's `timezone:`, else the system's).
+  let timeZone: DeviceTimeZone
   let logger: Logger
   let notifier: SystemdNotifier
   var config: Config { loaded.config }
@@ -127,6 +129,7 @@ final class PipelineService: DaemonService {
       watchdog: Watchdog(notifier: context.notifier))
     // The device's name travels with the log, so ids come out right from a copied folder.
     pipeline.stateFiles.recordDevice(context.config.device)
+    pipeline.stateFiles.recordTimeZone(context.timeZone)
     pipeline.startUp(initialInputs: gpio.readings, restored: gpio.restored)
   }
 

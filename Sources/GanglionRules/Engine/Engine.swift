@@ -40,24 +40,25 @@ public struct EngineContext: Sendable {
   public var prefix: String
   /// The daemon's start: `${uptime}` counts from here, `every` timers start here.
   public var startTime: Timestamp
-  /// Seconds east of UTC of local time at an instant, for `time`, `weekday` and `at`.
-  /// Must be pure (it is called with the engine's time, never the system clock's).
-  public var utcOffset: @Sendable (Timestamp) -> Int
+  /// The zone local time follows, for `time`, `weekday` and `at` (the engine's own time is
+  /// given to it; the zone only turns it into local time).
+  public var timeZone: any TimeZoneRules
 
-  public init(
-    device: String, prefix: String? = nil, startTime: Timestamp,
-    utcOffset: @escaping @Sendable (Timestamp) -> Int
-  ) {
+  public init(device: String, prefix: String? = nil, startTime: Timestamp, timeZone: any TimeZoneRules) {
     self.device = device
     self.prefix = prefix ?? "ganglion/\(device)"
     self.startTime = startTime
-    self.utcOffset = utcOffset
+    self.timeZone = timeZone
   }
 
-  /// A context with a fixed UTC offset (no daylight saving changes).
+  /// A context whose zone is a fixed UTC offset (no daylight saving changes).
   public init(device: String, prefix: String? = nil, startTime: Timestamp, utcOffsetSeconds: Int = 0) {
-    self.init(device: device, prefix: prefix, startTime: startTime, utcOffset: { _ in utcOffsetSeconds })
+    self.init(
+      device: device, prefix: prefix, startTime: startTime, timeZone: FixedOffsetZone(offsetSeconds: utcOffsetSeconds))
   }
+
+  /// Seconds east of UTC of local time at `instant`.
+  public func utcOffset(_ instant: Timestamp) -> Int { timeZone.utcOffset(atUTC: instant.seconds) }
 }
 
 /// The engine: processes one event at a time in seq order, runs derived events breadth-first,

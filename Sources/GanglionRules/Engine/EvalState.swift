@@ -76,7 +76,7 @@ final class EvalState {
   let device: String
   let prefix: String
   let startTime: Int64
-  let utcOffset: @Sendable (Timestamp) -> Int
+  let timeZone: any TimeZoneRules
 
   init(slotCount: Int, context: EngineContext) {
     values = Array(repeating: .null, count: slotCount)
@@ -85,20 +85,13 @@ final class EvalState {
     device = context.device
     prefix = context.prefix
     startTime = context.startTime.microseconds
-    utcOffset = context.utcOffset
+    timeZone = context.timeZone
     now = context.startTime.microseconds
   }
 
   /// Local seconds since midnight and weekday (0 = Monday) at `now`.
   var localTime: (secondOfDay: Int, weekday: Int) {
-    let instant = Timestamp(microseconds: now)
-    let local = now / 1_000_000 + Int64(utcOffset(instant))
-    var days = local / 86_400
-    var seconds = local % 86_400
-    if seconds < 0 {
-      seconds += 86_400
-      days -= 1
-    }
-    return (Int(seconds), CivilDate.weekday(days: days))
+    let (day, second) = timeZone.localTime(atUTC: Timestamp(microseconds: now).seconds)
+    return (second, CivilDate.weekday(days: day))
   }
 }

@@ -157,8 +157,13 @@ struct ExpressionCompiler {
           return .null
         })
     case .binary(let op, let left, let right):
+      let before = diagnostics.count
       let l = compile(left)
       let r = compile(right)
+      if op == .equal || op == .notEqual {
+        hintQuotes(around: left, comparedWith: r, since: before)
+        hintQuotes(around: right, comparedWith: l, since: before)
+      }
       guard let l, let r else { return nil }
       return compileBinary(op, l, r, left: left, right: right, at: expr.offset)
     case .inList(let subject, let items):
@@ -166,7 +171,9 @@ struct ExpressionCompiler {
       var compiledItems: [CompiledExpr] = []
       var failed = x == nil
       for item in items {
+        let before = diagnostics.count
         guard let c = compile(item) else {
+          hintQuotes(around: item, comparedWith: x, since: before)
           failed = true
           continue
         }
@@ -256,8 +263,25 @@ struct ExpressionCompiler {
           })
       }
     }
-    error(unknownNameMessage(name), at: offset)
+    // Declared with an error the configuration's check reports: not one more here.
+    if !scope.catalog.unusable.contains(name) { error(unknownNameMessage(name), at: offset) }
     return nil
+  }
+
+  /// `phone == home`: a bare word compared with a text is far more likely a text without its
+  /// quotes than a misspelt signal, so the error of an unknown name `expr` (reported since
+  /// diagnostic `since`) says how to write the text instead of suggesting a signal.
+  private mutating func hintQuotes(around expr: Expr, comparedWith other: CompiledExpr?, since: Int) {
+    guard case .name(let name) = expr.kind, let other, other.type == .string || other.type == .json else { return }
+    let location = origin.location(of: expr.offset)
+    let plain = "unknown signal '\(name)'"
+    // Only the plain message (or a guess at a signal): a more specific hint (weekdays) stays.
+    for index in since..<diagnostics.count
+    where diagnostics[index].location == location
+      && (diagnostics[index].message == plain || diagnostics[index].message.hasPrefix(plain + "; did you mean"))
+    {
+      diagnostics[index].message = "unknown signal '\(name)'; a text goes in quotes: \"\(name)\""
+    }
   }
 
   private func unknownNameMessage(_ name: String) -> String {
@@ -298,7 +322,7 @@ struct ExpressionCompiler {
           continue
         }
         guard let info = scope.catalog[signal], let slot = scope.slots[signal] else {
-          error(unknownNameMessage(signal), at: argument.offset)
+          if !scope.catalog.unusable.contains(signal) { error(unknownNameMessage(signal), at: argument.offset) }
           continue
         }
         let type = ExprType(info.type)

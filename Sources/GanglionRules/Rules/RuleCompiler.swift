@@ -179,8 +179,10 @@ struct RuleSetCompiler {
             continue
           }
           guard let info = catalog[signal], let slot = slots[signal] else {
-            error(
-              "unknown signal '\(signal)'" + Spelling.suggestion(for: signal, in: catalog.names), at: item.location)
+            if !catalog.unusable.contains(signal) {
+              error(
+                "unknown signal '\(signal)'" + Spelling.suggestion(for: signal, in: catalog.names), at: item.location)
+            }
             continue
           }
           slotsRead.append(slot)
@@ -264,7 +266,7 @@ struct RuleSetCompiler {
       Rule(
         name: name, location: node.location, trigger: trigger, conditions: conditions, actions: compiledActions,
         enabled: enabled, textHash: hash, afters: afters, windowsOutsideTrigger: otherWindows, summary: summary,
-        whenText: whenText))
+        whenText: whenText, bindingType: bindingType))
   }
 
   // MARK: - Parts that rules and actions share

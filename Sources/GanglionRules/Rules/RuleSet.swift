@@ -72,6 +72,8 @@ final class Rule: Sendable {
   let summary: RuleSummary
   /// The `when` expression as written.
   let whenText: String?
+  /// The type of `value` and `previous` in an `on` rule; nil for other triggers.
+  let bindingType: ExprType?
 
   // Unpacked from `trigger` for the engine's hot path.
   /// The `when` expression.
@@ -85,10 +87,11 @@ final class Rule: Sendable {
   init(
     name: String, location: SourceLocation, trigger: Trigger, conditions: [CompiledExpr], actions: [any RuleAction],
     enabled: Bool, textHash: UInt64, afters: [AfterAction], windowsOutsideTrigger: Set<WindowUse>,
-    summary: RuleSummary, whenText: String?
+    summary: RuleSummary, whenText: String?, bindingType: ExprType?
   ) {
     self.summary = summary
     self.whenText = whenText
+    self.bindingType = bindingType
     self.name = name
     self.location = location
     self.trigger = trigger
@@ -191,37 +194,6 @@ public struct RuleSet: Sendable {
   public var summaries: [RuleSummary] { rules.map(\.summary) }
 
   public func summary(ofRule name: String) -> RuleSummary? { rules.first { $0.name == name }?.summary }
-
-  /// Evaluates a rule's `when` (if it has one) and `if` conditions against given signal
-  /// values, for `explain`: which condition held when it fired. Window functions see no
-  /// history here (unknown, count 0); `age()` counts from `time`.
-  /// - Parameter binding: `value`, `previous`, `signal` of an `on` rule's trigger event.
-  /// - Returns: each condition's text and value, or nil for an unknown rule.
-  public func evaluateConditions(
-    ofRule name: String, values: [String: Value], at time: Timestamp, context: EngineContext,
-    binding: (value: Value, previous: Value, signal: String)? = nil
-  ) -> [(condition: String, value: Value)]? {
-    guard let rule = rules.first(where: { $0.name == name }) else { return nil }
-    let state = EvalState(slotCount: slotNames.count, context: context)
-    state.now = time.microseconds
-    for (signal, value) in values {
-      guard let slot = slots[signal] else { continue }
-      state.values[slot] = value
-      state.lastEventTime[slot] = time.microseconds
-    }
-    if let binding {
-      state.boundValue = binding.value
-      state.boundPrevious = binding.previous
-      state.boundSignal = .string(binding.signal)
-    }
-    state.ruleName = rule.name
-    var out: [(String, Value)] = []
-    if case .when(let expr, _, _) = rule.trigger {
-      out.append((rule.whenText ?? "", expr.eval(state)))
-    }
-    for (text, condition) in zip(rule.summary.conditions, rule.conditions) { out.append((text, condition.eval(state))) }
-    return out
-  }
 }
 
 /// A rule as written, for people: `ganglion status`, `explain`, `check`.

@@ -208,7 +208,17 @@ private struct TestRun {
     let engine = Engine(rules: ruleSet, signals: signals, context: context)
     self.engine = engine
 
-    // Given.
+    // The state the daemon has just after start-up (rules.md "Rule tests"), in the order it
+    // records it: outputs at their `initial`, then virtual signals at theirs; inputs stay
+    // unknown. Nothing fires, as nothing fires at start-up.
+    for role in [SignalRole.output, .virtual] {
+      for signal in signals.all where signal.role == role {
+        guard let initial = signal.initial else { continue }
+        engine.restore(signal: signal.name, value: initial, time: clock)
+      }
+    }
+
+    // Given: overrides the start-up state.
     if let node = fields["given"] {
       guard let given else {
         fail("'given' is a mapping of signals to values", at: node.location)
@@ -232,11 +242,10 @@ private struct TestRun {
     if let instant = Timestamp(iso8601: text) { return instant }
     guard let tokens = try? Lexer(text).tokenize(), tokens.count == 2, case .timeOfDay(let seconds) = tokens[0].kind
     else { return nil }
-    // That local time on the start day (local).
-    let start = context.startTime.microseconds / 1_000_000
-    let offset = Int64(context.utcOffset(context.startTime))
-    let localDay = (start + offset) / 86_400
-    return Timestamp(seconds: localDay * 86_400 + Int64(seconds) - offset)
+    // That local time on the start day (local), by the zone's rules (a time skipped by a
+    // clock change is the first instant after it).
+    let (localDay, _) = context.timeZone.localTime(atUTC: context.startTime.seconds)
+    return Timestamp(seconds: context.timeZone.instant(localDay: localDay, secondOfDay: seconds))
   }
 
   /// A `signal: value` pair with the value read as the signal's type.

@@ -37,9 +37,11 @@ extension ActionDefinition {
     for pair in pairs {
       let signal = pair.key.scalar ?? ""
       guard let info = compiler.catalog[signal], let slot = compiler.slots[signal] else {
-        compiler.error(
-          "unknown signal '\(signal)'" + Spelling.suggestion(for: signal, in: compiler.catalog.names),
-          at: pair.key.location)
+        if !compiler.catalog.unusable.contains(signal) {
+          compiler.error(
+            "unknown signal '\(signal)'" + Spelling.suggestion(for: signal, in: compiler.catalog.names),
+            at: pair.key.location)
+        }
         failed = true
         continue
       }
@@ -79,6 +81,16 @@ extension ActionDefinition {
           expressions.diagnostics.first?.message.hasPrefix("unknown signal") == true
         {
           expressions.diagnostics[0].message += "; to set the text, quote it: \"\(value.scalar!)\""
+        }
+        // `light: "yes"`: a word that is neither a value of the signal's type nor a signal.
+        if info.type == .bool || info.type == .number, expr == nil, expressions.diagnostics.count == 1,
+          expressions.diagnostics[0].message.hasPrefix("unknown signal '\(value.scalar!.trimmingASCIIWhitespace())'")
+        {
+          let word = value.scalar!.trimmingASCIIWhitespace()
+          let fits =
+            info.type == .bool ? "on or off (true or false)" : "a number like 21.5"
+          expressions.diagnostics[0].message =
+            "'\(word)' is not a value for '\(signal)', \(ExprType(info.type).described): write \(fits), or an expression"
         }
         compiler.reader.diagnostics.append(contentsOf: expressions.diagnostics)
         compiler.actions.windows.formUnion(expressions.dependencies.windows)
